@@ -1,0 +1,129 @@
+"""Declared instrument settings with validation.
+
+A driver declares its settings once, with defaults and optionally a JSON schema::
+
+    self._define_settings({"gain": 1.0, "averages": 10},
+                          schema={"properties": {"gain": {"type": "number", "minimum": 0}}})
+
+Each value is kept in the attribute ``_<name>`` (so ``self._gain`` inside the driver),
+the same convention PyBirch drivers have always used. ``instrument.settings`` returns a
+plain dict; assigning a dict to it validates every key and value before changing any.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jsonschema
+
+from pybirch.instruments.errors import InvalidSettingError, UnknownSettingError
+
+
+class SettingsMixin:
+    """Settings declared with :meth:`_define_settings`, validated on every change."""
+
+    name: str
+    _settings_defaults: dict[str, Any]
+    _settings_schema: dict[str, Any] | None
+
+    def _define_settings(
+        self, defaults: dict[str, Any], schema: dict[str, Any] | None = None
+    ) -> None:
+        """Declare settings, their defaults and an optional JSON schema.
+
+        Calls add up: a subclass declares its own settings on top of its parent's.
+        """
+        merged_schema = _merge_schemas(
+            getattr(self, "_settings_schema", None),
+            _object_schema(schema) if schema is not None else None,
+        )
+        if merged_schema is not None:
+            jsonschema.Draft202012Validator.check_schema(merged_schema)
+        self._settings_defaults = {**self._declared_defaults(), **copy.deepcopy(dict(defaults))}
+        self._settings_schema = merged_schema
+        self._validate_settings(self._settings_defaults, partial=False)
+        self._store_settings(copy.deepcopy(self._settings_defaults))
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The current value of every declared setting."""
+        return {key: getattr(self, f"_{key}") for key in self._declared_settings()}
+
+    @settings.setter
+    def settings(self, values: dict[str, Any]) -> None:
+        self._validate_settings(values, partial=True)
+        self._store_settings(values)
+
+    @property
+    def settings_schema(self) -> dict[str, Any] | None:
+        """The JSON schema settings are validated against, if one was declared."""
+        return self._settings_schema
+
+    @property
+    def default_settings(self) -> dict[str, Any]:
+        """The defaults given to :meth:`_define_settings`."""
+        return copy.deepcopy(self._declared_defaults())
+
+    def get_setting(self, key: str) -> Any:
+        """One setting's current value."""
+        if key not in self._declared_settings():
+            raise self._unknown(key)
+        return getattr(self, f"_{key}")
+
+    def reset_settings(self) -> None:
+        """Put every setting back to its declared default."""
+        self._store_settings(copy.deepcopy(self._declared_defaults()))
+
+    def _declared_defaults(self) -> dict[str, Any]:
+        return getattr(self, "_settings_defaults", {})
+
+    def _declared_settings(self) -> list[str]:
+        return list(self._declared_defaults())
+
+    def _validate_settings(self, values: dict[str, Any], *, partial: bool) -> None:
+        if not isinstance(values, dict):
+            raise InvalidSettingError(
+                f"settings must be a dict, not {type(values).__name__}", self.name
+            )
+        declared = self._declared_defaults()
+        for key in values:
+            if key not in declared:
+                raise self._unknown(key)
+        schema = getattr(self, "_settings_schema", None)
+        if schema is None:
+            return
+        candidate = {**self.settings, **values} if partial else dict(values)
+        error = jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(schema).iter_errors(candidate)
+        )
+        if error is not None:
+            where = ".".join(str(part) for part in error.absolute_path) or "settings"
+            raise InvalidSettingError(f"invalid setting {where!r}: {error.message}", self.name)
+
+    def _store_settings(self, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            setattr(self, f"_{key}", value)
+
+    def _unknown(self, key: str) -> UnknownSettingError:
+        known = ", ".join(sorted(self._declared_settings())) or "none"
+        return UnknownSettingError(f"unknown setting {key!r} (known settings: {known})", self.name)
+
+
+def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Accept either a full object schema or just its ``properties`` mapping."""
+    if "properties" in schema or schema.get("type") == "object":
+        return {"type": "object", **schema}
+    return {"type": "object", "properties": schema}
+
+
+def _merge_schemas(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Combine two object schemas: properties and required lists add up."""
+    if old is None or new is None:
+        return new if old is None else old
+    return {
+        **old,
+        **new,
+        "properties": {**old.get("properties", {}), **new.get("properties", {})},
+        "required": sorted({*old.get("required", []), *new.get("required", [])}),
+    }

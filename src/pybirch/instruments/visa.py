@@ -1,0 +1,177 @@
+"""Instruments that talk SCPI through PyVISA.
+
+The resource opens as soon as an adapter is assigned, at construction or later, and is
+reachable to the driver as ``self.instrument`` (the name PyBirch drivers use). The VISA
+backend is chosen per instrument (``backend="@sim"``, ``"/abs/path/devices.yaml@sim"``,
+``"@py"``, or ``""`` for the system's VISA library); the default comes from the
+``PYBIRCH_VISA_BACKEND`` environment variable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+import pyvisa
+import pyvisa.errors
+
+from pybirch.instruments.base import (
+    BaseMeasurementInstrument,
+    BaseMovementInstrument,
+    Measurement,
+    Movement,
+)
+from pybirch.instruments.errors import AdapterError, InstrumentConnectionError
+
+log = logging.getLogger(__name__)
+
+_managers: dict[str, pyvisa.ResourceManager] = {}
+_managers_lock = threading.Lock()
+
+
+def default_backend() -> str:
+    """The VISA backend used when an instrument names none (``PYBIRCH_VISA_BACKEND``)."""
+    return os.environ.get("PYBIRCH_VISA_BACKEND", "")
+
+
+def resource_manager(backend: str = "") -> pyvisa.ResourceManager:
+    """One shared :class:`pyvisa.ResourceManager` per backend for the whole process."""
+    with _managers_lock:
+        manager = _managers.get(backend)
+        if manager is None:
+            try:
+                manager = pyvisa.ResourceManager(backend) if backend else pyvisa.ResourceManager()
+            except (OSError, ValueError, pyvisa.errors.Error) as exc:
+                raise AdapterError(f"cannot load VISA backend {backend!r}: {exc}") from exc
+            _managers[backend] = manager
+        return manager
+
+
+class VisaResourceMixin:
+    """Opens ``self.instrument`` whenever the adapter changes; closes it on shutdown."""
+
+    name: str
+    adapter: str
+    status: bool
+
+    #: I/O timeout of the resource, in milliseconds.
+    timeout_ms: int = 2000
+    read_termination: str | None = "\n"
+    write_termination: str | None = "\n"
+
+    def _init_visa(self, backend: str | None) -> None:
+        #: The PyVISA resource, or None while no adapter is assigned.
+        self.instrument: Any = None
+        self.backend = default_backend() if backend is None else backend
+
+    def _adapter_changed(self) -> None:
+        self.close_resource()
+        if self.adapter:
+            self.open_resource()
+
+    def open_resource(self) -> None:
+        """Open the VISA resource named by ``adapter``."""
+        manager = resource_manager(self.backend)
+        try:
+            resource = manager.open_resource(self.adapter)
+        except (pyvisa.errors.Error, OSError, ValueError) as exc:
+            available = ", ".join(manager.list_resources()) or "none"
+            raise AdapterError(
+                f"cannot open {self.adapter!r} on VISA backend {self.backend or 'default'!r}: "
+                f"{exc} (available resources: {available})",
+                self.name,
+            ) from exc
+        resource.timeout = self.timeout_ms
+        if self.read_termination is not None:
+            resource.read_termination = self.read_termination
+        if self.write_termination is not None:
+            resource.write_termination = self.write_termination
+        self.instrument = resource
+
+    def close_resource(self) -> None:
+        """Close the VISA resource if one is open."""
+        resource, self.instrument = self.instrument, None
+        if resource is None:
+            return
+        try:
+            resource.close()
+        except (pyvisa.errors.Error, OSError) as exc:
+            log.warning("%s: closing %s failed: %s", self.name, self.adapter, exc)
+
+    def require_resource(self) -> Any:
+        """The open resource, reopened if needed; raises if no adapter is assigned."""
+        if self.instrument is None:
+            if not self.adapter:
+                raise InstrumentConnectionError("no adapter assigned", self.name)
+            self.open_resource()
+        return self.instrument
+
+
+class VisaMeasurement(VisaResourceMixin, Measurement):
+    """A measurement over VISA whose driver implements the public methods itself."""
+
+    def __init__(self, name: str, adapter: str = "", backend: str | None = None) -> None:
+        self._init_visa(backend)
+        super().__init__(name, adapter)
+
+    def connect(self) -> bool:
+        """Open the resource."""
+        self.require_resource()
+        return super().connect()
+
+    def shutdown(self) -> None:
+        """Close the resource."""
+        super().shutdown()
+        self.close_resource()
+
+
+class VisaMovement(VisaResourceMixin, Movement):
+    """A movement over VISA whose driver implements the public methods itself."""
+
+    def __init__(self, name: str, adapter: str = "", backend: str | None = None) -> None:
+        self._init_visa(backend)
+        super().__init__(name, adapter)
+
+    def connect(self) -> bool:
+        """Open the resource."""
+        self.require_resource()
+        return super().connect()
+
+    def shutdown(self) -> None:
+        """Close the resource."""
+        super().shutdown()
+        self.close_resource()
+
+
+class _VisaTemplateMixin(VisaResourceMixin):
+    """Connect opens the resource before the driver's handshake; shutdown closes it after."""
+
+    def connect(self) -> bool:
+        """Open the resource, then run the driver's ``_connect_impl``."""
+        self.require_resource()
+        return super().connect()  # type: ignore[misc]
+
+    def shutdown(self) -> None:
+        """Run the driver's ``_shutdown_impl``, then close the resource."""
+        try:
+            super().shutdown()  # type: ignore[misc]
+        finally:
+            self.close_resource()
+
+
+class VisaBaseMeasurementInstrument(_VisaTemplateMixin, BaseMeasurementInstrument):
+    """Template for SCPI measurement drivers: ``self.instrument`` is the open resource."""
+
+    def __init__(self, name: str, adapter: str = "", backend: str | None = None) -> None:
+        self._init_visa(backend)
+        super().__init__(name, adapter)
+
+
+class VisaBaseMovementInstrument(_VisaTemplateMixin, BaseMovementInstrument):
+    """Template for SCPI movement drivers: ``self.instrument`` is the open resource."""
+
+    def __init__(self, name: str, adapter: str = "", backend: str | None = None) -> None:
+        self._init_visa(backend)
+        super().__init__(name, adapter)
