@@ -33,7 +33,7 @@ def resolve_instrument_class(path: str) -> type[Instrument]:
     """The instrument class registered under ``module:QualName``."""
     if path in _classes:
         return _classes[path]
-    module, _, qualname = path.partition(":")
+    module = path.partition(":")[0]
     if module == "pybirch" or module.startswith("pybirch."):
         importlib.import_module(module)
         if path in _classes:
