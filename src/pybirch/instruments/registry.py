@@ -54,7 +54,13 @@ def instrument_from_dict(data: dict[str, Any]) -> Instrument:
     adapter = data.get("adapter") or ""
     if adapter and "adapter" in parameters:
         kwargs["adapter"] = adapter
-    instrument = cls(**kwargs)
+    try:
+        instrument = cls(**kwargs)
+    except TypeError as exc:
+        raise InstrumentError(
+            f"cannot rebuild {data['name']!r}: {data['class']} needs constructor arguments "
+            f"beyond name and adapter ({exc})"
+        ) from exc
     instrument.name = data["name"]
     if adapter and instrument.adapter != adapter:
         instrument.adapter = adapter

@@ -1,0 +1,238 @@
+"""The engine's column buffer per measurement, and the batches it hands to extensions.
+
+On the hot path a point costs one ``tobytes()`` copy and two list appends: the reading's
+bytes and its timestamp. Positions are not stored per point: each pass of the parent
+movement records its sequence of commanded positions once, and a batch rebuilds the
+position of every row from those passes when an extension first asks for it. Point
+indices are implicit (points are numbered in the order they were taken).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from pybirch.instruments.errors import MeasurementShapeError
+
+if TYPE_CHECKING:
+    from pybirch.scan.tree import MeasurementPlan
+
+FLOAT64 = np.dtype(np.float64)
+
+#: Names of the two bookkeeping columns every row carries.
+POINT_INDEX_COLUMN = "point_index"
+TIMESTAMP_COLUMN = "timestamp"
+
+
+@dataclass(frozen=True)
+class PositionPass:
+    """One pass of a measurement's parent loop: where it started and what it commanded."""
+
+    #: Number of the measurement's first point in this pass.
+    start: int
+    #: Positions of the movements above the parent, outermost first (fixed for the pass).
+    outer: tuple[float, ...]
+    #: The parent's positions in the order it visits them, or None without a parent.
+    sequence: np.ndarray | None
+
+
+class MeasurementBuffer:
+    """Readings of one measurement since the last flush."""
+
+    def __init__(self, plan: MeasurementPlan, buffer_size: int) -> None:
+        self.plan = plan
+        self.name = plan.name
+        self.column_count = len(plan.data_columns)
+        self.row_bytes = 8 * self.column_count
+        self.buffer_size = buffer_size
+        #: Points per batch; lowered after the first point if a point has many rows.
+        self.points_per_batch = buffer_size
+        #: One ``bytes`` per point: the reading as C-ordered float64 rows.
+        self.chunks: list[bytes] = []
+        #: One time.time() per point.
+        self.timestamps: list[float] = []
+        self.flushed_points = 0
+        self.calibrated = False
+        self._passes: list[PositionPass] = []
+
+    @property
+    def points_taken(self) -> int:
+        """Points taken so far, delivered or not."""
+        return self.flushed_points + len(self.chunks)
+
+    def begin_pass(self, outer: tuple[float, ...], sequence: np.ndarray | None) -> None:
+        """Record that the parent loop starts a pass through ``sequence``."""
+        self._passes.append(PositionPass(self.points_taken, outer, sequence))
+
+    def add_first(self, result: object, timestamp: float) -> None:
+        """Add the first point, checking its shape and sizing batches from its row count."""
+        rows = self.as_rows(result)
+        self.chunks.append(rows.tobytes())
+        self.timestamps.append(timestamp)
+        self.points_per_batch = max(1, self.buffer_size // max(1, rows.shape[0]))
+        self.calibrated = True
+
+    def add(self, result: object, timestamp: float) -> bool:
+        """Add a point; return True when the buffer holds a full batch."""
+        if not self.calibrated:
+            self.add_first(result, timestamp)
+        else:
+            self.chunks.append(self.to_bytes(result))
+            self.timestamps.append(timestamp)
+        return len(self.chunks) >= self.points_per_batch
+
+    def to_bytes(self, result: object) -> bytes:
+        """A reading as float64 bytes; the fast path is a single ``tobytes`` call."""
+        if getattr(result, "dtype", None) is FLOAT64:
+            return result.tobytes()  # type: ignore[attr-defined]
+        return self.as_rows(result).tobytes()
+
+    def as_rows(self, result: object) -> np.ndarray:
+        """A reading as a 2-D float64 array with the declared number of columns."""
+        try:
+            rows = np.asarray(result, dtype=FLOAT64)
+        except (TypeError, ValueError) as exc:
+            raise self._shape_error(f"returned data that is not numeric: {exc}") from exc
+        if rows.ndim == 1 and rows.size == self.column_count:
+            rows = rows.reshape(1, -1)
+        if rows.ndim != 2 or rows.shape[1] != self.column_count or rows.shape[0] == 0:
+            raise self._shape_error(
+                f"returned an array of shape {rows.shape}; expected (rows, "
+                f"{self.column_count}) for columns {self.plan.data_columns}"
+            )
+        return rows
+
+    def take(self) -> DataBatch | None:
+        """Hand over everything buffered as one batch, or None if empty."""
+        count = len(self.chunks)
+        if count == 0:
+            return None
+        chunks, timestamps = self.chunks[:], self.timestamps[:]
+        self.chunks.clear()
+        self.timestamps.clear()
+        first = self.flushed_points
+        self.flushed_points += count
+        passes = self._passes
+        self._passes = passes[-1:]
+        lengths = np.fromiter(map(len, chunks), dtype=np.int64, count=count)
+        self._check_lengths(lengths, first)
+        return DataBatch(self.plan, first, chunks, timestamps, lengths, passes)
+
+    def _check_lengths(self, lengths: np.ndarray, first: int) -> None:
+        bad = np.flatnonzero((lengths == 0) | (lengths % self.row_bytes != 0))
+        if bad.size:
+            raise self._shape_error(
+                f"point {first + int(bad[0])} returned {lengths[bad[0]]} bytes, not whole "
+                f"rows of {self.column_count} columns"
+            )
+
+    def _shape_error(self, message: str) -> MeasurementShapeError:
+        return MeasurementShapeError(message, self.plan.item.instrument.name)
+
+
+class DataBatch:
+    """Consecutive rows of one measurement, with positions, point indices and timestamps."""
+
+    def __init__(
+        self,
+        plan: MeasurementPlan,
+        first_point: int,
+        chunks: list[bytes],
+        timestamps: list[float],
+        lengths: np.ndarray,
+        passes: list[PositionPass],
+    ) -> None:
+        self.measurement_name = plan.name
+        #: Labels of the measurement's own columns, ``name (unit)``.
+        self.data_columns = plan.data_columns
+        #: Labels of the ancestor positions, outermost first.
+        self.position_columns = plan.position_columns
+        #: Number of the batch's first point within the scan's points of this measurement.
+        self.first_point = first_point
+        #: Number of points (readings) in the batch.
+        self.point_count = len(chunks)
+        self._chunks = chunks
+        self._timestamps = timestamps
+        self._rows_per_point = lengths // (8 * len(self.data_columns))
+        self._passes = passes
+
+    def __len__(self) -> int:
+        return self.row_count
+
+    @property
+    def row_count(self) -> int:
+        """Number of rows (a spectrum per point gives many rows per point)."""
+        return int(self._rows_per_point.sum())
+
+    @cached_property
+    def values(self) -> np.ndarray:
+        """The readings: rows x data columns, float64, read-only."""
+        joined = b"".join(self._chunks)
+        return np.frombuffer(joined, dtype=FLOAT64).reshape(-1, len(self.data_columns))
+
+    @cached_property
+    def point_index(self) -> np.ndarray:
+        """The point each row belongs to."""
+        points = np.arange(self.first_point, self.first_point + self.point_count, dtype=np.int64)
+        return self._per_row(points)
+
+    @cached_property
+    def timestamp(self) -> np.ndarray:
+        """When each row's point was taken, seconds since the epoch."""
+        return self._per_row(np.array(self._timestamps, dtype=FLOAT64))
+
+    @cached_property
+    def positions(self) -> dict[str, np.ndarray]:
+        """The commanded position of every ancestor movement, per row."""
+        per_point = _positions_per_point(
+            self._passes, self.first_point, self.point_count, len(self.position_columns)
+        )
+        return {
+            label: self._per_row(column)
+            for label, column in zip(self.position_columns, per_point, strict=True)
+        }
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every column by label: data, positions, point index, timestamp."""
+        data = {label: self.values[:, i] for i, label in enumerate(self.data_columns)}
+        return {
+            **data,
+            **self.positions,
+            POINT_INDEX_COLUMN: self.point_index,
+            TIMESTAMP_COLUMN: self.timestamp,
+        }
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """The batch as a DataFrame with ``name (unit)`` columns."""
+        return pd.DataFrame(self.columns(), copy=False)
+
+    def _per_row(self, per_point: np.ndarray) -> np.ndarray:
+        if len(self._rows_per_point) and self._rows_per_point.max() == 1:
+            return per_point
+        return np.repeat(per_point, self._rows_per_point)
+
+
+def _positions_per_point(
+    passes: list[PositionPass], first: int, count: int, depth: int
+) -> list[np.ndarray]:
+    """Rebuild each ancestor's commanded position for points ``first .. first+count``."""
+    columns = [np.empty(count, dtype=FLOAT64) for _ in range(depth)]
+    if depth == 0:
+        return columns
+    stop = first + count
+    for i, step in enumerate(passes):
+        end = passes[i + 1].start if i + 1 < len(passes) else stop
+        low, high = max(step.start, first), min(end, stop)
+        if low >= high:
+            continue
+        for column, value in zip(columns, step.outer, strict=False):
+            column[low - first : high - first] = value
+        if step.sequence is not None:
+            columns[-1][low - first : high - first] = step.sequence[
+                low - step.start : high - step.start
+            ]
+    return columns

@@ -1,0 +1,94 @@
+"""Pause, resume, abort and failure requests, read by the engine at point boundaries.
+
+The engine checks one list item per point (``flag[0]``), which costs less than any lock
+or Event; the details of a request are read under the lock only when it is set.
+"""
+
+from __future__ import annotations
+
+import threading
+from enum import Enum
+
+
+class Request(Enum):
+    """What the engine should do at the next point boundary."""
+
+    PAUSE = "pause"
+    ABORT = "abort"
+    FAIL = "fail"
+
+
+class AbortRequested(Exception):
+    """Raised inside the engine to unwind to the scan when an abort was requested."""
+
+
+class ScanControl:
+    """Requests made from any thread, served by the scan's own thread."""
+
+    def __init__(self) -> None:
+        #: True while any request waits; the only thing the hot loop reads.
+        self.flag = [False]
+        self._condition = threading.Condition()
+        self._pause = False
+        self._abort = False
+        self._failure: BaseException | None = None
+
+    def request_pause(self) -> None:
+        """Ask the engine to pause at the next point boundary."""
+        with self._condition:
+            self._pause = True
+            self._raise_flag()
+
+    def request_resume(self) -> None:
+        """Withdraw a pause request, or end a pause."""
+        with self._condition:
+            self._pause = False
+            self._condition.notify_all()
+            self._raise_flag()
+
+    def request_abort(self) -> None:
+        """Ask the engine to stop at the next point boundary."""
+        with self._condition:
+            self._abort = True
+            self._raise_flag()
+            self._condition.notify_all()
+
+    def request_failure(self, error: BaseException) -> None:
+        """Make the engine fail with ``error`` at the next point boundary."""
+        with self._condition:
+            if self._failure is None:
+                self._failure = error
+            self._raise_flag()
+            self._condition.notify_all()
+
+    @property
+    def pause_requested(self) -> bool:
+        """Whether a pause is pending or in force."""
+        return self._pause
+
+    def pending(self) -> Request | None:
+        """The most urgent request, or None (which also lowers the flag)."""
+        with self._condition:
+            if self._failure is not None:
+                return Request.FAIL
+            if self._abort:
+                return Request.ABORT
+            if self._pause:
+                return Request.PAUSE
+            self.flag[0] = False
+            return None
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The error a failure request carries."""
+        return self._failure
+
+    def wait_while_paused(self) -> Request | None:
+        """Block while paused; return ABORT or FAIL if one ends the pause, else None."""
+        with self._condition:
+            self._condition.wait_for(lambda: not self._pause or self._abort or self._failure)
+        request = self.pending()
+        return request if request is not Request.PAUSE else None
+
+    def _raise_flag(self) -> None:
+        self.flag[0] = self._pause or self._abort or self._failure is not None

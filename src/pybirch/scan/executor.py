@@ -1,0 +1,214 @@
+"""How a scan tree is run: nested loops over positions, readings at every position.
+
+This is the hot path. A movement whose only child is one measurement runs in a tight
+loop that does, per point: a control check (one list read), the move, the reading, one
+``tobytes`` copy, a timestamp, and a size/time check for the flush. Everything else
+(positions, point indices, DataFrames) is rebuilt per batch, off the per-point path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
+
+import numpy as np
+
+from pybirch.instruments.base import Movement
+from pybirch.scan.batch import FLOAT64, MeasurementBuffer
+from pybirch.scan.control import AbortRequested, Request, ScanControl
+from pybirch.scan.tree import Item, MeasurementItem, MovementItem
+
+#: Measurements at one position that share no adapter, so may be read side by side.
+Block = list[list[MeasurementItem]]
+
+
+class TreeExecutor:
+    """Runs the items of a scan tree, filling the measurement buffers."""
+
+    def __init__(
+        self,
+        items: Sequence[Item],
+        buffers: dict[int, MeasurementBuffer],
+        control: ScanControl,
+        flush: Callable[[MeasurementBuffer | None], None],
+        on_pause: Callable[[], None],
+        on_resume: Callable[[], None],
+        flush_interval: float,
+    ) -> None:
+        self._items = list(items)
+        self._buffers = buffers
+        self._control = control
+        self._flush = flush
+        self._on_pause = on_pause
+        self._on_resume = on_resume
+        self._flush_interval = flush_interval
+        self._deadline = time.time() + flush_interval
+        #: Outer movements being held at a position, for re-commanding after a pause.
+        self._held: list[tuple[Movement, float | None]] = []
+        self._pass_counts: dict[int, int] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._parts: dict[int, list[MovementItem | Block]] = {}
+
+    def run(self) -> None:
+        """Run the whole tree once."""
+        try:
+            for item in self._items:
+                if isinstance(item, MeasurementItem):
+                    self._buffers[id(item)].begin_pass((), None)
+            self._run_items(self._items)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+
+    def _run_items(self, items: Sequence[Item]) -> None:
+        parts = self._parts.get(id(items))
+        if parts is None:
+            parts = self._parts[id(items)] = _split(items)
+        for part in parts:
+            if isinstance(part, MovementItem):
+                self._run_movement(part)
+            else:
+                self._measure(part)
+
+    def _run_movement(self, item: MovementItem) -> None:
+        sequence = self._sequence(item)
+        outer = tuple(position for _, position in self._held)
+        measurements = [c for c in item.children if isinstance(c, MeasurementItem)]
+        for child in measurements:
+            self._buffers[id(child)].begin_pass(outer, sequence)
+        if len(item.children) == 1 and measurements:
+            self._run_line(item.instrument, sequence, self._buffers[id(measurements[0])])
+            return
+        movement = item.instrument
+        self._held.append((movement, None))
+        try:
+            for position in sequence.tolist():
+                self._checkpoint_if_requested()
+                movement.position = position
+                self._held[-1] = (movement, position)
+                self._run_items(item.children)
+        finally:
+            self._held.pop()
+
+    def _run_line(
+        self, movement: Movement, sequence: np.ndarray, buffer: MeasurementBuffer
+    ) -> None:
+        """The tight loop: one movement, one measurement, nothing else at each position."""
+        positions = sequence.tolist()
+        perform = buffer.plan.item.instrument.perform_measurement
+        flag, now = self._control.flag, time.time
+        start = 0
+        if not buffer.calibrated:
+            # The first point checks the reading's shape and sizes the batches.
+            self._checkpoint_if_requested()
+            movement.position = positions[0]
+            buffer.add_first(perform(), now())
+            start = 1
+        chunks, stamp, to_bytes = buffer.chunks, buffer.timestamps.append, buffer.to_bytes
+        append = chunks.append
+        limit, deadline = buffer.points_per_batch, self._deadline
+        for position in islice(positions, start, None):
+            if flag[0]:
+                self._checkpoint()
+            movement.position = position
+            result = perform()
+            append(result.tobytes() if result.dtype is FLOAT64 else to_bytes(result))
+            t = now()
+            stamp(t)
+            if len(chunks) >= limit or t >= deadline:
+                self._flush_due(buffer, t)
+                deadline = self._deadline
+
+    def _measure(self, block: Block) -> None:
+        """Read the measurements at one position; groups without a shared adapter in parallel."""
+        if len(block) == 1:
+            full = self._read_group(block[0])
+        else:
+            pool = self._pool or self._start_pool(len(block))
+            futures = [pool.submit(self._read_group, group) for group in block[1:]]
+            full = self._read_group(block[0])
+            full += [buffer for future in futures for buffer in future.result()]
+        t = time.time()
+        for buffer in full:
+            self._flush(buffer)
+        if t >= self._deadline:
+            self._flush_due(None, t)
+
+    def _read_group(self, group: list[MeasurementItem]) -> list[MeasurementBuffer]:
+        full = []
+        for item in group:
+            buffer = self._buffers[id(item)]
+            if buffer.add(item.instrument.perform_measurement(), time.time()):
+                full.append(buffer)
+        return full
+
+    def _start_pool(self, size: int) -> ThreadPoolExecutor:
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, size - 1), thread_name_prefix="pybirch-read"
+        )
+        return self._pool
+
+    def _flush_due(self, buffer: MeasurementBuffer | None, now: float) -> None:
+        if now >= self._deadline:
+            self._flush(None)
+            self._deadline = now + self._flush_interval
+        elif buffer is not None:
+            self._flush(buffer)
+
+    def _sequence(self, item: MovementItem) -> np.ndarray:
+        passes = self._pass_counts.get(id(item), 0)
+        self._pass_counts[id(item)] = passes + 1
+        positions = np.asarray(item.positions, dtype=FLOAT64)
+        return positions[::-1] if item.snake and passes % 2 else positions
+
+    def _checkpoint_if_requested(self) -> None:
+        if self._control.flag[0]:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Serve a pending request at this point boundary."""
+        request = self._control.pending()
+        if request is None:
+            return
+        if request is Request.PAUSE:
+            self._on_pause()
+            request = self._control.wait_while_paused()
+            if request is None:
+                self._recommand_held_positions()
+                self._on_resume()
+                return
+        if request is Request.FAIL:
+            raise self._control.failure  # type: ignore[misc]
+        raise AbortRequested
+
+    def _recommand_held_positions(self) -> None:
+        # Someone may have moved a stage by hand during the pause.
+        for movement, position in self._held:
+            if position is not None:
+                movement.position = position
+
+
+def _split(items: Sequence[Item]) -> list[MovementItem | Block]:
+    """Movements stay as they are; runs of sibling measurements become blocks."""
+    parts: list[MovementItem | Block] = []
+    run: list[MeasurementItem] = []
+    for item in items:
+        if isinstance(item, MeasurementItem):
+            run.append(item)
+            continue
+        if run:
+            parts.append(_group_by_resource(run))
+            run = []
+        parts.append(item)
+    if run:
+        parts.append(_group_by_resource(run))
+    return parts
+
+
+def _group_by_resource(items: list[MeasurementItem]) -> Block:
+    groups: dict[str, list[MeasurementItem]] = {}
+    for item in items:
+        groups.setdefault(item.instrument.resource_key, []).append(item)
+    return list(groups.values())

@@ -1,0 +1,261 @@
+"""What to measure: a tree of movements (nested loops) and measurements (readings).
+
+::
+
+    ScanTree([
+        MovementItem(stage_y, positions=np.linspace(0, 1, 21), children=[
+            MovementItem(stage_x, positions=np.linspace(0, 1, 41), snake=True, children=[
+                MeasurementItem(lockin),
+            ]),
+        ]),
+    ])
+
+At each position of a movement its children run in order; an N x M grid gives exactly
+N x M points per measurement, first and last positions included. Sibling measurements
+run side by side unless they share an adapter. A snaking movement reverses its positions
+on every other pass of its parent, so a raster does not fly back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pybirch.instruments.base import Instrument, Measurement, Movement
+from pybirch.instruments.errors import InstrumentError
+from pybirch.instruments.registry import instrument_from_dict
+from pybirch.scan.errors import ScanDefinitionError
+
+
+@dataclass(eq=False)
+class MeasurementItem:
+    """Read ``instrument`` once at every position of its parent movement."""
+
+    instrument: Measurement
+    settings: dict[str, Any] = field(default_factory=dict)
+    #: Name of this measurement's data; defaults to the instrument's name.
+    name: str | None = None
+
+    @property
+    def measurement_name(self) -> str:
+        """The name the measurement's data is saved under."""
+        return self.name or self.instrument.name
+
+
+@dataclass(eq=False)
+class MovementItem:
+    """Move ``instrument`` through ``positions``; run ``children`` at each one."""
+
+    instrument: Movement
+    positions: Sequence[float] | np.ndarray
+    settings: dict[str, Any] = field(default_factory=dict)
+    children: list[Item] = field(default_factory=list)
+    #: Reverse the positions on every other pass of the parent loop.
+    snake: bool = False
+
+    def __post_init__(self) -> None:
+        try:
+            self.positions = np.array(self.positions, dtype=float).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise ScanDefinitionError(
+                f"positions of {self.instrument.name!r} are not numbers: {exc}"
+            ) from exc
+
+
+Item = MovementItem | MeasurementItem
+
+
+@dataclass(frozen=True)
+class MeasurementPlan:
+    """One measurement as the engine sees it: its item and the movements above it."""
+
+    item: MeasurementItem
+    ancestors: tuple[MovementItem, ...]
+
+    @property
+    def name(self) -> str:
+        """The measurement's name."""
+        return self.item.measurement_name
+
+    @property
+    def data_columns(self) -> list[str]:
+        """The instrument's column labels, ``name (unit)``."""
+        return self.item.instrument.columns()
+
+    @property
+    def position_columns(self) -> list[str]:
+        """Position labels of the ancestor movements, outermost first."""
+        return [a.instrument.position_label() for a in self.ancestors]
+
+    @property
+    def total_points(self) -> int:
+        """How many times the measurement is taken in a full scan."""
+        return int(np.prod([len(a.positions) for a in self.ancestors], dtype=np.int64))
+
+
+class ScanTree:
+    """The movements and measurements of a scan, validated before anything moves."""
+
+    def __init__(self, items: Sequence[Item] | None = None) -> None:
+        self.items: list[Item] = list(items or [])
+
+    def __repr__(self) -> str:
+        return f"ScanTree({self.items!r})"
+
+    def walk(self) -> Iterator[tuple[Item, tuple[MovementItem, ...]]]:
+        """Every item with its ancestor movements, depth first in execution order."""
+
+        def visit(items: Sequence[Item], ancestors: tuple[MovementItem, ...]) -> Iterator[Any]:
+            for item in items:
+                yield item, ancestors
+                if isinstance(item, MovementItem):
+                    yield from visit(item.children, (*ancestors, item))
+
+        yield from visit(self.items, ())
+
+    def measurements(self) -> list[MeasurementPlan]:
+        """Every measurement with its ancestors, in execution order."""
+        return [
+            MeasurementPlan(item, ancestors)
+            for item, ancestors in self.walk()
+            if isinstance(item, MeasurementItem)
+        ]
+
+    def instruments(self) -> list[Instrument]:
+        """Each instrument of the tree once, in the order they first appear."""
+        seen: dict[int, Instrument] = {}
+        for item, _ in self.walk():
+            seen.setdefault(id(item.instrument), item.instrument)
+        return list(seen.values())
+
+    def total_points(self) -> int:
+        """Points the whole scan takes, summed over its measurements."""
+        return sum(plan.total_points for plan in self.measurements())
+
+    def validate(self) -> None:
+        """Raise :class:`ScanDefinitionError` for anything that cannot run as written."""
+        if not self.measurements():
+            raise ScanDefinitionError("the scan tree has no measurement")
+        names: dict[str, Instrument] = {}
+        measurement_names: set[str] = set()
+        for item, ancestors in self.walk():
+            _check_item(item, ancestors)
+            instrument = item.instrument
+            if names.setdefault(instrument.name, instrument) is not instrument:
+                raise ScanDefinitionError(
+                    f"two different instruments are both named {instrument.name!r}"
+                )
+            if isinstance(item, MeasurementItem):
+                if item.measurement_name in measurement_names:
+                    raise ScanDefinitionError(
+                        f"two measurements are named {item.measurement_name!r}; "
+                        f"give one MeasurementItem a distinct name="
+                    )
+                measurement_names.add(item.measurement_name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able description: instruments by name and the item tree, positions included."""
+        return {
+            "instruments": {i.name: i.serialize() for i in self.instruments()},
+            "items": [_item_to_dict(item) for item in self.items],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScanTree:
+        """Rebuild a tree (and its instruments) from :meth:`to_dict` output."""
+        try:
+            instruments = {
+                name: instrument_from_dict(desc) for name, desc in data["instruments"].items()
+            }
+            return cls([_item_from_dict(d, instruments) for d in data["items"]])
+        except KeyError as exc:
+            raise ScanDefinitionError(f"scan tree description lacks {exc}") from exc
+
+
+def _check_item(item: Item, ancestors: tuple[MovementItem, ...]) -> None:
+    instrument = item.instrument
+    if isinstance(item, MeasurementItem):
+        if not isinstance(instrument, Measurement):
+            raise ScanDefinitionError(f"{instrument!r} is not a Measurement")
+        columns, units = list(instrument.data_columns), list(instrument.data_units)
+        if not columns or len(columns) != len(units):
+            raise ScanDefinitionError(
+                f"{instrument.name!r} declares {len(columns)} data columns and "
+                f"{len(units)} units; it needs at least one column and a unit for each"
+            )
+    elif isinstance(item, MovementItem):
+        _check_movement(item, ancestors)
+    else:
+        raise ScanDefinitionError(f"{item!r} is neither a MovementItem nor a MeasurementItem")
+    _check_settings(item)
+
+
+def _check_movement(item: MovementItem, ancestors: tuple[MovementItem, ...]) -> None:
+    instrument = item.instrument
+    if not isinstance(instrument, Movement):
+        raise ScanDefinitionError(f"{instrument!r} is not a Movement")
+    if len(item.positions) == 0:
+        raise ScanDefinitionError(f"movement {instrument.name!r} has no positions")
+    if not np.isfinite(item.positions).all():
+        raise ScanDefinitionError(f"positions of {instrument.name!r} contain NaN or infinity")
+    try:
+        instrument.check_positions(item.positions)
+    except InstrumentError as exc:
+        raise ScanDefinitionError(str(exc)) from exc
+    if not item.children:
+        raise ScanDefinitionError(f"movement {instrument.name!r} has nothing to measure")
+    if any(a.instrument is instrument for a in ancestors):
+        raise ScanDefinitionError(f"movement {instrument.name!r} is nested inside itself")
+    labels = [a.instrument.position_label() for a in (*ancestors, item)]
+    if len(set(labels)) != len(labels):
+        raise ScanDefinitionError(
+            f"two nested movements both write the column {instrument.position_label()!r}; "
+            f"give one of them a different position_column"
+        )
+
+
+def _check_settings(item: Item) -> None:
+    try:
+        item.instrument._validate_settings(item.settings, partial=True)
+    except InstrumentError as exc:
+        raise ScanDefinitionError(str(exc)) from exc
+
+
+def _item_to_dict(item: Item) -> dict[str, Any]:
+    if isinstance(item, MeasurementItem):
+        return {
+            "type": "measurement",
+            "instrument": item.instrument.name,
+            "name": item.name,
+            "settings": item.settings,
+        }
+    return {
+        "type": "movement",
+        "instrument": item.instrument.name,
+        "positions": np.asarray(item.positions, dtype=float).tolist(),
+        "snake": item.snake,
+        "settings": item.settings,
+        "children": [_item_to_dict(child) for child in item.children],
+    }
+
+
+def _item_from_dict(data: dict[str, Any], instruments: dict[str, Instrument]) -> Item:
+    instrument = instruments[data["instrument"]]
+    if data["type"] == "measurement":
+        return MeasurementItem(
+            instrument,  # type: ignore[arg-type]
+            settings=data.get("settings") or {},
+            name=data.get("name"),
+        )
+    if data["type"] == "movement":
+        return MovementItem(
+            instrument,  # type: ignore[arg-type]
+            positions=data["positions"],
+            settings=data.get("settings") or {},
+            children=[_item_from_dict(child, instruments) for child in data["children"]],
+            snake=bool(data.get("snake", False)),
+        )
+    raise ScanDefinitionError(f"unknown scan item type {data['type']!r}")
