@@ -107,28 +107,47 @@ class MeasurementBuffer:
         return rows
 
     def take(self) -> DataBatch | None:
-        """Hand over everything buffered as one batch, or None if empty."""
+        """Hand over everything buffered as one batch, or None if empty.
+
+        Raises :class:`MeasurementShapeError` if a point's data was not whole rows; the
+        points before it are kept in the buffer and can still be taken.
+        """
         count = len(self.chunks)
         if count == 0:
             return None
-        chunks, timestamps = self.chunks[:], self.timestamps[:]
-        self.chunks.clear()
-        self.timestamps.clear()
-        first = self.flushed_points
-        self.flushed_points += count
-        passes = self._passes
-        self._passes = passes[-1:]
-        lengths = np.fromiter(map(len, chunks), dtype=np.int64, count=count)
-        self._check_lengths(lengths, first)
-        return DataBatch(self.plan, first, chunks, timestamps, lengths, passes)
-
-    def _check_lengths(self, lengths: np.ndarray, first: int) -> None:
-        bad = np.flatnonzero((lengths == 0) | (lengths % self.row_bytes != 0))
-        if bad.size:
+        joined = b"".join(self.chunks)
+        rows_per_point: np.ndarray | None = None
+        if len(joined) != count * self.row_bytes:
+            # Not one row per point: find each point's rows and stop at a malformed one.
+            rows_per_point = self._rows_per_point(count)
+            count = len(rows_per_point)
+            joined = b"".join(self.chunks[:count])
+        batch = DataBatch(
+            self.plan,
+            self.flushed_points,
+            joined,
+            self.timestamps[:count],
+            rows_per_point,
+            self._passes,
+        )
+        taken = batch.point_count
+        del self.chunks[:taken], self.timestamps[:taken]
+        self.flushed_points += taken
+        self._passes = self._passes[-1:]
+        if self.chunks:
+            bad = self.chunks[0]
             raise self._shape_error(
-                f"point {first + int(bad[0])} returned {lengths[bad[0]]} bytes, not whole "
-                f"rows of {self.column_count} columns"
+                f"point {self.flushed_points} returned {len(bad)} bytes, not whole rows of "
+                f"{self.column_count} float64 columns"
             )
+        return batch
+
+    def _rows_per_point(self, count: int) -> np.ndarray:
+        """Rows of each point up to (not including) the first malformed one."""
+        lengths = np.fromiter(map(len, self.chunks), dtype=np.int64, count=count)
+        bad = np.flatnonzero((lengths == 0) | (lengths % self.row_bytes != 0))
+        good = lengths[: bad[0]] if bad.size else lengths
+        return good // self.row_bytes
 
     def _shape_error(self, message: str) -> MeasurementShapeError:
         return MeasurementShapeError(message, self.plan.item.instrument.name)
@@ -141,9 +160,9 @@ class DataBatch:
         self,
         plan: MeasurementPlan,
         first_point: int,
-        chunks: list[bytes],
+        data: bytes,
         timestamps: list[float],
-        lengths: np.ndarray,
+        rows_per_point: np.ndarray | None,
         passes: list[PositionPass],
     ) -> None:
         self.measurement_name = plan.name
@@ -154,10 +173,11 @@ class DataBatch:
         #: Number of the batch's first point within the scan's points of this measurement.
         self.first_point = first_point
         #: Number of points (readings) in the batch.
-        self.point_count = len(chunks)
-        self._chunks = chunks
+        self.point_count = len(timestamps)
+        self._data = data
         self._timestamps = timestamps
-        self._rows_per_point = lengths // (8 * len(self.data_columns))
+        #: Rows of each point, or None when every point has exactly one row.
+        self._rows_per_point = rows_per_point
         self._passes = passes
 
     def __len__(self) -> int:
@@ -166,13 +186,14 @@ class DataBatch:
     @property
     def row_count(self) -> int:
         """Number of rows (a spectrum per point gives many rows per point)."""
+        if self._rows_per_point is None:
+            return self.point_count
         return int(self._rows_per_point.sum())
 
     @cached_property
     def values(self) -> np.ndarray:
         """The readings: rows x data columns, float64, read-only."""
-        joined = b"".join(self._chunks)
-        return np.frombuffer(joined, dtype=FLOAT64).reshape(-1, len(self.data_columns))
+        return np.frombuffer(self._data, dtype=FLOAT64).reshape(-1, len(self.data_columns))
 
     @cached_property
     def point_index(self) -> np.ndarray:
@@ -211,7 +232,7 @@ class DataBatch:
         return pd.DataFrame(self.columns(), copy=False)
 
     def _per_row(self, per_point: np.ndarray) -> np.ndarray:
-        if len(self._rows_per_point) and self._rows_per_point.max() == 1:
+        if self._rows_per_point is None:
             return per_point
         return np.repeat(per_point, self._rows_per_point)
 

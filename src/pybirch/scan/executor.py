@@ -106,20 +106,26 @@ class TreeExecutor:
             movement.position = positions[0]
             buffer.add_first(perform(), now())
             start = 1
-        chunks, stamp, to_bytes = buffer.chunks, buffer.timestamps.append, buffer.to_bytes
-        append = chunks.append
+        chunks, to_bytes = buffer.chunks, buffer.to_bytes
+        append, stamp = chunks.append, buffer.timestamps.append
         limit, deadline = buffer.points_per_batch, self._deadline
-        for position in islice(positions, start, None):
-            if flag[0]:
-                self._checkpoint()
-            movement.position = position
-            result = perform()
-            append(result.tobytes() if result.dtype is FLOAT64 else to_bytes(result))
-            t = now()
-            stamp(t)
-            if len(chunks) >= limit or t >= deadline:
-                self._flush_due(buffer, t)
-                deadline = self._deadline
+        # Blocks sized to the room left in the batch keep the count check off the per-point path.
+        while start < len(positions):
+            if len(chunks) >= limit:
+                self._flush(buffer)
+            stop = min(len(positions), start + limit - len(chunks))
+            for position in islice(positions, start, stop):
+                if flag[0]:
+                    self._checkpoint()
+                movement.position = position
+                result = perform()
+                append(result.tobytes() if result.dtype is FLOAT64 else to_bytes(result))
+                t = now()
+                stamp(t)
+                if t >= deadline:
+                    self._flush_due(None, t)
+                    deadline = self._deadline
+            start = stop
 
     def _measure(self, block: Block) -> None:
         """Read the measurements at one position; groups without a shared adapter in parallel."""

@@ -1,0 +1,194 @@
+"""Engine throughput: PyBirch scans against a bare Python loop making the same calls.
+
+Run: ``.venv/bin/python benchmarks/engine.py`` (add ``--quick`` for a smaller run).
+
+Zero-cost instruments (a movement that stores its position, a measurement that returns a
+preallocated row) and a do-nothing extension isolate the engine's own cost: copying rows,
+timestamps, pause/abort checks and batching. The same scans are then run with PyBirch's
+simulated instruments at zero delay and zero noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from pybirch.instruments import Measurement, Movement
+from pybirch.instruments.simulated import FakeLockin, FakeStage, SimulatedSample  # noqa: E402
+from pybirch.scan import (
+    DataBatch,
+    MeasurementItem,
+    MovementItem,
+    Scan,
+    ScanExtension,
+    ScanSettings,
+    ScanState,
+    ScanTree,
+)
+
+GOAL_POINTS_PER_SECOND = 500_000
+GOAL_RATIO = 5.0
+
+
+class NullMovement(Movement):
+    """A movement that only stores its position."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.position_column = name
+        self._position = 0.0
+
+    @property
+    def position(self) -> float:
+        return self._position
+
+    @position.setter
+    def position(self, value: float) -> None:
+        self._position = value
+
+
+class NullMeasurement(Measurement):
+    """A measurement that returns a preallocated row."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.data_columns = np.array(["a", "b", "c"])
+        self.data_units = np.array(["V", "V", "V"])
+        self._row = np.array([[1.0, 2.0, 3.0]])
+
+    def perform_measurement(self) -> np.ndarray:
+        return self._row
+
+
+class NullExtension(ScanExtension):
+    """Receives every batch and does nothing with it."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def save_batch(self, batch: DataBatch) -> None:
+        self.rows += batch.point_count
+
+
+def bare_1d(movement: Movement, measurement: Measurement, positions: list[float]) -> None:
+    """The baseline: the same instrument calls with nothing around them."""
+    for x in positions:
+        movement.position = x
+        measurement.perform_measurement()
+
+
+def bare_2d(
+    outer: Movement, inner: Movement, measurement: Measurement, ys: list[float], xs: list[float]
+) -> None:
+    """The 2-D baseline."""
+    for y in ys:
+        outer.position = y
+        for x in xs:
+            inner.position = x
+            measurement.perform_measurement()
+
+
+def run_scan(tree: ScanTree) -> tuple[float, int]:
+    """Run a scan with a do-nothing extension; return seconds spent and rows delivered."""
+    extension = NullExtension()
+    scan = Scan(ScanSettings("benchmark", "engine", scan_tree=tree), extensions=[extension])
+    started = time.perf_counter()
+    state = scan.run()
+    elapsed = time.perf_counter() - started
+    if state is not ScanState.COMPLETED:
+        raise RuntimeError(f"benchmark scan ended {state}: {scan.error!r}")
+    return elapsed, extension.rows
+
+
+def best_of(repeats: int, function: Callable[[], float]) -> float:
+    """The fastest of several runs, to keep one-off machine noise out."""
+    return min(function() for _ in range(repeats))
+
+
+def timed(function: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def report(label: str, points: int, engine_s: float, bare_s: float | None) -> None:
+    rate = points / engine_s
+    line = f"{label:<44} {points:>9,} points  {rate:>12,.0f} points/s"
+    if bare_s is not None:
+        ratio = engine_s / bare_s
+        verdict = "ok" if rate >= GOAL_POINTS_PER_SECOND and ratio <= GOAL_RATIO else "MISSED"
+        line += f"  bare loop {points / bare_s:>12,.0f}/s  ratio {ratio:4.2f}x  [{verdict}]"
+    print(line)
+
+
+def zero_cost(n_1d: int, n_2d: int, repeats: int) -> None:
+    """Engine overhead against the bare loop with zero-cost instruments."""
+    movement, measurement = NullMovement("x"), NullMeasurement("meter")
+    positions = np.linspace(0.0, 1.0, n_1d)
+    tree_1d = ScanTree([MovementItem(movement, positions, children=[MeasurementItem(measurement)])])
+    engine_1d = best_of(repeats, lambda: _checked(run_scan(tree_1d), n_1d))
+    bare_1d_s = best_of(repeats, lambda: timed(lambda: bare_1d(movement, measurement,
+                                                               positions.tolist())))
+    report(f"1-D, zero-cost instruments ({n_1d:,})", n_1d, engine_1d, bare_1d_s)
+
+    outer, inner = NullMovement("y"), NullMovement("x")
+    axis = np.linspace(0.0, 1.0, n_2d)
+    tree_2d = ScanTree([
+        MovementItem(outer, axis, children=[
+            MovementItem(inner, axis, children=[MeasurementItem(measurement)]),
+        ]),
+    ])
+    engine_2d = best_of(repeats, lambda: _checked(run_scan(tree_2d), n_2d * n_2d))
+    bare_2d_s = best_of(repeats, lambda: timed(lambda: bare_2d(outer, inner, measurement,
+                                                               axis.tolist(), axis.tolist())))
+    report(f"2-D, zero-cost instruments ({n_2d} x {n_2d})", n_2d * n_2d, engine_2d, bare_2d_s)
+
+
+def simulated(n_1d: int, n_2d: int, repeats: int) -> None:
+    """The same scans with PyBirch's simulated instruments at zero delay and noise."""
+    sample = SimulatedSample()
+    stage_x = FakeStage("Stage X", axis="x", sample=sample)
+    stage_y = FakeStage("Stage Y", axis="y", sample=sample)
+    lockin = FakeLockin("Lock-in", sample=sample, noise=0.0)
+    positions = np.linspace(0.0, 50.0, n_1d)
+    tree_1d = ScanTree([MovementItem(stage_x, positions, children=[MeasurementItem(lockin)])])
+    engine_1d = best_of(repeats, lambda: _checked(run_scan(tree_1d), n_1d))
+    bare_1d_s = best_of(repeats, lambda: timed(lambda: bare_1d(stage_x, lockin,
+                                                               positions.tolist())))
+    report(f"1-D, simulated stage + lock-in ({n_1d:,})", n_1d, engine_1d, bare_1d_s)
+    axis = np.linspace(0.0, 50.0, n_2d)
+    tree_2d = ScanTree([
+        MovementItem(stage_y, axis, children=[
+            MovementItem(stage_x, axis, children=[MeasurementItem(lockin)]),
+        ]),
+    ])
+    engine_2d = best_of(repeats, lambda: _checked(run_scan(tree_2d), n_2d * n_2d))
+    bare_2d_s = best_of(repeats, lambda: timed(lambda: bare_2d(stage_y, stage_x, lockin,
+                                                               axis.tolist(), axis.tolist())))
+    report(f"2-D, simulated stage + lock-in ({n_2d} x {n_2d})", n_2d * n_2d, engine_2d,
+           bare_2d_s)
+
+
+def _checked(result: tuple[float, int], expected_rows: int) -> float:
+    elapsed, rows = result
+    if rows != expected_rows:
+        raise RuntimeError(f"expected {expected_rows} rows, the extension got {rows}")
+    return elapsed
+
+
+def main() -> None:
+    """Print points per second and the ratio to the bare loop for each scan."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller scans, one repeat")
+    args = parser.parse_args()
+    n_1d, n_2d, repeats = (10_000, 100, 1) if args.quick else (100_000, 300, 3)
+    print(f"goal: >= {GOAL_POINTS_PER_SECOND:,} points/s and <= {GOAL_RATIO:g}x the bare loop")
+    zero_cost(n_1d, n_2d, repeats)
+    simulated(n_1d, n_2d, repeats)
+
+
+if __name__ == "__main__":
+    main()
