@@ -57,6 +57,8 @@ class MeasurementBuffer:
         self.timestamps: list[float] = []
         self.flushed_points = 0
         self.calibrated = False
+        #: Shape of the first reading; readings of this shape and dtype skip validation.
+        self.shape: tuple[int, ...] = ()
         self._passes: list[PositionPass] = []
 
     @property
@@ -74,6 +76,7 @@ class MeasurementBuffer:
         self.chunks.append(rows.tobytes())
         self.timestamps.append(timestamp)
         self.points_per_batch = max(1, self.buffer_size // max(1, rows.shape[0]))
+        self.shape = np.shape(result)  # type: ignore[arg-type]
         self.calibrated = True
 
     def add(self, result: object, timestamp: float) -> bool:
@@ -86,8 +89,8 @@ class MeasurementBuffer:
         return len(self.chunks) >= self.points_per_batch
 
     def to_bytes(self, result: object) -> bytes:
-        """A reading as float64 bytes; the fast path is a single ``tobytes`` call."""
-        if getattr(result, "dtype", None) is FLOAT64:
+        """A reading as float64 bytes, validated unless it looks exactly like the first."""
+        if getattr(result, "dtype", None) is FLOAT64 and result.shape == self.shape:  # type: ignore[attr-defined]
             return result.tobytes()  # type: ignore[attr-defined]
         return self.as_rows(result).tobytes()
 
@@ -96,13 +99,15 @@ class MeasurementBuffer:
         try:
             rows = np.asarray(result, dtype=FLOAT64)
         except (TypeError, ValueError) as exc:
-            raise self._shape_error(f"returned data that is not numeric: {exc}") from exc
+            raise self._shape_error(
+                f"point {self.points_taken} returned data that is not numeric: {exc}"
+            ) from exc
         if rows.ndim == 1 and rows.size == self.column_count:
             rows = rows.reshape(1, -1)
         if rows.ndim != 2 or rows.shape[1] != self.column_count or rows.shape[0] == 0:
             raise self._shape_error(
-                f"returned an array of shape {rows.shape}; expected (rows, "
-                f"{self.column_count}) for columns {self.plan.data_columns}"
+                f"point {self.points_taken} returned an array of shape {rows.shape}; "
+                f"expected (rows, {self.column_count}) for columns {self.plan.data_columns}"
             )
         return rows
 

@@ -108,7 +108,7 @@ class TreeExecutor:
             start = 1
         chunks, to_bytes = buffer.chunks, buffer.to_bytes
         append, stamp = chunks.append, buffer.timestamps.append
-        limit, deadline = buffer.points_per_batch, self._deadline
+        limit, deadline, shape = buffer.points_per_batch, self._deadline, buffer.shape
         # Blocks sized to the room left in the batch keep the count check off the per-point path.
         while start < len(positions):
             if len(chunks) >= limit:
@@ -119,7 +119,10 @@ class TreeExecutor:
                     self._checkpoint()
                 movement.position = position
                 result = perform()
-                append(result.tobytes() if result.dtype is FLOAT64 else to_bytes(result))
+                if result.dtype is FLOAT64 and result.shape == shape:
+                    append(result.tobytes())
+                else:
+                    append(to_bytes(result))
                 t = now()
                 stamp(t)
                 if t >= deadline:

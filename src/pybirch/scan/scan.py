@@ -169,8 +169,8 @@ class Scan:
         try:
             self.startup()
             self.execute()
-        except (Exception, AbortRequested):
-            if not self._state.finished:
+        except Exception as exc:
+            if exc is not self.error:  # a misuse, not this scan's recorded failure
                 raise
         finally:
             self.shutdown()
@@ -271,15 +271,16 @@ class Scan:
                 self._dispatcher.submit(batch)
 
     def _enter_pause(self) -> None:
+        # PAUSED is announced once every extension has the data and knows of the pause.
         self._flush(None)
+        self._call_extensions("on_pause")
         with self._changed:
             self._transition(ScanState.PAUSED)
-        self._call_extensions("on_pause")
 
     def _leave_pause(self) -> None:
+        self._call_extensions("on_resume")
         with self._changed:
             self._transition(ScanState.RUNNING)
-        self._call_extensions("on_resume")
 
     def _end(self, state: ScanState, hook: str) -> None:
         """Deliver the remaining rows, call ``hook`` and enter ``state``."""

@@ -1,0 +1,244 @@
+"""Exact point counts, order and positions for 1-D, 2-D, 3-D and random scan trees."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine_doubles import PositionProbe, Recorder, RecordingStage
+from pybirch.scan import MeasurementItem, MovementItem, Scan, ScanSettings, ScanState, ScanTree
+
+
+def run(tree: ScanTree, **kwargs) -> tuple[Scan, Recorder]:
+    recorder = Recorder()
+    scan = Scan(ScanSettings("tests", "points", scan_tree=tree), extensions=[recorder], **kwargs)
+    assert scan.run() is ScanState.COMPLETED, scan.traceback
+    return scan, recorder
+
+
+def grid(*axes: np.ndarray) -> np.ndarray:
+    """Every combination of axis values, last axis fastest (nested-loop order)."""
+    return np.array(list(itertools.product(*axes)), dtype=float)
+
+
+def test_1d_scan_takes_every_position_once_in_order():
+    stage = RecordingStage()
+    probe = PositionProbe("probe", [stage])
+    positions = np.linspace(-1.0, 1.0, 11)
+    tree = ScanTree([MovementItem(stage, positions, children=[MeasurementItem(probe)])])
+
+    scan, recorder = run(tree, buffer_size=4)
+
+    df = recorder.frame("probe")
+    assert list(df.columns) == ["at_x (mm)", "x (mm)", "point_index", "timestamp"]
+    assert len(df) == 11
+    np.testing.assert_array_equal(df["x (mm)"], positions)
+    np.testing.assert_array_equal(df["at_x (mm)"], positions)  # taken where commanded
+    np.testing.assert_array_equal(df["point_index"], np.arange(11))
+    assert (np.diff(df["timestamp"]) >= 0).all()
+    assert scan.points_done == scan.total_points == 11
+    assert scan.progress == 1.0
+    assert len(recorder.batches["probe"]) == 3  # 4 + 4 + 3 rows
+
+
+def test_2d_grid_gives_n_times_m_points_first_and_last_included():
+    y, x = RecordingStage("y stage", "y"), RecordingStage("x stage", "x")
+    probe = PositionProbe("probe", [y, x])
+    ys, xs = np.linspace(0, 2, 7), np.linspace(10, 20, 5)
+    tree = ScanTree(
+        [MovementItem(y, ys, children=[MovementItem(x, xs, children=[MeasurementItem(probe)])])]
+    )
+
+    _, recorder = run(tree, buffer_size=6)
+
+    df = recorder.frame("probe")
+    expected = grid(ys, xs)
+    assert len(df) == 35
+    np.testing.assert_array_equal(df[["y (mm)", "x (mm)"]].to_numpy(), expected)
+    np.testing.assert_array_equal(df[["at_y (mm)", "at_x (mm)"]].to_numpy(), expected)
+    assert df["point_index"].tolist() == list(range(35))
+
+
+def test_3d_scan_and_a_measurement_at_every_level():
+    z, y, x = (RecordingStage(f"{c} stage", c) for c in "zyx")
+    outer_probe = PositionProbe("outer", [z])
+    inner_probe = PositionProbe("inner", [z, y, x])
+    zs, ys, xs = np.arange(3.0), np.arange(4.0) * 10, np.arange(5.0) * 100
+    tree = ScanTree(
+        [
+            MovementItem(
+                z,
+                zs,
+                children=[
+                    MeasurementItem(outer_probe),
+                    MovementItem(
+                        y,
+                        ys,
+                        children=[
+                            MovementItem(x, xs, children=[MeasurementItem(inner_probe)]),
+                        ],
+                    ),
+                ],
+            )
+        ]
+    )
+
+    _, recorder = run(tree)
+
+    inner = recorder.frame("inner")
+    commanded = inner[["z (mm)", "y (mm)", "x (mm)"]].to_numpy()
+    np.testing.assert_array_equal(commanded, grid(zs, ys, xs))
+    np.testing.assert_array_equal(
+        inner[["at_z (mm)", "at_y (mm)", "at_x (mm)"]].to_numpy(), grid(zs, ys, xs)
+    )
+    outer = recorder.frame("outer")
+    np.testing.assert_array_equal(outer["z (mm)"], zs)
+    np.testing.assert_array_equal(outer["at_z (mm)"], zs)
+
+
+def test_snake_reverses_the_inner_axis_on_every_other_line():
+    y, x = RecordingStage("y stage", "y"), RecordingStage("x stage", "x")
+    probe = PositionProbe("probe", [y, x])
+    xs = np.array([0.0, 1.0, 2.0])
+    tree = ScanTree(
+        [
+            MovementItem(
+                y,
+                [0.0, 1.0, 2.0],
+                children=[
+                    MovementItem(x, xs, snake=True, children=[MeasurementItem(probe)]),
+                ],
+            )
+        ]
+    )
+
+    _, recorder = run(tree)
+
+    df = recorder.frame("probe")
+    assert df["x (mm)"].tolist() == [0, 1, 2, 2, 1, 0, 0, 1, 2]
+    np.testing.assert_array_equal(df["at_x (mm)"], df["x (mm)"])
+    assert x.moves == [0, 1, 2, 2, 1, 0, 0, 1, 2]
+
+
+def test_a_point_with_many_rows_keeps_its_index_and_position_on_every_row():
+    stage = RecordingStage()
+    spectrum = PositionProbe("spectrum", [stage], rows=5)
+    tree = ScanTree([MovementItem(stage, [1.0, 2.0, 3.0], children=[MeasurementItem(spectrum)])])
+
+    _, recorder = run(tree, buffer_size=7)
+
+    df = recorder.frame("spectrum")
+    assert len(df) == 15
+    assert df["point_index"].tolist() == [0] * 5 + [1] * 5 + [2] * 5
+    assert df["x (mm)"].tolist() == [1.0] * 5 + [2.0] * 5 + [3.0] * 5
+
+
+def test_a_measurement_at_the_top_level_is_taken_once():
+    probe = PositionProbe("count", [])
+    _, recorder = run(ScanTree([MeasurementItem(probe)]))
+    df = recorder.frame("count")
+    assert list(df.columns) == ["value (mm)", "point_index", "timestamp"]
+    assert len(df) == 1
+
+
+# -- random tree shapes --------------------------------------------------------------------
+
+
+@st.composite
+def trees(draw, depth: int = 0, prefix: str = "m"):
+    """A random tree spec: ("move", n_positions, snake, children) or ("measure",)."""
+    children = []
+    for i in range(draw(st.integers(1, 3))):
+        if depth < 3 and draw(st.booleans()):
+            children.append(
+                (
+                    "move",
+                    draw(st.integers(1, 4)),
+                    draw(st.booleans()),
+                    draw(trees(depth + 1, f"{prefix}{i}")),
+                )
+            )
+        else:
+            children.append(("measure",))
+    return children
+
+
+def build(spec, stages: list[RecordingStage], probes: list[PositionProbe], ancestors=()):
+    """Turn a spec into items; returns the items and each probe's expected positions."""
+    items, expected = [], {}
+    for entry in spec:
+        if entry[0] == "measure":
+            probe = PositionProbe(f"probe{len(probes)}", list(ancestors))
+            probes.append(probe)
+            items.append(MeasurementItem(probe))
+            expected[probe.name] = [()]
+        else:
+            _, count, snake, children = entry
+            stage = RecordingStage(f"stage{len(stages)}", f"s{len(stages)}")
+            stages.append(stage)
+            child_items, child_expected = build(children, stages, probes, (*ancestors, stage))
+            positions = np.arange(count, dtype=float) + 10 * len(stages)
+            items.append(MovementItem(stage, positions, snake=snake, children=child_items))
+            for name, rows in child_expected.items():
+                expected[name] = (positions, snake, rows)
+    return items, expected
+
+
+def expand(description, passes: dict[int, int], key: int = 0) -> list[tuple[float, ...]]:
+    """The positions a measurement sees, in nested-loop order with snaking."""
+    if description == [()]:
+        return [()]
+    positions, snake, inner = description
+    return [(p, *rest) for p, rest in _loop(positions, snake, inner, passes, key)]
+
+
+def _loop(positions, snake, inner, passes, key):
+    # A snaking axis reverses on every other pass of its parent.
+    order = positions
+    count = passes.setdefault(key, 0)
+    passes[key] = count + 1
+    if snake and count % 2:
+        order = positions[::-1]
+    for p in order:
+        for rest in expand(inner, passes, key + 1):
+            yield p, rest
+
+
+@settings(max_examples=60, deadline=None)
+@given(spec=trees())
+def test_random_trees_take_every_point_exactly_once_where_commanded(spec):
+    stages: list[RecordingStage] = []
+    probes: list[PositionProbe] = []
+    items, expected = build(spec, stages, probes)
+    tree = ScanTree(items)
+
+    scan, recorder = run(tree, buffer_size=3)
+
+    assert scan.points_done == tree.total_points()
+    for probe in probes:
+        df = recorder.frame(probe.name)
+        plan = next(p for p in tree.measurements() if p.name == probe.name)
+        assert len(df) == plan.total_points
+        assert df["point_index"].tolist() == list(range(plan.total_points))
+        commanded = df[plan.position_columns].to_numpy()
+        measured = df[probe.columns()].to_numpy() if plan.position_columns else commanded
+        np.testing.assert_array_equal(measured, commanded)
+        # Within one measurement the commanded positions follow nested-loop order.
+        if plan.position_columns:
+            reference = expand(expected[probe.name], {})
+            np.testing.assert_array_equal(commanded, np.array(reference))
+
+
+@pytest.mark.parametrize("positions", [[], [0.0, float("nan")], [0.0, float("inf")]])
+def test_bad_positions_fail_before_anything_moves(positions):
+    stage = RecordingStage()
+    probe = PositionProbe("probe", [stage])
+    tree = ScanTree([MovementItem(stage, positions, children=[MeasurementItem(probe)])])
+    scan = Scan(ScanSettings("tests", "bad", scan_tree=tree))
+    assert scan.run() is ScanState.FAILED
+    assert type(scan.error).__name__ == "ScanDefinitionError"
+    assert stage.moves == []
