@@ -87,8 +87,18 @@ class MeasurementPlan:
 
     @property
     def position_columns(self) -> list[str]:
-        """Position labels of the ancestor movements, outermost first."""
-        return [a.instrument.position_label() for a in self.ancestors]
+        """Position labels of the ancestor movements, outermost first.
+
+        A commanded position whose label equals one of the measurement's own columns (a
+        source's ``current (A)`` above a meter that also reads ``current (A)``) is
+        prefixed with its instrument's name, so neither column hides the other.
+        """
+        data = set(self.data_columns)
+        labels = []
+        for ancestor in self.ancestors:
+            label = ancestor.instrument.position_label()
+            labels.append(f"{ancestor.instrument.name} {label}" if label in data else label)
+        return labels
 
     @property
     def total_points(self) -> int:

@@ -1,0 +1,73 @@
+"""``pybirch demo``: a queue of two scans on simulated instruments, with live progress."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pybirch.demo import DemoLab, build_demo_lab
+from pybirch.scan import ScanState
+
+
+@click.command()
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("pybirch-demo-data"),
+    show_default=True,
+    help="Directory the CSV files are written to.",
+)
+@click.option("--fast", is_flag=True, help="Zero instrument delays and a smaller map.")
+def demo(output: Path, fast: bool) -> None:
+    """Run an I-V sweep and a 2-D lock-in map on simulated instruments."""
+    console = Console()
+    lab = build_demo_lab(output, fast=fast)
+    console.print(f"[bold]PyBirch demo[/]: {len(lab.scans)} scans in queue {lab.queue.queue_id!r}")
+    lab.queue.start()
+    _follow(lab, console)
+    console.print(_summary(lab))
+    failed = [scan for scan in lab.scans if scan.state is not ScanState.COMPLETED]
+    if failed:
+        for scan in failed:
+            console.print(f"[red]{scan.name} {scan.state.value}[/]: {scan.error!r}")
+        raise SystemExit(1)
+
+
+def _follow(lab: DemoLab, console: Console) -> None:
+    """Show a progress bar per scan until the queue is done."""
+    columns = (
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[state]:<10}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        tasks = [
+            progress.add_task(scan.name, total=scan.total_points, state="queued")
+            for scan in lab.scans
+        ]
+        while not lab.queue.wait_for_completion(timeout=0.1):
+            _update(progress, tasks, lab)
+        _update(progress, tasks, lab)
+
+
+def _update(progress: Progress, tasks: list, lab: DemoLab) -> None:
+    for task, scan in zip(tasks, lab.scans, strict=True):
+        progress.update(task, completed=scan.points_done, state=scan.state.value)
+
+
+def _summary(lab: DemoLab) -> Table:
+    table = Table(title="Data written")
+    for column in ("scan", "state", "points", "seconds", "files"):
+        table.add_column(column)
+    for scan, writer in zip(lab.scans, lab.csv, strict=True):
+        seconds = (scan.finished_at or time.time()) - (scan.started_at or time.time())
+        files = "\n".join(str(path) for path in writer.paths.values())
+        table.add_row(scan.name, scan.state.value, str(scan.points_done), f"{seconds:.1f}", files)
+    return table

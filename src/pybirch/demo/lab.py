@@ -1,0 +1,95 @@
+"""A small lab on simulated instruments: an I-V sweep and a 2-D lock-in map.
+
+Every instrument shares one :class:`SimulatedSample`, so the I-V curve is the device's
+and the map shows its spots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pybirch.extensions import CsvWriterExtension
+from pybirch.instruments.simulated import (
+    FakeCurrentSource,
+    FakeLockin,
+    FakeMultimeter,
+    FakeStage,
+    SimulatedSample,
+)
+from pybirch.queue import Queue
+from pybirch.queue.samples import Sample
+from pybirch.scan import MeasurementItem, MovementItem, Scan, ScanSettings, ScanTree
+
+
+@dataclass
+class DemoLab:
+    """The demo queue and the scans in it."""
+
+    queue: Queue
+    scans: list[Scan]
+    csv: list[CsvWriterExtension]
+
+
+def iv_sweep(sample: SimulatedSample, points: int, delay: float) -> ScanSettings:
+    """A 1-D current sweep reading the device voltage."""
+    source = FakeCurrentSource("Current Source", sample=sample, delay=delay)
+    meter = FakeMultimeter("Multimeter", sample=sample, include_current=True, noise=2e-6)
+    currents = np.linspace(-2e-3, 2e-3, points)
+    return ScanSettings(
+        project_name="Demo",
+        scan_name="IV sweep",
+        scan_type="1D Scan",
+        job_type="Transport",
+        scan_tree=ScanTree([MovementItem(source, currents, children=[MeasurementItem(meter)])]),
+        additional_tags=["demo"],
+    )
+
+
+def lockin_map(sample: SimulatedSample, side: int, delay: float) -> ScanSettings:
+    """A 2-D raster of two stages reading a lock-in, snaking along x."""
+    stage_x = FakeStage("Stage X", axis="x", sample=sample, delay=delay)
+    stage_y = FakeStage("Stage Y", axis="y", sample=sample)
+    lockin = FakeLockin("Lock-in", sample=sample)
+    axis = np.linspace(0.0, 100.0, side)
+    tree = ScanTree(
+        [
+            MovementItem(
+                stage_y,
+                axis,
+                children=[
+                    MovementItem(stage_x, axis, snake=True, children=[MeasurementItem(lockin)]),
+                ],
+            ),
+        ]
+    )
+    return ScanSettings(
+        project_name="Demo",
+        scan_name="Lock-in map",
+        scan_type="2D Scan",
+        job_type="Imaging",
+        scan_tree=tree,
+        additional_tags=["demo"],
+    )
+
+
+def build_demo_lab(output: Path, fast: bool = False) -> DemoLab:
+    """The demo queue: an I-V sweep then a lock-in map, each writing CSV files to ``output``."""
+    sample = SimulatedSample()
+    delay = 0.0 if fast else 0.01
+    specimen = Sample("DEMO-001", material="Graphene on SiO2", additional_tags=["demo"])
+    settings = [
+        iv_sweep(sample, points=101, delay=delay),
+        lockin_map(sample, side=31 if not fast else 11, delay=delay / 4),
+    ]
+    csv = [CsvWriterExtension(output) for _ in settings]
+    scans = [
+        Scan(each, sample=specimen, extensions=[writer])
+        for each, writer in zip(settings, csv, strict=True)
+    ]
+    queue = Queue("demo")
+    for scan in scans:
+        queue.enqueue(scan)
+    return DemoLab(queue, scans, csv)
