@@ -245,12 +245,14 @@ def test_bad_positions_fail_before_anything_moves(positions):
 
 
 def test_a_position_column_never_hides_a_data_column_of_the_same_name():
-    stage = RecordingStage("Source", column="at_x")
-    probe = PositionProbe("probe", [stage])  # its own column is also "at_x (mm)"
+    stage = RecordingStage("Source", column="x")
+    probe = PositionProbe("probe", [stage])
+    probe.data_columns = np.array(["x"])  # the reading is also called "x (mm)"
     tree = ScanTree([MovementItem(stage, [1.0, 2.0], children=[MeasurementItem(probe)])])
 
     _, recorder = run(tree)
 
     df = recorder.frame("probe")
-    assert list(df.columns) == ["at_x (mm)", "Source at_x (mm)", "point_index", "timestamp"]
-    assert df["Source at_x (mm)"].tolist() == [1.0, 2.0]
+    assert list(df.columns) == ["x (mm)", "Source x (mm)", "point_index", "timestamp"]
+    assert df["Source x (mm)"].tolist() == [1.0, 2.0]
+    assert df["x (mm)"].tolist() == [1.0, 2.0]
