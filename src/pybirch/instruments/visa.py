@@ -77,18 +77,25 @@ class VisaResourceMixin:
         try:
             resource = manager.open_resource(self.adapter)
         except (pyvisa.errors.Error, OSError, ValueError) as exc:
-            available = ", ".join(manager.list_resources()) or "none"
-            raise AdapterError(
-                f"cannot open {self.adapter!r} on VISA backend {self.backend or 'default'!r}: "
-                f"{exc} (available resources: {available})",
-                self.name,
-            ) from exc
+            raise self._adapter_error(manager, str(exc)) from exc
+        if not resource.session:
+            # pyvisa-sim reports a missing resource only through a status PyVISA does not
+            # check and hands back the null session; a real VISA library raises instead.
+            raise self._adapter_error(manager, "no such resource")
         resource.timeout = self.timeout_ms
         if self.read_termination is not None:
             resource.read_termination = self.read_termination
         if self.write_termination is not None:
             resource.write_termination = self.write_termination
         self.instrument = resource
+
+    def _adapter_error(self, manager: pyvisa.ResourceManager, reason: str) -> AdapterError:
+        available = ", ".join(manager.list_resources()) or "none"
+        return AdapterError(
+            f"cannot open {self.adapter!r} on VISA backend {self.backend or 'default'!r}: "
+            f"{reason} (available resources: {available})",
+            self.name,
+        )
 
     def close_resource(self) -> None:
         """Close the VISA resource if one is open."""
