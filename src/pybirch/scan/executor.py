@@ -96,25 +96,26 @@ class TreeExecutor:
         self, movement: Movement, sequence: np.ndarray, buffer: MeasurementBuffer
     ) -> None:
         """The tight loop: one movement, one measurement, nothing else at each position."""
-        positions = sequence.tolist()
+        positions = iter(sequence.tolist())
+        remaining = len(sequence)
         perform = buffer.plan.item.instrument.perform_measurement
         flag, now = self._control.flag, time.time
-        start = 0
         if not buffer.calibrated:
             # The first point checks the reading's shape and sizes the batches.
             self._checkpoint_if_requested()
-            movement.position = positions[0]
+            movement.position = next(positions)
             buffer.add_first(perform(), now())
-            start = 1
+            remaining -= 1
         chunks, to_bytes = buffer.chunks, buffer.to_bytes
         append, stamp = chunks.append, buffer.timestamps.append
         limit, deadline, shape = buffer.points_per_batch, self._deadline, buffer.shape
         # Blocks sized to the room left in the batch keep the count check off the per-point path.
-        while start < len(positions):
+        while remaining > 0:
             if len(chunks) >= limit:
                 self._flush(buffer)
-            stop = min(len(positions), start + limit - len(chunks))
-            for position in islice(positions, start, stop):
+            block = min(remaining, limit - len(chunks))
+            remaining -= block
+            for position in islice(positions, block):
                 if flag[0]:
                     self._checkpoint()
                 movement.position = position
@@ -128,7 +129,6 @@ class TreeExecutor:
                 if t >= deadline:
                     self._flush_due(None, t)
                     deadline = self._deadline
-            start = stop
 
     def _measure(self, block: Block) -> None:
         """Read the measurements at one position; groups without a shared adapter in parallel."""
