@@ -50,7 +50,11 @@ def resource_manager(backend: str = "") -> pyvisa.ResourceManager:
 
 
 class VisaResourceMixin:
-    """Opens ``self.instrument`` whenever the adapter changes; closes it on shutdown."""
+    """Opens ``self.instrument`` whenever the adapter changes; closes it on shutdown.
+
+    Placed before an instrument base class: ``connect`` opens the resource before the
+    base's connect (a driver's ``_connect_impl`` handshake), ``shutdown`` closes it after.
+    """
 
     name: str
     adapter: str
@@ -61,10 +65,24 @@ class VisaResourceMixin:
     read_termination: str | None = "\n"
     write_termination: str | None = "\n"
 
-    def _init_visa(self, backend: str | None) -> None:
+    def __init__(self, name: str, adapter: str = "", backend: str | None = None) -> None:
         #: The PyVISA resource, or None while no adapter is assigned.
         self.instrument: Any = None
+        #: The PyVISA backend (``"@sim"``, ``"@py"``, ...); empty for the system library.
         self.backend = default_backend() if backend is None else backend
+        super().__init__(name, adapter)  # type: ignore[call-arg]
+
+    def connect(self) -> bool:
+        """Open the resource, then connect through the instrument's base class."""
+        self.require_resource()
+        return super().connect()  # type: ignore[misc]
+
+    def shutdown(self) -> None:
+        """Shut down through the instrument's base class, then close the resource."""
+        try:
+            super().shutdown()  # type: ignore[misc]
+        finally:
+            self.close_resource()
 
     def _adapter_changed(self) -> None:
         self.close_resource()
@@ -119,66 +137,14 @@ class VisaResourceMixin:
 class VisaMeasurement(VisaResourceMixin, Measurement):
     """A measurement over VISA whose driver implements the public methods itself."""
 
-    def __init__(self, name: str, adapter: str = "", backend: str | None = None) -> None:
-        self._init_visa(backend)
-        super().__init__(name, adapter)
-
-    def connect(self) -> bool:
-        """Open the resource."""
-        self.require_resource()
-        return super().connect()
-
-    def shutdown(self) -> None:
-        """Close the resource."""
-        super().shutdown()
-        self.close_resource()
-
 
 class VisaMovement(VisaResourceMixin, Movement):
     """A movement over VISA whose driver implements the public methods itself."""
 
-    def __init__(self, name: str, adapter: str = "", backend: str | None = None) -> None:
-        self._init_visa(backend)
-        super().__init__(name, adapter)
 
-    def connect(self) -> bool:
-        """Open the resource."""
-        self.require_resource()
-        return super().connect()
-
-    def shutdown(self) -> None:
-        """Close the resource."""
-        super().shutdown()
-        self.close_resource()
-
-
-class _VisaTemplateMixin(VisaResourceMixin):
-    """Connect opens the resource before the driver's handshake; shutdown closes it after."""
-
-    def connect(self) -> bool:
-        """Open the resource, then run the driver's ``_connect_impl``."""
-        self.require_resource()
-        return super().connect()  # type: ignore[misc]
-
-    def shutdown(self) -> None:
-        """Run the driver's ``_shutdown_impl``, then close the resource."""
-        try:
-            super().shutdown()  # type: ignore[misc]
-        finally:
-            self.close_resource()
-
-
-class VisaBaseMeasurementInstrument(_VisaTemplateMixin, BaseMeasurementInstrument):
+class VisaBaseMeasurementInstrument(VisaResourceMixin, BaseMeasurementInstrument):
     """Template for SCPI measurement drivers: ``self.instrument`` is the open resource."""
 
-    def __init__(self, name: str, adapter: str = "", backend: str | None = None) -> None:
-        self._init_visa(backend)
-        super().__init__(name, adapter)
 
-
-class VisaBaseMovementInstrument(_VisaTemplateMixin, BaseMovementInstrument):
+class VisaBaseMovementInstrument(VisaResourceMixin, BaseMovementInstrument):
     """Template for SCPI movement drivers: ``self.instrument`` is the open resource."""
-
-    def __init__(self, name: str, adapter: str = "", backend: str | None = None) -> None:
-        self._init_visa(backend)
-        super().__init__(name, adapter)
