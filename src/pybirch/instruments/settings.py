@@ -8,6 +8,15 @@ A driver declares its settings once, with defaults and optionally a JSON schema:
 Each value is kept in the attribute ``_<name>`` (so ``self._gain`` inside the driver),
 the same convention PyBirch drivers have always used. ``instrument.settings`` returns a
 plain dict; assigning a dict to it validates every key and value before changing any.
+
+Three optional hooks let a driver go further:
+
+* ``_check_settings_impl(candidate)``: rules across settings (raise
+  :class:`InvalidSettingError`); ``candidate`` is the full set of values after the change.
+* ``_apply_settings_impl(values)``: send changed values to the hardware; it runs after
+  validation and before anything is stored, so a value the instrument refuses is not kept.
+* ``_settings_stored(values)``: update state derived from settings (columns, caches); it
+  runs after every change, including the defaults and a reset.
 """
 
 from __future__ import annotations
@@ -53,7 +62,17 @@ class SettingsMixin:
     @settings.setter
     def settings(self, values: dict[str, Any]) -> None:
         self._validate_settings(values, partial=True)
+        self._apply_settings_impl(values)
         self._store_settings(values)
+
+    def _check_settings_impl(self, candidate: dict[str, Any]) -> None:
+        """Override to check rules that span several settings."""
+
+    def _apply_settings_impl(self, values: dict[str, Any]) -> None:
+        """Override to send changed settings to the instrument; raise to refuse them."""
+
+    def _settings_stored(self, values: dict[str, Any]) -> None:
+        """Override to update state derived from settings after they change."""
 
     @property
     def settings_schema(self) -> dict[str, Any] | None:
@@ -90,20 +109,21 @@ class SettingsMixin:
         for key in values:
             if key not in declared:
                 raise self._unknown(key)
-        schema = getattr(self, "_settings_schema", None)
-        if schema is None:
-            return
         candidate = {**self.settings, **values} if partial else dict(values)
-        error = jsonschema.exceptions.best_match(
-            jsonschema.Draft202012Validator(schema).iter_errors(candidate)
-        )
-        if error is not None:
-            where = ".".join(str(part) for part in error.absolute_path) or "settings"
-            raise InvalidSettingError(f"invalid setting {where!r}: {error.message}", self.name)
+        schema = getattr(self, "_settings_schema", None)
+        if schema is not None:
+            error = jsonschema.exceptions.best_match(
+                jsonschema.Draft202012Validator(schema).iter_errors(candidate)
+            )
+            if error is not None:
+                where = ".".join(str(part) for part in error.absolute_path) or "settings"
+                raise InvalidSettingError(f"invalid setting {where!r}: {error.message}", self.name)
+        self._check_settings_impl(candidate)
 
     def _store_settings(self, values: dict[str, Any]) -> None:
         for key, value in values.items():
             setattr(self, f"_{key}", value)
+        self._settings_stored(values)
 
     def _unknown(self, key: str) -> UnknownSettingError:
         known = ", ".join(sorted(self._declared_settings())) or "none"

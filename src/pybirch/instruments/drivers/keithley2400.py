@@ -104,11 +104,10 @@ class Keithley2400CurrentSource(Keithley2400Mixin, VisaBaseMovementInstrument):
         if "compliance_voltage" in values:
             self.command(f":SENS:VOLT:PROT {values['compliance_voltage']}")
 
-    def _store_settings(self, values: dict[str, Any]) -> None:
-        # a connected instrument follows at once, and a rejected value is not stored
+    def _apply_settings_impl(self, values: dict[str, Any]) -> None:
+        # a connected instrument follows at once; a refused value is then not stored
         if self.status:
             self._push_settings(values)
-        super()._store_settings(values)
 
     @property
     def position(self) -> float:
@@ -146,11 +145,10 @@ class Keithley2400Voltmeter(Keithley2400Mixin, VisaBaseMeasurementInstrument):
         if "nplc" in values:
             self.command(f":SENS:VOLT:NPLC {values['nplc']}")
 
-    def _store_settings(self, values: dict[str, Any]) -> None:
-        # a connected instrument follows at once, and a rejected value is not stored
+    def _apply_settings_impl(self, values: dict[str, Any]) -> None:
+        # a connected instrument follows at once; a refused value is then not stored
         if self.status:
             self._push_settings(values)
-        super()._store_settings(values)
 
     def _perform_measurement_impl(self) -> np.ndarray:
         # :READ? answers VOLT,CURR,RES,TIME,STAT by default; voltage always comes first

@@ -79,11 +79,10 @@ class SR830(ScpiMixin, VisaBaseMeasurementInstrument):
             log.warning("%s: discarded a standard event status of %d", self.name, stale)
         self._push_settings(self.settings)
 
-    def _store_settings(self, values: dict[str, Any]) -> None:
-        # a connected instrument follows at once, and a rejected value is not stored
+    def _apply_settings_impl(self, values: dict[str, Any]) -> None:
+        # a connected instrument follows at once; a refused value is then not stored
         if self.status:
             self._push_settings(values)
-        super()._store_settings(values)
 
     def _push_settings(self, values: dict[str, Any]) -> None:
         commands = []

@@ -35,8 +35,7 @@ class FakeMultimeter(FakeMeasurementInstrument):
         self.sample = default_sample() if sample is None else sample
         self._define_settings({"include_current": bool(include_current)}, schema=_SCHEMA)
 
-    def _store_settings(self, values: dict[str, Any]) -> None:
-        super()._store_settings(values)
+    def _settings_stored(self, values: dict[str, Any]) -> None:
         # the columns are derived from a setting, so a restored or changed setting must
         # change them too
         if "include_current" in values:

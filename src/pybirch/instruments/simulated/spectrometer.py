@@ -76,10 +76,8 @@ class FakeSpectrometer(FakeMeasurementInstrument):
             schema=_SCHEMA,
         )
 
-    def _validate_settings(self, values: dict[str, Any], *, partial: bool) -> None:
-        super()._validate_settings(values, partial=partial)
+    def _check_settings_impl(self, candidate: dict[str, Any]) -> None:
         # the schema checks each value alone; the range also needs start < end
-        candidate = {**self.settings, **values} if partial else values
         start = candidate.get("wavelength_start")
         end = candidate.get("wavelength_end")
         if start is not None and end is not None and not start < end:
