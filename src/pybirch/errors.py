@@ -18,7 +18,7 @@ Each layer defines its own exceptions under :class:`PyBirchError`::
     ├── QueueError                      (pybirch.queue.errors)
     │   ├── ScanNotFoundError
     │   └── QueueStateError
-    └── SampleError                     (pybirch.queue.samples)
+    └── SampleError                     (pybirch.queue.errors)
 
 Catch :class:`PyBirchError` to handle anything PyBirch raises on purpose.
 """

@@ -140,12 +140,12 @@ class Scan:
         with self._changed:
             if self._state.finished:
                 return False
-            if self._state is ScanState.QUEUED:
-                self._transition(ScanState.ABORTED)
-                self.finished_at = time.time()
+            if self._state is not ScanState.QUEUED:
+                self._control.request_abort()
                 return True
-            self._control.request_abort()
-            return True
+            old = self._transition(ScanState.ABORTED)
+        self._notify(old, ScanState.ABORTED)
+        return True
 
     def add_state_listener(self, listener: StateListener) -> None:
         """Call ``listener(scan, old, new)`` after every state change."""
@@ -182,6 +182,7 @@ class Scan:
             if self._state is not ScanState.QUEUED:
                 raise ScanStateError(f"scan {self.name!r} is {self._state.value}; it cannot start")
             self._transition(ScanState.RUNNING)
+        self._notify(ScanState.QUEUED, ScanState.RUNNING)
         self.started_at = time.time()
         try:
             tree = self.settings.scan_tree
@@ -274,21 +275,17 @@ class Scan:
         # PAUSED is announced once every extension has the data and knows of the pause.
         self._flush(None)
         self._call_extensions("on_pause")
-        with self._changed:
-            self._transition(ScanState.PAUSED)
+        self._enter(ScanState.PAUSED)
 
     def _leave_pause(self) -> None:
         self._call_extensions("on_resume")
-        with self._changed:
-            self._transition(ScanState.RUNNING)
+        self._enter(ScanState.RUNNING)
 
     def _end(self, state: ScanState, hook: str) -> None:
         """Deliver the remaining rows, call ``hook`` and enter ``state``."""
         self._flush(None)
         self._call_extensions(hook)
-        with self._changed:
-            self.finished_at = time.time()
-            self._transition(state)
+        self._enter(state)
 
     def _fail(self, exc: BaseException) -> None:
         """Record ``exc``, make the instruments safe, deliver the data and enter FAILED."""
@@ -308,9 +305,7 @@ class Scan:
                     exc_info=flush_error,
                 )
             self._dispatcher.call("on_error", exc)
-        with self._changed:
-            self.finished_at = time.time()
-            self._transition(ScanState.FAILED)
+        self._enter(ScanState.FAILED)
 
     def _call_extensions(self, hook: str, *args: Any, critical: bool = True) -> None:
         """Run a hook on every extension; a critical extension's error fails the scan."""
@@ -324,12 +319,24 @@ class Scan:
         if self._state.finished:
             raise ScanStateError(f"scan {self.name!r} is {self._state.value}; it cannot {action}")
 
-    def _transition(self, new: ScanState) -> None:
-        """Enter ``new`` (the caller holds the lock) and tell the listeners."""
+    def _enter(self, new: ScanState) -> None:
+        """Enter ``new`` and tell the listeners, outside the lock."""
+        with self._changed:
+            old = self._transition(new)
+        self._notify(old, new)
+
+    def _transition(self, new: ScanState) -> ScanState:
+        """Enter ``new``; the caller holds the lock and calls :meth:`_notify` after it."""
         old = self._state
         check_transition(old, new)
         self._state = new
+        if new.finished:
+            self.finished_at = time.time()
         self._changed.notify_all()
+        return old
+
+    def _notify(self, old: ScanState, new: ScanState) -> None:
+        # Listeners run without the scan's lock, so they may call back into the scan.
         for listener in list(self._listeners):
             try:
                 listener(self, old, new)
