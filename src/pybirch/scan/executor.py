@@ -50,6 +50,7 @@ class TreeExecutor:
         self._pass_counts: dict[int, int] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._parts: dict[int, list[MovementItem | Block]] = {}
+        self._loops: dict[int, _Loop] = {}
 
     def run(self) -> None:
         """Run the whole tree once."""
@@ -73,18 +74,22 @@ class TreeExecutor:
                 self._measure(part)
 
     def _run_movement(self, item: MovementItem) -> None:
-        sequence = self._sequence(item)
+        loop = self._loops.get(id(item))
+        if loop is None:
+            loop = self._loops[id(item)] = _Loop(item, self._buffers)
+        passes = self._pass_counts.get(id(item), 0)
+        self._pass_counts[id(item)] = passes + 1
+        sequence, positions = loop.pass_positions(reverse=item.snake and passes % 2 == 1)
         outer = tuple(position for _, position in self._held)
-        measurements = [c for c in item.children if isinstance(c, MeasurementItem)]
-        for child in measurements:
-            self._buffers[id(child)].begin_pass(outer, sequence)
-        if len(item.children) == 1 and measurements:
-            self._run_line(item.instrument, sequence, self._buffers[id(measurements[0])])
+        for buffer in loop.buffers:
+            buffer.begin_pass(outer, sequence)
+        if loop.is_line:
+            self._run_line(item.instrument, positions, loop.buffers[0])
             return
         movement = item.instrument
         self._held.append((movement, None))
         try:
-            for position in sequence.tolist():
+            for position in positions:
                 self._checkpoint_if_requested()
                 movement.position = position
                 self._held[-1] = (movement, position)
@@ -93,10 +98,10 @@ class TreeExecutor:
             self._held.pop()
 
     def _run_line(
-        self, movement: Movement, sequence: np.ndarray, buffer: MeasurementBuffer
+        self, movement: Movement, sequence: list[float], buffer: MeasurementBuffer
     ) -> None:
         """The tight loop: one movement, one measurement, nothing else at each position."""
-        positions = iter(sequence.tolist())
+        positions = iter(sequence)
         remaining = len(sequence)
         perform = buffer.plan.item.instrument.perform_measurement
         flag, now = self._control.flag, time.time
@@ -166,12 +171,6 @@ class TreeExecutor:
         elif buffer is not None:
             self._flush(buffer)
 
-    def _sequence(self, item: MovementItem) -> np.ndarray:
-        passes = self._pass_counts.get(id(item), 0)
-        self._pass_counts[id(item)] = passes + 1
-        positions = np.asarray(item.positions, dtype=FLOAT64)
-        return positions[::-1] if item.snake and passes % 2 else positions
-
     def _checkpoint_if_requested(self) -> None:
         if self._control.flag[0]:
             self._checkpoint()
@@ -197,6 +196,23 @@ class TreeExecutor:
         for movement, position in self._held:
             if position is not None:
                 movement.position = position
+
+
+class _Loop:
+    """What a movement's loop needs on every pass, worked out on its first pass."""
+
+    def __init__(self, item: MovementItem, buffers: dict[int, MeasurementBuffer]) -> None:
+        forward = np.asarray(item.positions, dtype=FLOAT64)
+        self._forward = (forward, forward.tolist())
+        self._backward = (forward[::-1], forward[::-1].tolist())
+        #: Buffers of the measurements directly under this movement.
+        self.buffers = [buffers[id(c)] for c in item.children if isinstance(c, MeasurementItem)]
+        #: True when the only child is one measurement: the tight loop applies.
+        self.is_line = len(item.children) == 1 and len(self.buffers) == 1
+
+    def pass_positions(self, reverse: bool) -> tuple[np.ndarray, list[float]]:
+        """The positions of one pass, as an array (for the batches) and a list (to loop)."""
+        return self._backward if reverse else self._forward
 
 
 def _split(items: Sequence[Item]) -> list[MovementItem | Block]:
