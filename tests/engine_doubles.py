@@ -136,3 +136,7 @@ class Exploding(ScanExtension):
     def startup(self) -> None:
         if self.hook == "startup":
             raise OSError("cannot open the data file")
+
+    def on_abort(self) -> None:
+        if self.hook == "on_abort":
+            raise OSError("cannot mark the scan aborted")

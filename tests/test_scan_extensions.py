@@ -268,3 +268,16 @@ def test_broken_scan_json_gives_a_clear_error():
         ScanSettings.from_json("{")
     with pytest.raises(ScanDefinitionError, match="lack the field 'scan_tree'"):
         ScanSettings.from_json('{"project_name": "p", "scan_name": "s"}')
+
+
+def test_an_extension_failing_while_the_scan_aborts_fails_the_scan():
+    tree, stage, probe = line(20)
+    scan = Scan(
+        ScanSettings("t", "ext", scan_tree=tree), extensions=[Exploding("on_abort", critical=True)]
+    )
+    probe.before_reading = lambda n: scan.abort() if n == 3 else None
+
+    assert scan.run() is ScanState.FAILED
+    assert "cannot mark the scan aborted" in str(scan.error)
+    assert scan.state.finished
+    assert not stage.status

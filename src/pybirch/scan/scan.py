@@ -221,11 +221,16 @@ class Scan:
                 self._leave_pause,
                 self.flush_interval,
             ).run()
-            self._end(ScanState.COMPLETED, "on_complete")
+            outcome = (ScanState.COMPLETED, "on_complete")
         except AbortRequested:
             self._shutdown_instruments()
-            self._end(ScanState.ABORTED, "on_abort")
+            outcome = (ScanState.ABORTED, "on_abort")
         except BaseException as exc:
+            self._fail(exc)
+            raise
+        try:
+            self._end(*outcome)
+        except BaseException as exc:  # a critical extension failed while the scan ended
             self._fail(exc)
             raise
 
