@@ -128,19 +128,26 @@ def report(label: str, points: int, engine_s: float, bare_s: float, judged: bool
     print(line)
 
 
-def zero_cost(n_1d: int, n_2d: int, repeats: int) -> None:
-    """Engine overhead against the bare loop with zero-cost instruments."""
-    movement, measurement = NullMovement("x"), NullMeasurement("meter")
-    positions = np.linspace(0.0, 1.0, n_1d)
-    tree_1d = ScanTree([MovementItem(movement, positions, children=[MeasurementItem(measurement)])])
-    engine_1d = best_of(repeats, lambda: _checked(run_scan(tree_1d), n_1d))
-    bare_1d_s = best_of(
-        repeats, lambda: timed(lambda: bare_1d(movement, measurement, positions.tolist()))
+def compare(
+    label: str,
+    outer: Movement,
+    inner: Movement,
+    measurement: Measurement,
+    span: float,
+    sizes: tuple[int, int, int],
+    judged: bool,
+) -> None:
+    """Time a 1-D and a 2-D scan of these instruments against the bare loops."""
+    n_1d, n_2d, repeats = sizes
+    positions = np.linspace(0.0, span, n_1d)
+    tree_1d = ScanTree([MovementItem(inner, positions, children=[MeasurementItem(measurement)])])
+    engine_s = best_of(repeats, lambda: _checked(run_scan(tree_1d), n_1d))
+    bare_s = best_of(
+        repeats, lambda: timed(lambda: bare_1d(inner, measurement, positions.tolist()))
     )
-    report(f"1-D, zero-cost instruments ({n_1d:,})", n_1d, engine_1d, bare_1d_s, True)
+    report(f"1-D, {label} ({n_1d:,})", n_1d, engine_s, bare_s, judged)
 
-    outer, inner = NullMovement("y"), NullMovement("x")
-    axis = np.linspace(0.0, 1.0, n_2d)
+    axis = np.linspace(0.0, span, n_2d)
     tree_2d = ScanTree(
         [
             MovementItem(
@@ -152,51 +159,12 @@ def zero_cost(n_1d: int, n_2d: int, repeats: int) -> None:
             ),
         ]
     )
-    engine_2d = best_of(repeats, lambda: _checked(run_scan(tree_2d), n_2d * n_2d))
-    bare_2d_s = best_of(
+    engine_s = best_of(repeats, lambda: _checked(run_scan(tree_2d), n_2d * n_2d))
+    bare_s = best_of(
         repeats,
         lambda: timed(lambda: bare_2d(outer, inner, measurement, axis.tolist(), axis.tolist())),
     )
-    report(f"2-D, zero-cost instruments ({n_2d} x {n_2d})", n_2d * n_2d, engine_2d, bare_2d_s, True)
-
-
-def simulated(n_1d: int, n_2d: int, repeats: int) -> None:
-    """The same scans with PyBirch's simulated instruments at zero delay and noise."""
-    sample = SimulatedSample()
-    stage_x = FakeStage("Stage X", axis="x", sample=sample)
-    stage_y = FakeStage("Stage Y", axis="y", sample=sample)
-    lockin = FakeLockin("Lock-in", sample=sample, noise=0.0)
-    positions = np.linspace(0.0, 50.0, n_1d)
-    tree_1d = ScanTree([MovementItem(stage_x, positions, children=[MeasurementItem(lockin)])])
-    engine_1d = best_of(repeats, lambda: _checked(run_scan(tree_1d), n_1d))
-    bare_1d_s = best_of(
-        repeats, lambda: timed(lambda: bare_1d(stage_x, lockin, positions.tolist()))
-    )
-    report(f"1-D, simulated stage + lock-in ({n_1d:,})", n_1d, engine_1d, bare_1d_s, False)
-    axis = np.linspace(0.0, 50.0, n_2d)
-    tree_2d = ScanTree(
-        [
-            MovementItem(
-                stage_y,
-                axis,
-                children=[
-                    MovementItem(stage_x, axis, children=[MeasurementItem(lockin)]),
-                ],
-            ),
-        ]
-    )
-    engine_2d = best_of(repeats, lambda: _checked(run_scan(tree_2d), n_2d * n_2d))
-    bare_2d_s = best_of(
-        repeats,
-        lambda: timed(lambda: bare_2d(stage_y, stage_x, lockin, axis.tolist(), axis.tolist())),
-    )
-    report(
-        f"2-D, simulated stage + lock-in ({n_2d} x {n_2d})",
-        n_2d * n_2d,
-        engine_2d,
-        bare_2d_s,
-        False,
-    )
+    report(f"2-D, {label} ({n_2d} x {n_2d})", n_2d * n_2d, engine_s, bare_s, judged)
 
 
 def _checked(result: tuple[float, int], expected_rows: int) -> float:
@@ -212,9 +180,27 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller scans, one repeat")
     args = parser.parse_args()
     n_1d, n_2d, repeats = (10_000, 100, 1) if args.quick else (100_000, 300, 3)
+    sizes = (n_1d, n_2d, repeats)
     print(f"goal: >= {GOAL_POINTS_PER_SECOND:,} points/s and <= {GOAL_RATIO:g}x the bare loop")
-    zero_cost(n_1d, n_2d, repeats)
-    simulated(n_1d, n_2d, repeats)
+    compare(
+        "zero-cost instruments",
+        NullMovement("y"),
+        NullMovement("x"),
+        NullMeasurement("meter"),
+        1.0,
+        sizes,
+        judged=True,
+    )
+    sample = SimulatedSample()
+    compare(
+        "simulated stages + lock-in",
+        FakeStage("Stage Y", axis="y", sample=sample),
+        FakeStage("Stage X", axis="x", sample=sample),
+        FakeLockin("Lock-in", sample=sample, noise=0.0),
+        50.0,
+        sizes,
+        judged=False,
+    )
 
 
 if __name__ == "__main__":
