@@ -61,11 +61,6 @@ class ScanControl:
             self._raise_flag()
             self._condition.notify_all()
 
-    @property
-    def pause_requested(self) -> bool:
-        """Whether a pause is pending or in force."""
-        return self._pause
-
     def pending(self) -> Request | None:
         """The most urgent request, or None (which also lowers the flag)."""
         with self._condition:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from pybirch.instruments.simulated.movement import SimulatedMovement
 from pybirch.instruments.simulated.physics import SimulatedSample
-
-_SCHEMA = {
-    "axis": {"type": "string", "minLength": 1},
-    "speed": {"type": "number", "minimum": 0},
-}
+from pybirch.instruments.simulated.stage import FakeStage
 
 _MM_PER_UM = 1e-3
 
 
-class FakePiezo(SimulatedMovement):
+class FakePiezo(FakeStage):
     """Piezo along ``axis``; position in um, optional travel time at ``speed`` um/s.
 
     The sample keeps every position in mm: the piezo writes its position converted to mm as
     the fine offset of its axis, which the sample adds to any coarse stage on the same axis.
     """
+
+    units = "um"
 
     def __init__(
         self,
@@ -34,20 +31,17 @@ class FakePiezo(SimulatedMovement):
     ) -> None:
         super().__init__(
             name,
-            sample=sample,
+            axis=axis,
             limits=limits,
-            position_column=axis,
-            position_units="um",
+            speed=speed,
+            sample=sample,
             delay=delay,
             noise=noise,
             seed=seed,
         )
-        self._define_settings({"axis": axis, "speed": float(speed)}, schema=_SCHEMA)
-        # start where the sample already is, so the first move is timed from there
-        self._position = self.sample.fine_offsets.get(axis, 0.0) / _MM_PER_UM
 
-    def _travel_rate(self) -> float:
-        return self._speed
+    def _read_sample(self, axis: str) -> float:
+        return self.sample.fine_offsets.get(axis, 0.0) / _MM_PER_UM
 
     def _write_sample(self, value: float) -> None:
         self.sample.fine_offsets[self._axis] = value * _MM_PER_UM

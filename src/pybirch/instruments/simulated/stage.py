@@ -18,6 +18,9 @@ class FakeStage(SimulatedMovement):
     the axis name.
     """
 
+    #: Unit of the position; a subclass that changes it converts in the sample hooks.
+    units = "mm"
+
     def __init__(
         self,
         name: str = "Stage",
@@ -35,17 +38,20 @@ class FakeStage(SimulatedMovement):
             sample=sample,
             limits=limits,
             position_column=axis,
-            position_units="mm",
+            position_units=self.units,
             delay=delay,
             noise=noise,
             seed=seed,
         )
         self._define_settings({"axis": axis, "speed": float(speed)}, schema=_SCHEMA)
         # start where the sample already is, so the first move is timed from there
-        self._position = self.sample.positions.get(axis, 0.0)
+        self._position = self._read_sample(axis)
 
     def _travel_rate(self) -> float:
         return self._speed
+
+    def _read_sample(self, axis: str) -> float:
+        return self.sample.positions.get(axis, 0.0)
 
     def _write_sample(self, value: float) -> None:
         self.sample.positions[self._axis] = value
