@@ -172,10 +172,25 @@ def _to_array(picture: Image.Image, source: str) -> np.ndarray:
     raise SampleError(f"{source}: image mode {mode} is not 8-bit; convert it to 8-bit first")
 
 
-def _encode_png(image: np.ndarray) -> str:
+def encode_png(image: np.ndarray) -> bytes:
+    """An image array as PNG bytes."""
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def decode_png(raw: bytes, sample_id: str) -> np.ndarray:
+    """PNG (or any image file's) bytes as an image array; SampleError if unreadable."""
+    try:
+        with Image.open(io.BytesIO(raw)) as picture:
+            picture.load()
+            return _to_array(picture, f"sample {sample_id} image")
+    except (OSError, UnidentifiedImageError) as exc:
+        raise SampleError(f"sample {sample_id}: image is not a readable picture: {exc}") from exc
+
+
+def _encode_png(image: np.ndarray) -> str:
+    return base64.b64encode(encode_png(image)).decode("ascii")
 
 
 def _decode_png(encoded: object, sample_id: str) -> np.ndarray:
@@ -183,8 +198,6 @@ def _decode_png(encoded: object, sample_id: str) -> np.ndarray:
         raise SampleError(f"sample {sample_id}: image must be a base64 string")
     try:
         raw = base64.b64decode(encoded, validate=True)
-        with Image.open(io.BytesIO(raw)) as picture:
-            picture.load()
-            return _to_array(picture, f"sample {sample_id} image")
-    except (binascii.Error, OSError, UnidentifiedImageError) as exc:
+    except binascii.Error as exc:
         raise SampleError(f"sample {sample_id}: image is not a base64 PNG: {exc}") from exc
+    return decode_png(raw, sample_id)

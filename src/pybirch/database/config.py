@@ -1,0 +1,61 @@
+"""Where PyBirch keeps its data: the database URL and the local data directory.
+
+``DATABASE_URL`` selects the database (any SQLAlchemy URL: ``sqlite:///path.db`` or
+``postgresql+psycopg://user@host/db``). Without it PyBirch uses a SQLite file in the
+data directory, which is ``PYBIRCH_DATA_DIR`` or the user's data directory
+(``~/.local/share/pybirch`` on Linux). The spool of not-yet-committed batches lives in
+the data directory too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from pybirch.database.errors import DatabaseConfigError
+
+DEFAULT_DATABASE_NAME = "pybirch.db"
+
+
+def data_dir() -> Path:
+    """The local data directory (created if missing)."""
+    configured = os.environ.get("PYBIRCH_DATA_DIR")
+    path = Path(configured) if configured else Path(platformdirs.user_data_dir("pybirch"))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseConfigError(f"cannot create the data directory {path}: {exc}") from exc
+    return path
+
+
+def default_database_url() -> str:
+    """``DATABASE_URL``, or a SQLite file in :func:`data_dir`."""
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir() / DEFAULT_DATABASE_NAME}"
+
+
+def normalize_url(url_or_path: str | os.PathLike[str] | None) -> URL:
+    """A SQLAlchemy URL from a URL, a path to a SQLite file, or None for the default.
+
+    ``postgresql://`` URLs are given the psycopg 3 driver.
+    """
+    if url_or_path is None:
+        text = default_database_url()
+    elif isinstance(url_or_path, os.PathLike) or "://" not in str(url_or_path):
+        text = f"sqlite:///{Path(url_or_path).expanduser().resolve()}"
+    else:
+        text = str(url_or_path)
+    try:
+        url = make_url(text)
+    except ArgumentError as exc:
+        raise DatabaseConfigError(f"not a database URL: {text!r}") from exc
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseConfigError(
+            f"unsupported database {url.get_backend_name()!r}; use SQLite or PostgreSQL"
+        )
+    return url

@@ -1,0 +1,1 @@
+"""Alembic migrations of the PyBirch schema (run them with ``pybirch db upgrade``)."""

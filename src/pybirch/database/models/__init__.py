@@ -1,0 +1,46 @@
+"""The PyBirch schema: SQLAlchemy 2 typed models of every table."""
+
+from pybirch.database.models.accounts import Lab, LabMembership, Role, User
+from pybirch.database.models.base import Base, utcnow
+from pybirch.database.models.definitions import (
+    Computer,
+    ComputerBinding,
+    InstrumentDefinition,
+    InstrumentDefinitionVersion,
+)
+from pybirch.database.models.instruments import Equipment, Instrument, InstrumentStatus
+from pybirch.database.models.measurements import (
+    Analysis,
+    AnalysisResult,
+    MeasurementChunk,
+    MeasurementObject,
+)
+from pybirch.database.models.projects import Project, Sample
+from pybirch.database.models.scans import Queue, QueueLog, Scan, ScanLog, ScanTemplate
+
+__all__ = [
+    "Analysis",
+    "AnalysisResult",
+    "Base",
+    "Computer",
+    "ComputerBinding",
+    "Equipment",
+    "Instrument",
+    "InstrumentDefinition",
+    "InstrumentDefinitionVersion",
+    "InstrumentStatus",
+    "Lab",
+    "LabMembership",
+    "MeasurementChunk",
+    "MeasurementObject",
+    "Project",
+    "Queue",
+    "QueueLog",
+    "Role",
+    "Sample",
+    "Scan",
+    "ScanLog",
+    "ScanTemplate",
+    "User",
+    "utcnow",
+]

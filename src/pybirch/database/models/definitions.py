@@ -1,0 +1,131 @@
+"""Instrument drivers stored in the database, and the lab computers that run them.
+
+Filled by the definitions issue; the tables exist from the first migration so the
+schema is designed once. A version is runnable only once approved by a lab admin who
+is not its author, and is pinned by the hash of its code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from pybirch.database.models.base import Base, Created, Updated
+
+if TYPE_CHECKING:
+    from pybirch.database.models.instruments import Instrument
+
+
+class InstrumentDefinition(Base, Updated):
+    """A driver class kept in the database; its code lives in its versions."""
+
+    __tablename__ = "instrument_definitions"
+    __table_args__ = (UniqueConstraint("lab_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lab_id: Mapped[int | None] = mapped_column(
+        ForeignKey("labs.id", ondelete="CASCADE"), index=True, default=None
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    instrument_type: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str | None] = mapped_column(String(100), default=None)
+    manufacturer: Mapped[str | None] = mapped_column(String(255), default=None)
+    base_class: Mapped[str] = mapped_column(String(100), default="")
+    dependencies: Mapped[list[str]] = mapped_column(default=list)
+    settings_schema: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    default_settings: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    data_columns: Mapped[list[str] | None] = mapped_column(default=None)
+    data_units: Mapped[list[str] | None] = mapped_column(default=None)
+    position_column: Mapped[str | None] = mapped_column(String(100), default=None)
+    position_units: Mapped[str | None] = mapped_column(String(50), default=None)
+    #: Latest version number (its code is in :class:`InstrumentDefinitionVersion`).
+    version: Mapped[int] = mapped_column(default=1)
+    #: The version lab computers run (approved); None until one is approved.
+    approved_version: Mapped[int | None] = mapped_column(default=None)
+    is_public: Mapped[bool] = mapped_column(default=False)
+    is_builtin: Mapped[bool] = mapped_column(default=False)
+
+    versions: Mapped[list[InstrumentDefinitionVersion]] = relationship(
+        back_populates="definition",
+        order_by="InstrumentDefinitionVersion.version",
+        cascade="all, delete-orphan",
+    )
+    instances: Mapped[list[Instrument]] = relationship(back_populates="definition")
+
+
+class InstrumentDefinitionVersion(Base, Created):
+    """One version of a definition's code, with its approval."""
+
+    __tablename__ = "instrument_definition_versions"
+    __table_args__ = (UniqueConstraint("definition_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(
+        ForeignKey("instrument_definitions.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column()
+    source_code: Mapped[str] = mapped_column(Text)
+    #: sha256 of ``source_code``; a computer runs only code matching an approved hash.
+    code_hash: Mapped[str] = mapped_column(String(64))
+    change_summary: Mapped[str | None] = mapped_column(Text, default=None)
+    #: draft, pending, approved or rejected.
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    approved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    approved_at: Mapped[datetime | None] = mapped_column(default=None)
+    review_note: Mapped[str | None] = mapped_column(Text, default=None)
+
+    definition: Mapped[InstrumentDefinition] = relationship(back_populates="versions")
+
+
+class Computer(Base, Updated):
+    """A lab computer that runs queues (an agent), known by a stable id."""
+
+    __tablename__ = "computers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lab_id: Mapped[int | None] = mapped_column(
+        ForeignKey("labs.id", ondelete="CASCADE"), index=True, default=None
+    )
+    computer_name: Mapped[str] = mapped_column(String(255))
+    #: MAC address or machine UUID.
+    computer_id: Mapped[str] = mapped_column(String(255), unique=True)
+    username: Mapped[str | None] = mapped_column(String(100), default=None)
+    platform: Mapped[str | None] = mapped_column(String(255), default=None)
+    #: Hash of the agent's token; the token itself is never stored.
+    token_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    last_seen: Mapped[datetime | None] = mapped_column(default=None)
+    extra_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    bindings: Mapped[list[ComputerBinding]] = relationship(
+        back_populates="computer", cascade="all, delete-orphan"
+    )
+
+
+class ComputerBinding(Base, Updated):
+    """An instrument attached to a computer, with the adapter and settings it last used."""
+
+    __tablename__ = "computer_bindings"
+    __table_args__ = (UniqueConstraint("instrument_id", "computer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(
+        ForeignKey("instruments.id", ondelete="CASCADE"), index=True
+    )
+    computer_id: Mapped[int] = mapped_column(
+        ForeignKey("computers.id", ondelete="CASCADE"), index=True
+    )
+    adapter: Mapped[str | None] = mapped_column(String(255), default=None)
+    adapter_type: Mapped[str | None] = mapped_column(String(50), default=None)
+    is_primary: Mapped[bool] = mapped_column(default=True)
+    last_connected: Mapped[datetime | None] = mapped_column(default=None)
+    last_settings: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+
+    instrument: Mapped[Instrument] = relationship(back_populates="computer_bindings")
+    computer: Mapped[Computer] = relationship(back_populates="bindings")
