@@ -64,7 +64,9 @@ def check_schema(engine: Engine) -> None:
         raise SchemaError(
             f"the database {_safe(engine)} has no PyBirch tables; run `pybirch db upgrade`"
         )
-    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    known = {
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    }
     if current not in known:
         raise SchemaError(
             f"the database {_safe(engine)} is at revision {current}, newer than this PyBirch "

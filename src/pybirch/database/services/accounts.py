@@ -1,0 +1,146 @@
+"""Labs, users and memberships."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from pybirch.database.models import Lab, LabMembership, Role, User
+from pybirch.database.services.core import ServiceCore
+from pybirch.database.services.paging import Page
+
+
+class AccountsMixin(ServiceCore):
+    """CRUD and search for labs, users and their roles."""
+
+    def create_lab(self, name: str, **fields: Any) -> Lab:
+        """A new lab named ``name``."""
+        return self._create(Lab, name=name, **fields)
+
+    def get_lab(self, lab_id: int) -> Lab:
+        """The lab with this id (NotFoundError otherwise)."""
+        return self._fetch(Lab, lab_id)
+
+    def get_lab_by_name(self, name: str) -> Lab | None:
+        """The lab named ``name``, or None."""
+        with self.session() as session:
+            return session.scalar(select(Lab).where(Lab.name == name))
+
+    def update_lab(self, lab_id: int, **fields: Any) -> Lab:
+        """Change a lab's fields."""
+        return self._update(Lab, lab_id, **fields)
+
+    def delete_lab(self, lab_id: int) -> None:
+        """Delete a lab (refused while projects or samples still belong to it)."""
+        self._delete(Lab, lab_id)
+
+    def search_labs(self, text: str | None = None, page: int = 1, per_page: int = 50) -> Page[Lab]:
+        """Labs whose name, code or description contains ``text``, by name."""
+        return self._search(
+            select(Lab).order_by(Lab.name),
+            text=text,
+            text_columns=(Lab.name, Lab.code, Lab.description),
+            page=page,
+            per_page=per_page,
+        )
+
+    def create_user(self, username: str, **fields: Any) -> User:
+        """A new user (``password_hash`` is set by the web layer)."""
+        return self._create(User, username=username, **fields)
+
+    def get_user(self, user_id: int) -> User:
+        """The user with this id."""
+        return self._fetch(User, user_id)
+
+    def get_user_by_username(self, username: str) -> User | None:
+        """The user called ``username``, or None."""
+        with self.session() as session:
+            return session.scalar(select(User).where(User.username == username))
+
+    def get_or_create_user(self, username: str) -> User:
+        """The user called ``username``, created (unable to log in) if new."""
+        return self.get_user_by_username(username) or self.create_user(username)
+
+    def update_user(self, user_id: int, **fields: Any) -> User:
+        """Change a user's fields."""
+        return self._update(User, user_id, **fields)
+
+    def search_users(
+        self, text: str | None = None, page: int = 1, per_page: int = 50
+    ) -> Page[User]:
+        """Users whose username, name or email contains ``text``."""
+        return self._search(
+            select(User).order_by(User.username),
+            text=text,
+            text_columns=(User.username, User.display_name, User.email),
+            page=page,
+            per_page=per_page,
+        )
+
+    def set_membership(
+        self, lab_id: int, user_id: int, role: Role | str, created_by_id: int | None = None
+    ) -> LabMembership:
+        """Give ``user_id`` the ``role`` in ``lab_id`` (adding or changing the membership)."""
+        role = Role(role)
+        with self.session() as session:
+            self._get(session, Lab, lab_id)
+            self._get(session, User, user_id)
+            membership = session.scalar(
+                select(LabMembership).where(
+                    LabMembership.lab_id == lab_id, LabMembership.user_id == user_id
+                )
+            )
+            if membership is None:
+                membership = LabMembership(
+                    lab_id=lab_id, user_id=user_id, role=role, created_by_id=created_by_id
+                )
+                session.add(membership)
+            else:
+                membership.role = role
+            session.flush()
+            return membership
+
+    def remove_membership(self, lab_id: int, user_id: int) -> bool:
+        """Take ``user_id`` out of ``lab_id``; False if they were not in it."""
+        with self.session() as session:
+            membership = session.scalar(
+                select(LabMembership).where(
+                    LabMembership.lab_id == lab_id, LabMembership.user_id == user_id
+                )
+            )
+            if membership is None:
+                return False
+            session.delete(membership)
+            return True
+
+    def get_role(self, lab_id: int, user_id: int) -> Role | None:
+        """The user's role in the lab, or None if not a member."""
+        with self.session() as session:
+            return session.scalar(
+                select(LabMembership.role).where(
+                    LabMembership.lab_id == lab_id, LabMembership.user_id == user_id
+                )
+            )
+
+    def list_memberships(self, lab_id: int) -> list[tuple[User, Role]]:
+        """Every member of the lab with their role, by username."""
+        with self.session() as session:
+            rows = session.execute(
+                select(User, LabMembership.role)
+                .join(LabMembership, LabMembership.user_id == User.id)
+                .where(LabMembership.lab_id == lab_id)
+                .order_by(User.username)
+            ).all()
+            return [(user, role) for user, role in rows]
+
+    def labs_of_user(self, user_id: int) -> list[tuple[Lab, Role]]:
+        """Every lab the user belongs to, with their role there."""
+        with self.session() as session:
+            rows = session.execute(
+                select(Lab, LabMembership.role)
+                .join(LabMembership, LabMembership.lab_id == Lab.id)
+                .where(LabMembership.user_id == user_id)
+                .order_by(Lab.name)
+            ).all()
+            return [(lab, role) for lab, role in rows]

@@ -1,0 +1,209 @@
+"""Scans: created from PyBirch scans or settings, their status, logs and search."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import defer
+
+from pybirch.database.errors import DatabaseError, NotFoundError
+from pybirch.database.models import Project, Sample, Scan, ScanLog, utcnow
+from pybirch.database.models.scans import ACTIVE_SCAN_STATUSES, SCAN_STATUSES
+from pybirch.database.services.core import ServiceCore
+from pybirch.database.services.paging import Page
+
+#: Statuses after which a scan produces no more data.
+FINISHED_STATUSES = ("completed", "aborted", "failed", "interrupted")
+#: Columns too big to load for a list of scans.
+_HEAVY_COLUMNS = (
+    Scan.scan_tree_data,
+    Scan.instrument_settings,
+    Scan.driver_versions,
+    Scan.traceback,
+    Scan.extra_data,
+)
+
+
+def settings_fields(settings: Any) -> dict[str, Any]:
+    """Scan columns from a :class:`pybirch.scan.settings.ScanSettings` (duck-typed)."""
+    described = settings.to_dict()
+    return {
+        "project_name": described["project_name"],
+        "scan_name": described["scan_name"],
+        "scan_type": described.get("scan_type", ""),
+        "job_type": described.get("job_type", ""),
+        "scan_tree_data": described["scan_tree"],
+        "extra_data": {
+            "extensions": described.get("extensions", []),
+            "user_fields": described.get("user_fields", {}),
+            "additional_tags": described.get("additional_tags", []),
+        },
+    }
+
+
+class ScansMixin(ServiceCore):
+    """Create, follow and find scans."""
+
+    def create_scan(self, scan_name: str, **fields: Any) -> Scan:
+        """A new scan record (status ``queued``); ``scan_id`` is generated if not given."""
+        fields.setdefault("scan_id", uuid.uuid4().hex)
+        fields.setdefault("computer_name", socket.gethostname())
+        with self.session() as session:
+            if fields.get("project_id") is None and fields.get("project_name"):
+                fields["project_id"] = session.scalar(
+                    self._filtered(
+                        Project, name=fields["project_name"], lab_id=fields.get("lab_id")
+                    )
+                    .with_only_columns(Project.id)
+                    .limit(1)
+                )
+            scan = Scan(scan_name=scan_name, **fields)
+            session.add(scan)
+            session.flush()
+            return scan
+
+    def create_scan_from_settings(self, settings: Any, **fields: Any) -> Scan:
+        """A scan record for :class:`ScanSettings` ``settings``; ``fields`` override."""
+        described = settings_fields(settings)
+        described.update(fields)
+        return self.create_scan(**described)
+
+    def create_scan_from_pybirch(
+        self, pybirch_scan: Any, queue_id: int | None = None, **fields: Any
+    ) -> Scan:
+        """A scan record for a PyBirch ``Scan``: settings, tree, sample and point count."""
+        fields.setdefault("total_points", int(getattr(pybirch_scan, "total_points", 0)))
+        sample = getattr(pybirch_scan, "sample", None)
+        if fields.get("sample_id") is None and sample is not None:
+            stored = self.get_sample_by_id(sample.ID, fields.get("lab_id"))  # type: ignore[attr-defined]
+            fields["sample_id"] = stored.id if stored is not None else None
+        return self.create_scan_from_settings(pybirch_scan.settings, queue_id=queue_id, **fields)
+
+    def get_scan(self, scan_id: int | str) -> Scan:
+        """The scan with this database id (int) or public ``scan_id`` (str)."""
+        with self.session() as session:
+            if isinstance(scan_id, int):
+                return self._get(session, Scan, scan_id)
+            scan = session.scalar(select(Scan).where(Scan.scan_id == scan_id))
+            if scan is None:
+                raise NotFoundError("Scan", scan_id)
+            return scan
+
+    def update_scan(self, scan_id: int, **fields: Any) -> Scan:
+        """Change a scan's fields."""
+        if "status" in fields:
+            _check_status(fields["status"])
+        return self._update(Scan, scan_id, **fields)
+
+    def update_scan_status(self, scan_id: int, status: str, **fields: Any) -> Scan:
+        """Set the status; the start and end times are filled in when first reached."""
+        _check_status(status)
+        with self.session() as session:
+            scan = self._get(session, Scan, scan_id)
+            scan.status = status
+            now = utcnow()
+            if status in ACTIVE_SCAN_STATUSES and scan.started_at is None:
+                scan.started_at = fields.pop("started_at", now)
+            if status in FINISHED_STATUSES and scan.completed_at is None:
+                scan.completed_at = fields.pop("completed_at", now)
+            if status == "completed":
+                scan.progress = 1.0
+            for name, value in fields.items():
+                if not hasattr(Scan, name):
+                    raise DatabaseError(f"Scan has no field {name!r}")
+                setattr(scan, name, value)
+            return scan
+
+    def get_active_scans(self, lab_id: int | None = None) -> list[Scan]:
+        """Every scan running or paused (in ``lab_id`` if given), oldest first."""
+        statement = (
+            self._filtered(Scan, lab_id=lab_id)
+            .where(Scan.status.in_(ACTIVE_SCAN_STATUSES))
+            .order_by(Scan.id)
+        )
+        with self.session() as session:
+            return list(session.scalars(statement))
+
+    def delete_scan(self, scan_id: int) -> None:
+        """Delete a scan with its data and logs."""
+        self._delete(Scan, scan_id)
+
+    def search_scans(
+        self,
+        text: str | None = None,
+        *,
+        lab_id: int | None = None,
+        status: str | Iterable[str] | None = None,
+        project_id: int | None = None,
+        sample_id: int | None = None,
+        queue_id: int | None = None,
+        operator: str | None = None,
+        scan_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> Page[Scan]:
+        """Scans matching every given filter, newest first, without their big columns."""
+        statement = self._filtered(
+            Scan,
+            lab_id=lab_id,
+            project_id=project_id,
+            sample_id=sample_id,
+            queue_id=queue_id,
+            operator=operator,
+            scan_type=scan_type,
+        ).options(*(defer(column) for column in _HEAVY_COLUMNS))
+        if isinstance(status, str):
+            statement = statement.where(Scan.status == status)
+        elif status is not None:
+            statement = statement.where(Scan.status.in_(list(status)))
+        if since is not None:
+            statement = statement.where(Scan.created_at >= since)
+        if until is not None:
+            statement = statement.where(Scan.created_at < until)
+        return self._search(
+            statement.order_by(Scan.created_at.desc(), Scan.id.desc()),
+            text=text,
+            text_columns=(Scan.scan_name, Scan.project_name, Scan.scan_type, Scan.job_type),
+            page=page,
+            per_page=per_page,
+        )
+
+    def get_scans_for_sample(self, sample_pk: int) -> list[Scan]:
+        """Every scan of a sample, oldest first."""
+        with self.session() as session:
+            self._get(session, Sample, sample_pk)
+            return list(
+                session.scalars(select(Scan).where(Scan.sample_id == sample_pk).order_by(Scan.id))
+            )
+
+    def add_scan_log(
+        self, scan_id: int, level: str, message: str, timestamp: datetime | None = None
+    ) -> ScanLog:
+        """Append a log message to a scan."""
+        return self._create(
+            ScanLog, scan_id=scan_id, level=level, message=message, timestamp=timestamp or utcnow()
+        )
+
+    def get_scan_logs(self, scan_id: int, after_id: int = 0, limit: int = 1000) -> list[ScanLog]:
+        """A scan's log messages after ``after_id``, oldest first."""
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(ScanLog)
+                    .where(ScanLog.scan_id == scan_id, ScanLog.id > after_id)
+                    .order_by(ScanLog.id)
+                    .limit(limit)
+                )
+            )
+
+
+def _check_status(status: str) -> None:
+    if status not in SCAN_STATUSES:
+        raise DatabaseError(f"unknown scan status {status!r}; use one of {SCAN_STATUSES}")

@@ -1,0 +1,158 @@
+"""Encoding a run of rows into one compressed chunk, and decoding it again.
+
+A chunk's payload is one blosc2 frame per stored column (in layout order), each
+byte-shuffled and zstd-compressed, followed, when points have different numbers of
+rows, by a frame of each point's row count. ``frame_sizes`` records each frame's length
+so a read decompresses only the columns it asks for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import blosc2
+import numpy as np
+
+from pybirch.database.errors import DataIntegrityError, StorageError
+from pybirch.database.storage.layout import Layout
+
+CODEC = "blosc2-zstd1"
+_CODECS = (CODEC,)
+
+
+@dataclass
+class ChunkData:
+    """Rows of one measurement, decoded: one array per column in layout order.
+
+    Data columns hold ``row_count`` values, per-point columns ``point_count``. When all
+    points have the same number of rows ``rows_per_point`` says how many; otherwise
+    ``point_rows`` gives each point's count.
+    """
+
+    first_row: int
+    first_point: int
+    columns: list[np.ndarray | None]
+    row_count: int
+    point_count: int
+    rows_per_point: int | None = 1
+    point_rows: np.ndarray | None = None
+
+    def check(self, layout: Layout) -> None:
+        """Raise :class:`DataIntegrityError` if the arrays do not fit ``layout``."""
+        if len(self.columns) != len(layout.columns):
+            raise DataIntegrityError(
+                f"chunk has {len(self.columns)} columns, the measurement {len(layout.columns)}"
+            )
+        if self.rows_per_point is None:
+            if self.point_rows is None or int(self.point_rows.sum()) != self.row_count:
+                raise DataIntegrityError("chunk point_rows do not add up to its row count")
+        elif self.rows_per_point * self.point_count != self.row_count:
+            raise DataIntegrityError(
+                f"chunk of {self.point_count} points x {self.rows_per_point} rows "
+                f"claims {self.row_count} rows"
+            )
+        for spec, column in zip(layout.columns, self.columns, strict=True):
+            expected = self.point_count if spec.per_point else self.row_count
+            if column is None or column.shape != (expected,):
+                shape = None if column is None else column.shape
+                raise DataIntegrityError(
+                    f"column {spec.label!r} has shape {shape}, expected ({expected},)"
+                )
+
+
+@dataclass(frozen=True)
+class EncodedChunk:
+    """A chunk as stored: counts, codec, frame sizes and the compressed payload."""
+
+    first_row: int
+    row_count: int
+    first_point: int
+    point_count: int
+    rows_per_point: int | None
+    codec: str
+    frame_sizes: list[int]
+    payload: bytes
+
+    @property
+    def end_row(self) -> int:
+        """One past the chunk's last row."""
+        return self.first_row + self.row_count
+
+
+def encode(chunk: ChunkData, layout: Layout) -> EncodedChunk:
+    """Compress ``chunk`` (checked against ``layout``) into one payload."""
+    chunk.check(layout)
+    arrays = [
+        np.ascontiguousarray(column, dtype=spec.dtype)
+        for spec, column in zip(layout.columns, chunk.columns, strict=True)
+    ]
+    if chunk.rows_per_point is None:
+        assert chunk.point_rows is not None
+        arrays.append(np.ascontiguousarray(chunk.point_rows, dtype=np.int64))
+    frames = [_compress(array) for array in arrays]
+    return EncodedChunk(
+        first_row=chunk.first_row,
+        row_count=chunk.row_count,
+        first_point=chunk.first_point,
+        point_count=chunk.point_count,
+        rows_per_point=chunk.rows_per_point,
+        codec=CODEC,
+        frame_sizes=[len(frame) for frame in frames],
+        payload=b"".join(frames),
+    )
+
+
+def decode(encoded: EncodedChunk, layout: Layout, wanted: set[int] | None = None) -> ChunkData:
+    """Decompress the columns at positions ``wanted`` (all by default); others are None."""
+    if encoded.codec not in _CODECS:
+        raise StorageError(f"chunk codec {encoded.codec!r} is unknown to this PyBirch")
+    expected_frames = len(layout.columns) + (encoded.rows_per_point is None)
+    if len(encoded.frame_sizes) != expected_frames:
+        raise StorageError(
+            f"chunk at row {encoded.first_row} has {len(encoded.frame_sizes)} frames, "
+            f"its measurement needs {expected_frames}"
+        )
+    payload = memoryview(encoded.payload)
+    offsets = np.concatenate(([0], np.cumsum(encoded.frame_sizes))).tolist()
+    columns: list[np.ndarray | None] = []
+    for i, spec in enumerate(layout.columns):
+        if wanted is not None and i not in wanted:
+            columns.append(None)
+            continue
+        count = encoded.point_count if spec.per_point else encoded.row_count
+        columns.append(_decompress(payload[offsets[i] : offsets[i + 1]], spec.dtype, count))
+    point_rows = None
+    if encoded.rows_per_point is None:
+        point_rows = _decompress(payload[offsets[-2] : offsets[-1]], "int64", encoded.point_count)
+    return ChunkData(
+        first_row=encoded.first_row,
+        first_point=encoded.first_point,
+        columns=columns,
+        row_count=encoded.row_count,
+        point_count=encoded.point_count,
+        rows_per_point=encoded.rows_per_point,
+        point_rows=point_rows,
+    )
+
+
+def _compress(array: np.ndarray) -> bytes:
+    if array.nbytes == 0:
+        return b""
+    return blosc2.compress2(
+        array,
+        typesize=array.itemsize,
+        codec=blosc2.Codec.ZSTD,
+        clevel=1,
+        filter=blosc2.Filter.SHUFFLE,
+    )
+
+
+def _decompress(frame: memoryview, dtype: str, count: int) -> np.ndarray:
+    array = np.empty(count, dtype=dtype)
+    if count == 0:
+        return array
+    try:
+        blosc2.decompress2(bytes(frame) if not frame.contiguous else frame, dst=array)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise StorageError(f"a chunk frame cannot be decompressed: {exc}") from exc
+    return array
