@@ -477,6 +477,7 @@ class Queue:
         """Register the scan's listener and append ``handle`` as a queued scan."""
         resources = self._check_new_scan(scan)
         handle._resources = resources
+        self._prepare_scan(scan, handle)
         self._listen_to(scan)
         with self._cond:
             if handle.scan_id in self._by_id:
@@ -487,6 +488,9 @@ class Queue:
             self._by_id[handle.scan_id] = handle
             self._wake_locked()
         return handle
+
+    def _prepare_scan(self, scan: Scan, handle: ScanHandle) -> None:
+        """Called once a new scan passed the checks, before it is queued (for subclasses)."""
 
     def _add_history(self, handle: ScanHandle) -> None:
         """Append a handle that already ended (rebuilt from a saved queue)."""

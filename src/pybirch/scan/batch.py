@@ -209,18 +209,30 @@ class DataBatch:
     @cached_property
     def timestamp(self) -> np.ndarray:
         """When each row's point was taken, seconds since the epoch."""
-        return self._per_row(np.array(self._timestamps, dtype=FLOAT64))
+        return self._per_row(self.point_timestamps)
 
     @cached_property
     def positions(self) -> dict[str, np.ndarray]:
         """The commanded position of every ancestor movement, per row."""
+        return {label: self._per_row(column) for label, column in self.point_positions.items()}
+
+    @cached_property
+    def point_positions(self) -> dict[str, np.ndarray]:
+        """The commanded position of every ancestor movement, per point."""
         per_point = _positions_per_point(
             self._passes, self.first_point, self.point_count, len(self.position_columns)
         )
-        return {
-            label: self._per_row(column)
-            for label, column in zip(self.position_columns, per_point, strict=True)
-        }
+        return dict(zip(self.position_columns, per_point, strict=True))
+
+    @property
+    def point_timestamps(self) -> np.ndarray:
+        """When each point was taken, seconds since the epoch."""
+        return np.array(self._timestamps, dtype=FLOAT64)
+
+    @property
+    def rows_per_point(self) -> np.ndarray | None:
+        """Rows of each point, or None when every point has exactly one row."""
+        return self._rows_per_point
 
     def columns(self) -> dict[str, np.ndarray]:
         """Every column by label: data, positions, point index, timestamp."""

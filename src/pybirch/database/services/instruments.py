@@ -59,6 +59,13 @@ class InstrumentsMixin(ServiceCore):
         """The instrument with this id."""
         return self._fetch(Instrument, instrument_id)
 
+    def get_instrument_by_name(self, name: str, lab_id: int | None = None) -> Instrument | None:
+        """The instrument called ``name`` in ``lab_id``, or None."""
+        with self.session() as session:
+            return session.scalar(
+                select(Instrument).where(Instrument.name == name, Instrument.lab_id == lab_id)
+            )
+
     def update_instrument(self, instrument_id: int, **fields: Any) -> Instrument:
         """Change an instrument's fields."""
         if "instrument_type" in fields:

@@ -1,0 +1,218 @@
+"""DatabaseQueue: a Queue whose scans, states, progress and logs are kept in the database."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+from pybirch.database import DatabaseService
+from pybirch.database.models import Scan as ScanRecord
+from pybirch.database_integration.extensions.database_extension import DatabaseExtension
+from pybirch.database_integration.managers.data_manager import DataManager
+from pybirch.database_integration.managers.queue_manager import QueueManager
+from pybirch.database_integration.managers.scan_manager import ScanManager
+from pybirch.queue.errors import QueueStateError
+from pybirch.queue.handle import ScanHandle
+from pybirch.queue.log import LogEntry
+from pybirch.queue.queue import Queue
+from pybirch.queue.state import QueueState
+from pybirch.scan.scan import Scan
+from pybirch.scan.state import ScanState
+
+log = logging.getLogger(__name__)
+
+_LIVE_QUEUE_STATUSES = ("running", "paused", "stopping")
+
+
+class DatabaseQueue(Queue):
+    """A :class:`Queue` that records itself and every scan it runs.
+
+    Each scan enqueued gets a scan record (with the queue's project, sample and operator)
+    and a :class:`DatabaseExtension`; all scans share one :class:`DataManager`. Queue
+    states, scan states, progress and log entries are persisted as they happen.
+    ``DatabaseQueue.from_database(db, QID)`` picks a queue up again after a crash.
+    """
+
+    def __init__(
+        self,
+        QID: str,  # the name PyBirch users know
+        db_service: DatabaseService,
+        project_id: int | None = None,
+        sample_id: int | None = None,
+        operator: str | None = None,
+        *,
+        lab_id: int | None = None,
+        data_manager: DataManager | None = None,
+        **queue_options: Any,
+    ) -> None:
+        super().__init__(QID, **queue_options)
+        self.db = db_service
+        self.project_id = project_id
+        self.sample_id = sample_id
+        self.operator = operator
+        self.lab_id = lab_id
+        self.scan_manager = ScanManager(db_service)
+        self.queue_manager = QueueManager(db_service)
+        self.data_manager = data_manager or DataManager(db_service)
+        self._owns_data = data_manager is None
+        record = self.queue_manager.create_queue(
+            self,
+            lab_id=lab_id,
+            project_id=project_id,
+            sample_id=sample_id,
+            operator=operator,
+            computer_name=socket.gethostname(),
+            extra_data={"pid": os.getpid()},
+        )
+        #: Database id of the queue's record.
+        self.db_queue_id = record.id
+        self._records: dict[str, int] = {}
+        self.add_log_callback(self._persist_log)
+        self.add_queue_state_callback(self._persist_queue_state)
+        self.add_state_callback(self._persist_scan_state)
+
+    @classmethod
+    def from_database(
+        cls, db: DatabaseService, QID: str, **options: Any
+    ) -> DatabaseQueue:  # the seed's name for it
+        """The queue ``QID`` after a restart: spool replayed, interrupted runs marked.
+
+        Refuses a queue that a live process on this computer is still running.
+        """
+        record = db.get_queue(QID)
+        _refuse_if_running_here(record.queue_id, record.computer_name, record.extra_data)
+        data_manager = DataManager(db)  # replays what dead processes left in the spool
+        managers = QueueManager(db)
+        unfinished = [s for s in managers.get_incomplete_scans(record.id) if s.status != "queued"]
+        if record.status in _LIVE_QUEUE_STATUSES or unfinished:
+            managers.mark_interrupted(
+                record.id, "interrupted: the process running the queue stopped"
+            )
+        options.setdefault("mode", record.execution_mode)
+        options.setdefault("max_parallel_scans", record.max_parallel_scans)
+        queue = cls(
+            QID,
+            db,
+            record.project_id,
+            record.sample_id,
+            record.operator,
+            lab_id=record.lab_id,
+            data_manager=data_manager,
+            **options,
+        )
+        queue._owns_data = True
+        return queue
+
+    def get_incomplete_scans(self) -> list[ScanRecord]:
+        """Records of this queue's scans that never finished, oldest first."""
+        return self.queue_manager.get_incomplete_scans(self.db_queue_id)
+
+    def requeue_incomplete(self) -> list[ScanHandle]:
+        """Enqueue a new run of every incomplete scan, rebuilt from its stored settings."""
+        handles = []
+        for record in self.get_incomplete_scans():
+            settings = self.scan_manager.rebuild_settings(record)
+            sample = None
+            if record.sample_id is not None:
+                sample = self.db.get_sample(record.sample_id).to_pybirch_sample()
+            handle = self.enqueue(Scan(settings, sample))
+            if record.status == "queued":
+                self.db.update_scan_status(record.id, "aborted", error_message="re-queued")
+            self.log("INFO", f"re-queued scan {record.scan_id} as {handle.scan_id}")
+            handles.append(handle)
+        return handles
+
+    def db_scan_id(self, scan_id: str) -> int:
+        """Database id of the record of the queued scan ``scan_id``."""
+        return self._records[scan_id]
+
+    def wait_for_completion(self, timeout: float | None = None) -> bool:
+        """Wait for the scans, then for their records and logs to be committed."""
+        finished = super().wait_for_completion(timeout)
+        return self.data_manager.flush(None if timeout is None else timeout) and finished
+
+    def close(self) -> None:
+        """Commit what is pending and release the data manager (if this queue made it)."""
+        self.data_manager.flush(self.data_manager.commit_wait)
+        if self._owns_data:
+            self.data_manager.close()
+
+    # -- recording -----------------------------------------------------------------------
+
+    def _prepare_scan(self, scan: Scan, handle: ScanHandle) -> None:
+        record = self.db.create_scan_from_pybirch(
+            scan,
+            queue_id=self.db_queue_id,
+            scan_id=handle.scan_id,
+            lab_id=self.lab_id,
+            project_id=self.project_id,
+            sample_id=self._sample_record_id(scan),
+            operator=self.operator,
+        )
+        self._records[handle.scan_id] = record.id
+        scan.extensions.append(DatabaseExtension(self.db, record.id, self.data_manager))
+
+    def _sample_record_id(self, scan: Scan) -> int | None:
+        """The queue's sample, or the scan's own (stored on first use)."""
+        sample = scan.sample
+        if sample is None:
+            return self.sample_id
+        stored = self.db.get_sample_by_id(sample.ID, self.lab_id)
+        if stored is None:
+            stored = self.db.create_sample_from_pybirch(
+                sample, lab_id=self.lab_id, project_id=self.project_id
+            )
+        return stored.id
+
+    def _persist_log(self, entry: LogEntry) -> None:
+        self.data_manager.call(
+            "recording a queue log entry", self.queue_manager.add_log, self.db_queue_id, entry
+        )
+
+    def _persist_queue_state(self, state: QueueState) -> None:
+        self.data_manager.call(
+            f"recording queue {self.QID} as {state.value}",
+            self.queue_manager.set_status,
+            self.db_queue_id,
+            state.value,
+        )
+
+    def _persist_scan_state(self, scan_id: str, state: ScanState) -> None:
+        record_id = self._records.get(scan_id)
+        if record_id is None or not state.finished:
+            return
+        handles = self.handles
+        finished = sum(1 for handle in handles if handle.state.finished)
+        self.data_manager.call(
+            "recording queue progress",
+            self.queue_manager.update_progress,
+            self.db_queue_id,
+            finished,
+            len(handles),
+        )
+        if state is ScanState.ABORTED:  # a scan aborted before it started never ran its extension
+            self.data_manager.call(
+                f"recording scan {scan_id} as aborted",
+                self._record_unstarted_abort,
+                record_id,
+                scan_id=record_id,
+            )
+
+    def _record_unstarted_abort(self, record_id: int) -> None:
+        if self.db.get_scan(record_id).status == "queued":
+            self.db.update_scan_status(record_id, "aborted")
+
+
+def _refuse_if_running_here(qid: str, computer: str | None, extra: dict[str, Any]) -> None:
+    pid = (extra or {}).get("pid")
+    if computer != socket.gethostname() or not isinstance(pid, int) or pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        pass  # alive, owned by someone else
+    raise QueueStateError(f"queue {qid!r} is still run by process {pid} on this computer")

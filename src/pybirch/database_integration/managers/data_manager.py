@@ -1,0 +1,376 @@
+"""DataManager: every batch spooled, compressed, committed in order, retried until stored.
+
+``write_batch`` runs on the scan's extension thread: it encodes the batch into a
+compressed chunk, appends it to the local spool and queues it. One writer thread per
+manager commits queued chunks in order (consecutive chunks in one transaction) and
+empties the spool whenever all of it is committed. When the database is unreachable
+the writer keeps the work queued and retries; the scan goes on measuring. Status
+updates travel the same queue, so the database sees a scan's data before its end.
+
+A manager replays spool files left by dead processes when it starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from pybirch.database import DatabaseService
+from pybirch.database.models import Scan
+from pybirch.database.storage import EncodedChunk, Layout, encode
+from pybirch.database.storage import chunks as chunk_store
+from pybirch.database_integration.serializers import batch_layout, batch_to_chunk
+from pybirch.database_integration.spool import Spool, orphaned_spools, read_records, spool_directory
+from pybirch.scan.batch import DataBatch
+
+log = logging.getLogger(__name__)
+
+#: Chunks committed in one transaction at most.
+MAX_CHUNKS_PER_COMMIT = 64
+#: Longest wait between two attempts while the database is away (seconds).
+MAX_RETRY_DELAY = 2.0
+
+
+@dataclass
+class _ChunkWork:
+    scan_id: int
+    measurement: str
+    layout: Layout
+    point_shape: list[int] | None
+    chunk: EncodedChunk
+    points_done: int | None = None
+    progress: float | None = None
+
+
+@dataclass
+class _CallWork:
+    description: str
+    scan_id: int | None
+    function: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _MeasurementCursor:
+    next_row: int = 0
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for errors that mean "the database is unreachable or busy; try again"."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+class DataManager:
+    """Buffered, compressed, thread-safe persistence of measurement batches."""
+
+    def __init__(
+        self,
+        db: DatabaseService,
+        *,
+        replay: bool = True,
+        commit_wait: float = 600.0,
+        fsync: bool | None = None,
+    ) -> None:
+        self.db = db
+        #: Seconds a scan's end waits for its data to be committed (database away).
+        self.commit_wait = commit_wait
+        self.spool_directory = spool_directory(db.engine.url.render_as_string(hide_password=False))
+        #: Errors that dropped work (the data is kept in the spool for the next start).
+        self.errors: list[tuple[int | None, BaseException]] = []
+        #: Chunks found in dead processes' spools and stored at start-up.
+        self.replayed_chunks = 0
+        self._fsync = fsync
+        self._spool: Spool | None = None
+        self._cursors: dict[tuple[int, str], _MeasurementCursor] = defaultdict(_MeasurementCursor)
+        self._measurement_ids: dict[tuple[int, str], int] = {}
+        self._work: deque[_ChunkWork | _CallWork] = deque()
+        self._uncommitted = 0
+        self._busy = False
+        self._closed = False
+        self._outage_since: float | None = None
+        self._cond = threading.Condition()
+        if replay:
+            self.replay_spools()
+        self._writer = threading.Thread(target=self._run, name="pybirch-db-writer", daemon=True)
+        self._writer.start()
+
+    def __repr__(self) -> str:
+        return f"<DataManager {self.db.url} queued={self.queued}>"
+
+    @property
+    def queued(self) -> int:
+        """Work items not yet committed."""
+        with self._cond:
+            return len(self._work) + self._busy
+
+    # -- producers (any thread) ----------------------------------------------------------
+
+    def write_batch(
+        self,
+        scan_id: int,
+        batch: DataBatch,
+        points_done: int | None = None,
+        progress: float | None = None,
+    ) -> None:
+        """Spool one batch of a scan and queue it for the database."""
+        key = (scan_id, batch.measurement_name)
+        with self._cond:
+            self._check_open()
+            cursor = self._cursors[key]
+            first_row = cursor.next_row
+            cursor.next_row += batch.row_count
+        layout = batch_layout(batch)
+        chunk = encode(batch_to_chunk(batch, first_row), layout)
+        shape = None if chunk.rows_per_point is None else [chunk.rows_per_point]
+        work = _ChunkWork(
+            scan_id, batch.measurement_name, layout, shape, chunk, points_done, progress
+        )
+        with self._cond:
+            self._spool_locked().append(_spool_header(work), chunk.payload)
+            self._uncommitted += 1
+            self._work.append(work)
+            self._cond.notify_all()
+
+    def call(
+        self,
+        description: str,
+        function: Callable[..., Any],
+        *args: Any,
+        scan_id: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Run ``function(*args, **kwargs)`` on the writer, after the work queued before it."""
+        with self._cond:
+            self._check_open()
+            self._work.append(_CallWork(description, scan_id, function, args, kwargs))
+            self._cond.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued so far is committed; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._work or self._busy:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining if remaining is None else min(remaining, 1.0))
+            return True
+
+    def errors_for(self, scan_id: int) -> list[BaseException]:
+        """Errors that dropped work of one scan."""
+        with self._cond:
+            return [error for owner, error in self.errors if owner == scan_id]
+
+    def close(self, timeout: float | None = None) -> None:
+        """Commit what is queued (waiting up to ``timeout``, default ``commit_wait``), stop."""
+        if not self.flush(self.commit_wait if timeout is None else timeout):
+            log.error(
+                "database %s: %d items not committed at close; their data stays in %s and "
+                "is stored at the next start",
+                self.db.url,
+                self.queued,
+                self.spool_directory,
+            )
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._writer.join(timeout=5)
+        with self._cond:
+            if self._spool is not None:
+                self._spool.close()
+                self._spool = None
+
+    # -- start-up replay -------------------------------------------------------------------
+
+    def replay_spools(self) -> int:
+        """Store the chunks of spool files left by dead writers; returns how many."""
+        stored = 0
+        for orphan in orphaned_spools(self.spool_directory):
+            replayed = False
+            try:
+                works = [_work_from_record(record) for record in read_records(orphan.path)]
+                for start in range(0, len(works), MAX_CHUNKS_PER_COMMIT):
+                    self._commit_chunks(works[start : start + MAX_CHUNKS_PER_COMMIT])
+                stored += len(works)
+                replayed = True
+                log.info("replayed %d chunks from %s", len(works), orphan.path)
+            except Exception as exc:
+                log.error("cannot replay spool %s yet; it is kept", orphan.path, exc_info=exc)
+            finally:
+                orphan.release(delete=replayed)
+        self.replayed_chunks += stored
+        return stored
+
+    # -- the writer ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._work and not self._closed:
+                    self._cond.wait()
+                if not self._work:
+                    return
+                batch = self._take_locked()
+                self._busy = True
+            try:
+                self._process(batch)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _take_locked(self) -> list[_ChunkWork] | _CallWork:
+        """The next call, or the next run of consecutive chunks."""
+        if isinstance(self._work[0], _CallWork):
+            return self._work.popleft()  # type: ignore[return-value]
+        run: list[_ChunkWork] = []
+        while self._work and isinstance(self._work[0], _ChunkWork):
+            run.append(self._work.popleft())  # type: ignore[arg-type]
+            if len(run) == MAX_CHUNKS_PER_COMMIT:
+                break
+        return run
+
+    def _process(self, work: list[_ChunkWork] | _CallWork) -> None:
+        if isinstance(work, _CallWork):
+            self._with_retry(
+                work.description, work.scan_id, lambda: work.function(*work.args, **work.kwargs)
+            )
+            return
+        stored = self._with_retry(
+            f"storing {len(work)} chunks", work[0].scan_id, lambda: self._commit_chunks(work)
+        )
+        with self._cond:
+            if stored:
+                self._uncommitted -= len(work)
+            if self._uncommitted == 0 and self._spool is not None:
+                self._spool.clear()
+
+    def _with_retry(self, description: str, scan_id: int | None, action: Callable[[], Any]) -> bool:
+        """Run ``action`` until it succeeds or fails for a reason retrying cannot fix."""
+        delay = 0.05
+        while True:
+            try:
+                action()
+            except Exception as exc:
+                if is_transient(exc) and not self._abandoned():
+                    self._note_outage(description, exc)
+                    time.sleep(delay)
+                    delay = min(delay * 2, MAX_RETRY_DELAY)
+                    continue
+                log.error(
+                    "database %s: %s failed; the work is dropped (spooled data is kept)",
+                    self.db.url,
+                    description,
+                    exc_info=exc,
+                )
+                with self._cond:
+                    self.errors.append((scan_id, exc))
+                return False
+            if self._outage_since is not None:
+                log.warning(
+                    "database %s is reachable again after %.1f s",
+                    self.db.url,
+                    time.monotonic() - self._outage_since,
+                )
+                self._outage_since = None
+            return True
+
+    def _abandoned(self) -> bool:
+        with self._cond:
+            return self._closed
+
+    def _note_outage(self, description: str, exc: BaseException) -> None:
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            log.warning(
+                "database %s unreachable while %s (%s); retrying, data is kept in the spool",
+                self.db.url,
+                description,
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            )
+
+    def _commit_chunks(self, works: list[_ChunkWork]) -> None:
+        """Store chunks (and the progress they bring) in one transaction."""
+        groups: dict[int, list[EncodedChunk]] = defaultdict(list)
+        progress: dict[int, _ChunkWork] = {}
+        for work in works:
+            groups[self._measurement_id(work)].append(work.chunk)
+            if work.points_done is not None:
+                progress[work.scan_id] = work
+        with self.db.engine.begin() as connection:
+            for measurement_id, encoded in groups.items():
+                chunk_store.insert_chunks(connection, measurement_id, encoded)
+            for scan_id, work in progress.items():
+                connection.execute(
+                    update(Scan)
+                    .where(Scan.id == scan_id)
+                    .values(points_done=work.points_done, progress=work.progress)
+                )
+
+    def _measurement_id(self, work: _ChunkWork) -> int:
+        key = (work.scan_id, work.measurement)
+        measurement_id = self._measurement_ids.get(key)
+        if measurement_id is None:
+            measurement = self.db.create_measurement_object(
+                work.scan_id, work.measurement, work.layout, point_shape=work.point_shape
+            )
+            measurement_id = self._measurement_ids[key] = measurement.id
+        return measurement_id
+
+    def _spool_locked(self) -> Spool:
+        if self._spool is None:
+            self._spool = Spool(self.spool_directory, self._fsync)
+        return self._spool
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed")
+
+
+def _spool_header(work: _ChunkWork) -> dict[str, Any]:
+    chunk = work.chunk
+    return {
+        "scan_id": work.scan_id,
+        "measurement": work.measurement,
+        "layout": work.layout.to_json(),
+        "point_shape": work.point_shape,
+        "first_row": chunk.first_row,
+        "row_count": chunk.row_count,
+        "first_point": chunk.first_point,
+        "point_count": chunk.point_count,
+        "rows_per_point": chunk.rows_per_point,
+        "codec": chunk.codec,
+        "frame_sizes": chunk.frame_sizes,
+    }
+
+
+def _work_from_record(record: Any) -> _ChunkWork:
+    header = record.header
+    chunk = EncodedChunk(
+        first_row=header["first_row"],
+        row_count=header["row_count"],
+        first_point=header["first_point"],
+        point_count=header["point_count"],
+        rows_per_point=header["rows_per_point"],
+        codec=header["codec"],
+        frame_sizes=list(header["frame_sizes"]),
+        payload=record.payload,
+    )
+    return _ChunkWork(
+        header["scan_id"],
+        header["measurement"],
+        Layout.from_json(header["layout"]),
+        header["point_shape"],
+        chunk,
+    )

@@ -1,0 +1,78 @@
+"""QueueManager: queue records, their status, progress and logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pybirch.database import DatabaseService
+from pybirch.database.models import Queue as QueueRecord
+from pybirch.database.models import QueueLog
+from pybirch.database.models import Scan as ScanRecord
+from pybirch.queue.log import LogEntry
+from pybirch.queue.queue import Queue
+
+#: Scan statuses of scans a recovered queue still owes.
+INCOMPLETE_SCAN_STATUSES = ("queued", "running", "paused", "interrupted")
+
+
+class QueueManager:
+    """Bridges PyBirch queues and their database records."""
+
+    def __init__(self, db: DatabaseService) -> None:
+        self.db = db
+
+    def create_queue(self, queue: Queue, **fields: Any) -> QueueRecord:
+        """The record of a PyBirch queue (reused if its QID is stored)."""
+        return self.db.create_queue_from_pybirch(queue, **fields)
+
+    def get_queue(self, queue_id: int | str) -> QueueRecord:
+        """The record by database id or QID."""
+        return self.db.get_queue(queue_id)
+
+    def set_status(self, queue_id: int, status: str, **fields: Any) -> QueueRecord:
+        """Record a queue status (``idle``, ``running``, ``paused``, ``stopping``...)."""
+        return self.db.update_queue_status(queue_id, status, **fields)
+
+    def start_queue(self, queue_id: int) -> QueueRecord:
+        """Mark a queue running."""
+        return self.set_status(queue_id, "running")
+
+    def pause_queue(self, queue_id: int) -> QueueRecord:
+        """Mark a queue paused."""
+        return self.set_status(queue_id, "paused")
+
+    def resume_queue(self, queue_id: int) -> QueueRecord:
+        """Mark a queue running again."""
+        return self.set_status(queue_id, "running")
+
+    def stop_queue(self, queue_id: int) -> QueueRecord:
+        """Mark a queue stopping."""
+        return self.set_status(queue_id, "stopping")
+
+    def complete_queue(self, queue_id: int) -> QueueRecord:
+        """Mark a queue completed."""
+        return self.set_status(queue_id, "completed")
+
+    def update_progress(self, queue_id: int, completed_scans: int, total_scans: int) -> QueueRecord:
+        """Record how many of the queue's scans have finished."""
+        return self.db.update_queue(
+            queue_id, completed_scans=completed_scans, total_scans=total_scans
+        )
+
+    def add_log(self, queue_id: int, entry: LogEntry) -> QueueLog:
+        """Persist one queue log entry."""
+        return self.db.add_queue_log(
+            queue_id, entry.level, entry.message, scan_id=entry.scan_id, timestamp=entry.timestamp
+        )
+
+    def get_incomplete_scans(self, queue_id: int) -> list[ScanRecord]:
+        """The queue's scans that never finished (queued, running, paused, interrupted)."""
+        return [
+            scan
+            for scan in self.db.get_queue_with_scans(queue_id).scans
+            if scan.status in INCOMPLETE_SCAN_STATUSES
+        ]
+
+    def mark_interrupted(self, queue_id: int, reason: str) -> list[ScanRecord]:
+        """Mark a queue whose process died, and its running scans, interrupted."""
+        return self.db.mark_interrupted(queue_id, reason)

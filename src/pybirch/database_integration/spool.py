@@ -1,0 +1,152 @@
+"""The local append-only spool: every batch is written here before the database sees it.
+
+Each :class:`Spool` is one file owned by one writer, locked with ``flock`` for as long as
+the writer lives, and emptied (truncated) whenever everything in it has been committed.
+A file that is not locked belongs to a writer that died: :func:`orphaned_spools` finds
+those, and the data manager replays them into the database on start-up. Chunks are keyed
+by measurement and first row, so a replay never stores a row twice.
+
+A record is ``magic | length | crc32 | header length | JSON header | binary payload``;
+a record cut short by a crash fails its length or checksum and ends the file's replay.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import struct
+import uuid
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pybirch.database import data_dir
+from pybirch.database.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"PBS1"
+_FRAME = struct.Struct("<4sII")
+_HEADER_LENGTH = struct.Struct("<I")
+SUFFIX = ".spool"
+
+
+@dataclass(frozen=True)
+class SpoolRecord:
+    """One spooled item: a JSON header and the bytes it describes."""
+
+    header: dict[str, Any]
+    payload: bytes
+
+
+def spool_directory(database_url: str) -> Path:
+    """The spool folder of one database, inside the data directory."""
+    key = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+    return data_dir() / "spool" / key
+
+
+def fsync_enabled() -> bool:
+    """True if ``PYBIRCH_SPOOL_FSYNC`` asks for every record to reach the disk (power cuts)."""
+    return os.environ.get("PYBIRCH_SPOOL_FSYNC", "0").lower() in ("1", "true", "yes")
+
+
+class Spool:
+    """An append-only file of records owned by this writer."""
+
+    def __init__(self, directory: Path, fsync: bool | None = None) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"{os.getpid()}-{uuid.uuid4().hex[:12]}{SUFFIX}"
+        self.fsync = fsync_enabled() if fsync is None else fsync
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.records = 0
+
+    def append(self, header: dict[str, Any], payload: bytes) -> None:
+        """Write one record (one ``write`` call, so a crash leaves a whole or a torn tail)."""
+        encoded_header = json.dumps(header, separators=(",", ":")).encode()
+        body = _HEADER_LENGTH.pack(len(encoded_header)) + encoded_header + payload
+        record = _FRAME.pack(MAGIC, len(body), zlib.crc32(body)) + body
+        view = memoryview(record)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        if self.fsync:
+            os.fdatasync(self._fd)
+        self.records += 1
+
+    def clear(self) -> None:
+        """Forget every record: all of them are committed."""
+        os.ftruncate(self._fd, 0)
+        self.records = 0
+
+    def close(self) -> None:
+        """Release the file; it is deleted if empty and kept for replay otherwise."""
+        if self._fd < 0:
+            return
+        empty = os.fstat(self._fd).st_size == 0
+        if empty:
+            self.path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = -1
+
+
+def read_records(path: Path) -> Iterator[SpoolRecord]:
+    """Every whole record of a spool file, in order; stops at a torn or corrupt record."""
+    data = path.read_bytes()
+    offset = 0
+    while offset < len(data):
+        if len(data) - offset < _FRAME.size:
+            log.warning("spool %s ends with a torn record at byte %d; ignored", path, offset)
+            return
+        magic, length, checksum = _FRAME.unpack_from(data, offset)
+        body = data[offset + _FRAME.size : offset + _FRAME.size + length]
+        if magic != MAGIC or len(body) != length or zlib.crc32(body) != checksum:
+            log.warning("spool %s: record at byte %d is torn or corrupt; ignored", path, offset)
+            return
+        (header_length,) = _HEADER_LENGTH.unpack_from(body)
+        start = _HEADER_LENGTH.size
+        try:
+            header = json.loads(body[start : start + header_length])
+        except ValueError as exc:
+            raise StorageError(f"spool {path}: unreadable record header: {exc}") from exc
+        yield SpoolRecord(header, body[start + header_length :])
+        offset += _FRAME.size + length
+
+
+@dataclass
+class OrphanedSpool:
+    """A spool file whose writer is gone, locked by us until :meth:`release`."""
+
+    path: Path
+    fd: int
+
+    def release(self, delete: bool) -> None:
+        """Unlock the file, deleting it first if it was replayed."""
+        if delete:
+            self.path.unlink(missing_ok=True)
+        os.close(self.fd)
+
+
+def orphaned_spools(directory: Path) -> Iterator[OrphanedSpool]:
+    """Spool files in ``directory`` no live writer holds, oldest first, each locked for us."""
+    if not directory.is_dir():
+        return
+    for path in sorted(directory.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # another process replayed it meanwhile
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)  # a live writer owns it
+            continue
+        if not path.exists():
+            os.close(fd)
+            continue
+        yield OrphanedSpool(path, fd)
