@@ -15,8 +15,13 @@ def test_demo_writes_every_point_of_both_scans(tmp_path):
     assert "IV sweep" in result.output
     iv = pd.read_csv(tmp_path / "IV_sweep_Multimeter.csv", comment="#")
     assert len(iv) == 101
-    assert list(iv.columns) == ["voltage (V)", "current (A)", "Current Source current (A)",
-                                "point_index", "timestamp"]
+    assert list(iv.columns) == [
+        "voltage (V)",
+        "current (A)",
+        "Current Source current (A)",
+        "point_index",
+        "timestamp",
+    ]
     # The multimeter reads the I-V of the current the source sets: monotonic, odd-ish.
     assert iv["voltage (V)"].is_monotonic_increasing
     assert iv["voltage (V)"].iloc[0] < 0 < iv["voltage (V)"].iloc[-1]

@@ -7,7 +7,9 @@ import logging
 import click
 
 from pybirch import __version__
+from pybirch.cli.db import db
 from pybirch.cli.demo import demo
+from pybirch.cli.export import export
 
 
 @click.group()
@@ -20,3 +22,5 @@ def cli(verbose: int) -> None:
 
 
 cli.add_command(demo)
+cli.add_command(db)
+cli.add_command(export)

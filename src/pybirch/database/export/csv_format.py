@@ -1,10 +1,10 @@
 """CSV: ``# key: value`` metadata lines, a header of ``name (unit)`` labels, then the rows.
 
 Numbers are written with Python's ``repr``, the shortest text that reads back as exactly the
-same float64 (``nan``, ``inf`` and ``-inf`` included). To get every bit back with pandas, read
-with ``pandas.read_csv(path, comment="#", float_precision="round_trip")``: the default
-converter may be one unit in the last place off. Metadata values are one line each; line
-breaks in them are written as ``\\n``.
+same float64 (``nan``, ``inf`` and ``-inf`` included): ``pandas.read_csv(path, comment="#")``
+gives every bit back (pandas before 3.1 needs ``float_precision="round_trip"`` for that).
+Metadata values are one line each; line breaks in them are written as ``\\n``. A label
+holding ``#`` would be cut by ``comment="#"``; skip the metadata lines by count instead.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ def write_csv(path: Path, sources: Sequence[MeasurementSource]) -> None:
 
 
 def _write_rows(handle: TextIO, columns: list[np.ndarray]) -> None:
-    rows = len(columns[0])
-    for start in range(0, rows, BLOCK_ROWS):
-        texts = [map(repr, column[start : start + BLOCK_ROWS].tolist()) for column in columns]
-        handle.write("".join(",".join(row) + "\n" for row in zip(*texts, strict=True)))
+    row_format = ",".join(["%r"] * len(columns)) + "\n"
+    for start in range(0, len(columns[0]), BLOCK_ROWS):
+        values = [column[start : start + BLOCK_ROWS].tolist() for column in columns]
+        handle.write("".join(map(row_format.__mod__, zip(*values, strict=True))))
 
 
 def _quoted(label: str) -> str:

@@ -78,7 +78,9 @@ class Lab(Base, Updated):
     memberships: Mapped[list[LabMembership]] = relationship(
         back_populates="lab", cascade="all, delete-orphan"
     )
-    projects: Mapped[list[Project]] = relationship(back_populates="lab")
+    # passive_deletes="all": the database refuses to delete a lab that still has projects,
+    # rather than the ORM quietly detaching them first.
+    projects: Mapped[list[Project]] = relationship(back_populates="lab", passive_deletes="all")
 
 
 class LabMembership(Base, Created):

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, inspect, or_, select
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from pybirch.database import migrate
@@ -41,9 +41,13 @@ class ServiceCore:
         self.Session = session_factory(self.engine)
         # An embedded SQLite database is ours to keep current; a shared server is migrated
         # on purpose, by `pybirch db upgrade`.
-        if auto_upgrade if auto_upgrade is not None else is_sqlite(self.engine):
-            migrate.upgrade(self.engine)
-        migrate.check_schema(self.engine)
+        try:
+            if auto_upgrade if auto_upgrade is not None else is_sqlite(self.engine):
+                migrate.upgrade(self.engine)
+            migrate.check_schema(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"
@@ -77,7 +81,12 @@ class ServiceCore:
                 session.commit()
             except IntegrityError as exc:
                 session.rollback()
-                raise DuplicateError(f"conflicts with a stored row: {exc.orig}") from exc
+                raise integrity_error(exc) from exc
+            except StatementError as exc:
+                session.rollback()
+                if isinstance(exc.orig, ValueError):  # a value our column types refused
+                    raise DatabaseError(str(exc.orig)) from exc
+                raise
             except BaseException:
                 session.rollback()
                 raise
@@ -85,7 +94,10 @@ class ServiceCore:
     # -- generic helpers the area mixins share -------------------------------------------
 
     def _get(self, session: Session, model: type[ModelT], key: Any) -> ModelT:
-        row = session.get(model, key)
+        try:
+            row = session.get(model, key)
+        except DataError as exc:  # e.g. an id beyond PostgreSQL's integer range
+            raise NotFoundError(model.__name__, key) from exc
         if row is None:
             raise NotFoundError(model.__name__, key)
         return row
@@ -139,6 +151,16 @@ class ServiceCore:
             if value is not None:
                 statement = statement.where(getattr(model, name) == value)
         return statement
+
+
+def integrity_error(exc: IntegrityError) -> DatabaseError:
+    """A specific error for a refused write: a duplicate, or a reference to nothing."""
+    message = str(exc.orig)
+    if "FOREIGN KEY" in message.upper() or "foreign key" in message:
+        return DatabaseError(f"refers to a row that does not exist: {message}")
+    if "UNIQUE" in message.upper() or "duplicate key" in message:
+        return DuplicateError(f"conflicts with a stored row: {message}")
+    return DatabaseError(f"the database refused the write: {message}")
 
 
 def _check_fields(model: type[Base], fields: dict[str, Any]) -> None:

@@ -56,7 +56,8 @@ class DataMixin(ServiceCore):
         """
         layout = columns if isinstance(columns, Layout) else layout_from_labels(columns or [])
         with self.session() as session:
-            self._get(session, Scan, scan_id)
+            if session.scalar(select(Scan.id).where(Scan.id == scan_id)) is None:
+                raise NotFoundError("Scan", scan_id)
             stored = session.scalar(
                 select(MeasurementObject).where(
                     MeasurementObject.scan_id == scan_id, MeasurementObject.name == name
@@ -155,11 +156,12 @@ class DataMixin(ServiceCore):
         data = self.read_measurement(measurement_object_id, start_index or 0, end_index)
         labels = data.layout.data_labels + data.layout.position_labels
         times = data[TIMESTAMP]
+        row_indices = data.row_index
         rows = zip(*(data[label].tolist() for label in labels), strict=True) if labels else ()
         return [
             DataPoint(
                 measurement_object_id=measurement_object_id,
-                sequence_index=data.first_row + i,
+                sequence_index=int(row_indices[i]),
                 point_index=int(data.point_index[i]),
                 values=dict(zip(labels, values, strict=True)),
                 timestamp=datetime.fromtimestamp(float(times[i]), UTC),

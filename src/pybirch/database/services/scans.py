@@ -8,11 +8,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import defer
 
 from pybirch.database.errors import DatabaseError, NotFoundError
 from pybirch.database.models import Project, Sample, Scan, ScanLog, utcnow
+from pybirch.database.models.base import UTCDateTime
 from pybirch.database.models.scans import ACTIVE_SCAN_STATUSES, SCAN_STATUSES
 from pybirch.database.services.core import ServiceCore
 from pybirch.database.services.paging import Page
@@ -101,23 +102,30 @@ class ScansMixin(ServiceCore):
         return self._update(Scan, scan_id, **fields)
 
     def update_scan_status(self, scan_id: int, status: str, **fields: Any) -> Scan:
-        """Set the status; the start and end times are filled in when first reached."""
+        """Set the status (and ``fields``); start and end times are filled when first reached."""
+        self.record_scan_status(scan_id, status, **fields)
+        return self.get_scan(scan_id)
+
+    def record_scan_status(self, scan_id: int, status: str, **fields: Any) -> None:
+        """:meth:`update_scan_status` in one UPDATE, without reading the scan back."""
         _check_status(status)
+        unknown = sorted(name for name in fields if not hasattr(Scan, name))
+        if unknown:
+            raise DatabaseError(f"Scan has no field(s) {unknown}")
+        now = literal(utcnow(), UTCDateTime())
+        values: dict[str, Any] = {"updated_at": now, **fields, "status": status}
+        if status in ACTIVE_SCAN_STATUSES:
+            values["started_at"] = func.coalesce(Scan.started_at, values.get("started_at", now))
+        if status in FINISHED_STATUSES:
+            values["completed_at"] = func.coalesce(
+                Scan.completed_at, values.get("completed_at", now)
+            )
+        if status == "completed":
+            values["progress"] = 1.0
         with self.session() as session:
-            scan = self._get(session, Scan, scan_id)
-            scan.status = status
-            now = utcnow()
-            if status in ACTIVE_SCAN_STATUSES and scan.started_at is None:
-                scan.started_at = fields.pop("started_at", now)
-            if status in FINISHED_STATUSES and scan.completed_at is None:
-                scan.completed_at = fields.pop("completed_at", now)
-            if status == "completed":
-                scan.progress = 1.0
-            for name, value in fields.items():
-                if not hasattr(Scan, name):
-                    raise DatabaseError(f"Scan has no field {name!r}")
-                setattr(scan, name, value)
-            return scan
+            result = session.execute(update(Scan).where(Scan.id == scan_id).values(**values))
+            if result.rowcount == 0:
+                raise NotFoundError("Scan", scan_id)
 
     def get_active_scans(self, lab_id: int | None = None) -> list[Scan]:
         """Every scan running or paused (in ``lab_id`` if given), oldest first."""

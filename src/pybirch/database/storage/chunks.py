@@ -32,8 +32,8 @@ _META = (
     _table.c.codec,
     _table.c.frame_sizes,
 )
-#: Chunks fetched per round trip when streaming.
-STREAM_GROUP = 16
+#: Compressed bytes fetched per round trip when streaming (at least one chunk).
+STREAM_BYTES = 4 * 1024 * 1024
 
 
 def insert_chunks(
@@ -110,6 +110,7 @@ def read_range(
         },
         point_shape=first.point_shape,
         units=first.units,
+        rows=np.concatenate([piece.row_index for piece in pieces]),
     )
 
 
@@ -132,8 +133,7 @@ def iter_ranges(
         .where(_overlapping(measurement_object_id, start_row, end))
         .order_by(_table.c.first_row)
     ).all()
-    for group_start in range(0, len(metas), STREAM_GROUP):
-        group = metas[group_start : group_start + STREAM_GROUP]
+    for group in _groups_by_size(metas):
         payloads = dict(
             connection.execute(
                 select(_table.c.id, _table.c.payload).where(
@@ -154,6 +154,18 @@ def iter_ranges(
             )
             data = _to_rows(decode(encoded, layout, wanted), layout, **info)
             yield _slice(data, start_row, end)
+
+
+def _groups_by_size(metas: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """Consecutive chunks whose payloads add up to about :data:`STREAM_BYTES`."""
+    start, size = 0, 0
+    for i, meta in enumerate(metas):
+        size += sum(meta.frame_sizes)
+        if size >= STREAM_BYTES:
+            yield metas[start : i + 1]
+            start, size = i + 1, 0
+    if start < len(metas):
+        yield metas[start:]
 
 
 def _overlapping(measurement_object_id: int, first_row: int, end_row: int) -> Any:
@@ -218,6 +230,7 @@ def _slice(data: MeasurementData, start_row: int, end_row: int) -> MeasurementDa
         columns={label: column[low:high] for label, column in data.columns.items()},
         point_shape=data.point_shape,
         units=data.units,
+        rows=None if data.rows is None else data.rows[low:high],
     )
 
 

@@ -1,13 +1,16 @@
 """Encoding a run of rows into one compressed chunk, and decoding it again.
 
 A chunk's payload is one blosc2 frame per stored column (in layout order), each
-byte-shuffled and zstd-compressed, followed, when points have different numbers of
-rows, by a frame of each point's row count. ``frame_sizes`` records each frame's length
-so a read decompresses only the columns it asks for.
+byte-shuffled and zstd-compressed and followed by its CRC-32, and, when points have
+different numbers of rows, a last frame of each point's row count. ``frame_sizes``
+records each frame's length so a read decompresses only the columns it asks for; the
+checksum catches a damaged frame (blosc2 stores incompressible data verbatim, unchecked).
 """
 
 from __future__ import annotations
 
+import struct
+import zlib
 from dataclasses import dataclass
 
 import blosc2
@@ -16,7 +19,8 @@ import numpy as np
 from pybirch.database.errors import DataIntegrityError, StorageError
 from pybirch.database.storage.layout import Layout
 
-CODEC = "blosc2-zstd1"
+CODEC = "blosc2-zstd1-crc32"
+_CRC = struct.Struct("<I")
 _CODECS = (CODEC,)
 
 
@@ -138,21 +142,31 @@ def decode(encoded: EncodedChunk, layout: Layout, wanted: set[int] | None = None
 def _compress(array: np.ndarray) -> bytes:
     if array.nbytes == 0:
         return b""
-    return blosc2.compress2(
+    frame = blosc2.compress2(
         array,
         typesize=array.itemsize,
         codec=blosc2.Codec.ZSTD,
         clevel=1,
         filter=blosc2.Filter.SHUFFLE,
+        nthreads=1,  # chunks are small; the measuring thread needs the other core
     )
+    return frame + _CRC.pack(zlib.crc32(frame))
 
 
 def _decompress(frame: memoryview, dtype: str, count: int) -> np.ndarray:
     array = np.empty(count, dtype=dtype)
     if count == 0:
+        if len(frame):
+            raise StorageError("a chunk frame holds data where none was expected")
         return array
+    if len(frame) <= _CRC.size:
+        raise StorageError(f"a chunk frame of {len(frame)} bytes is truncated")
+    body = frame[: -_CRC.size]
+    (expected,) = _CRC.unpack(frame[-_CRC.size :])
+    if zlib.crc32(body) != expected:
+        raise StorageError("a chunk frame is damaged (checksum mismatch)")
     try:
-        blosc2.decompress2(bytes(frame) if not frame.contiguous else frame, dst=array)
+        blosc2.decompress2(body, dst=array)
     except (RuntimeError, ValueError, TypeError) as exc:
         raise StorageError(f"a chunk frame cannot be decompressed: {exc}") from exc
     return array

@@ -22,7 +22,8 @@ class MeasurementData:
 
     ``columns`` maps each label (data, positions, ``timestamp``) to a per-row array and
     ``point_index`` tells the point of each row. ``first_row`` is the first row's index
-    in the whole measurement.
+    in the whole measurement; ``rows`` gives every row's index when the rows read are not
+    consecutive (a gap in what was stored).
     """
 
     name: str
@@ -33,6 +34,7 @@ class MeasurementData:
     #: Shape of each point's rows when all points have the same, e.g. (1024,) for spectra.
     point_shape: tuple[int, ...] | None = None
     units: dict[str, str] = field(default_factory=dict)
+    rows: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.point_index.shape[0])
@@ -51,6 +53,8 @@ class MeasurementData:
     @property
     def row_index(self) -> np.ndarray:
         """Index of each row within the measurement."""
+        if self.rows is not None:
+            return self.rows
         return np.arange(self.first_row, self.first_row + len(self), dtype=np.int64)
 
     @property
@@ -66,7 +70,7 @@ class MeasurementData:
     def to_dataframe(self) -> pd.DataFrame:
         """Every column (with ``point_index``) as a DataFrame indexed by row."""
         frame = pd.DataFrame({**self.columns, POINT_INDEX: self.point_index}, copy=False)
-        frame.index = pd.RangeIndex(self.first_row, self.first_row + len(self), name="row")
+        frame.index = pd.Index(self.row_index, name="row")
         return frame
 
     def arrays(self, label: str) -> np.ndarray:

@@ -100,7 +100,7 @@ class DatabaseExtension(ScanExtension):
     def _status(self, status: str, **fields: Any) -> None:
         self.data_manager.call(
             f"recording scan {self.scan_id} as {status}",
-            self.db.update_scan_status,
+            self.db.record_scan_status,
             self.scan_id,
             status,
             scan_id=self.scan_id,
