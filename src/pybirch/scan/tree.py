@@ -18,6 +18,7 @@ on every other pass of its parent, so a raster does not fly back.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ from pybirch.instruments.base import Instrument, Measurement, Movement
 from pybirch.instruments.errors import InstrumentError
 from pybirch.instruments.registry import instrument_from_dict
 from pybirch.scan.errors import ScanDefinitionError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -146,7 +149,14 @@ class ScanTree:
         return sum(plan.total_points for plan in self.measurements())
 
     def validate(self) -> None:
-        """Raise :class:`ScanDefinitionError` for anything that cannot run as written."""
+        """Raise :class:`ScanDefinitionError` for anything that cannot run as written.
+
+        An empty tree is valid: the scan records its settings and completes with no points
+        (the seed's quick-start runs one like this).
+        """
+        if not self.items:
+            log.warning("the scan tree is empty: the scan completes without taking a point")
+            return
         if not self.measurements():
             raise ScanDefinitionError("the scan tree has no measurement")
         names: dict[str, Instrument] = {}
