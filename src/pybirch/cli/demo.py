@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pybirch.database import DatabaseService
+from pybirch.database_integration import DatabaseQueue
 from pybirch.demo import DemoLab, build_demo_lab
 from pybirch.scan import ScanState
 
@@ -23,14 +26,32 @@ from pybirch.scan import ScanState
     help="Directory the CSV files are written to.",
 )
 @click.option("--fast", is_flag=True, help="Zero instrument delays and a smaller map.")
-def demo(output: Path, fast: bool) -> None:
+@click.option(
+    "--database",
+    metavar="URL",
+    default=None,
+    help="Database to store the scans in (default: DATABASE_URL or the embedded SQLite file).",
+)
+@click.option("--no-database", is_flag=True, help="Write the CSV files only.")
+def demo(output: Path, fast: bool, database: str | None, no_database: bool) -> None:
     """Run an I-V sweep and a 2-D lock-in map on simulated instruments."""
     console = Console()
-    lab = build_demo_lab(output, fast=fast)
-    console.print(f"[bold]PyBirch demo[/]: {len(lab.scans)} scans in queue {lab.queue.queue_id!r}")
-    lab.queue.start()
-    _follow(lab, console)
-    console.print(_summary(lab))
+    with contextlib.ExitStack() as stack:
+        db = None if no_database else stack.enter_context(DatabaseService(database))
+        lab = build_demo_lab(output, fast=fast, db=db)
+        if isinstance(lab.queue, DatabaseQueue):
+            stack.callback(lab.queue.close)
+        where = "" if db is None else f", stored in {db.url}"
+        console.print(
+            f"[bold]PyBirch demo[/]: {len(lab.scans)} scans in queue {lab.queue.queue_id!r}{where}"
+        )
+        lab.queue.start()
+        _follow(lab, console)
+        console.print(_summary(lab))
+        if lab.scan_ids:
+            console.print(
+                f"Export a scan with [bold]pybirch export {lab.scan_ids[-1]} --format hdf5[/]"
+            )
     failed = [scan for scan in lab.scans if scan.state is not ScanState.COMPLETED]
     if failed:
         for scan in failed:
@@ -64,10 +85,13 @@ def _update(progress: Progress, tasks: list, lab: DemoLab) -> None:
 
 def _summary(lab: DemoLab) -> Table:
     table = Table(title="Data written")
-    for column in ("scan", "state", "points", "seconds", "files"):
+    for column in ("scan", "state", "points", "seconds", "scan id", "files"):
         table.add_column(column)
-    for scan, writer in zip(lab.scans, lab.csv, strict=True):
+    ids = lab.scan_ids or [""] * len(lab.scans)
+    for scan, writer, scan_id in zip(lab.scans, lab.csv, ids, strict=True):
         seconds = (scan.finished_at or time.time()) - (scan.started_at or time.time())
         files = "\n".join(str(path) for path in writer.paths.values())
-        table.add_row(scan.name, scan.state.value, str(scan.points_done), f"{seconds:.1f}", files)
+        table.add_row(
+            scan.name, scan.state.value, str(scan.points_done), f"{seconds:.1f}", scan_id, files
+        )
     return table

@@ -6,11 +6,13 @@ and the map shows its spots.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from pybirch.database import DatabaseService
+from pybirch.database_integration import DatabaseQueue
 from pybirch.extensions import CsvWriterExtension
 from pybirch.instruments.simulated import (
     FakeCurrentSource,
@@ -31,6 +33,8 @@ class DemoLab:
     queue: Queue
     scans: list[Scan]
     csv: list[CsvWriterExtension]
+    #: Public id of each scan's database record (empty without a database).
+    scan_ids: list[str] = field(default_factory=list)
 
 
 def iv_sweep(sample: SimulatedSample, points: int, delay: float) -> ScanSettings:
@@ -75,8 +79,11 @@ def lockin_map(sample: SimulatedSample, side: int, delay: float) -> ScanSettings
     )
 
 
-def build_demo_lab(output: Path, fast: bool = False) -> DemoLab:
-    """The demo queue: an I-V sweep then a lock-in map, each writing CSV files to ``output``."""
+def build_demo_lab(output: Path, fast: bool = False, db: DatabaseService | None = None) -> DemoLab:
+    """The demo queue: an I-V sweep then a lock-in map, each writing CSV files to ``output``.
+
+    With ``db`` the queue is a :class:`DatabaseQueue`: every point is also stored there.
+    """
     sample = SimulatedSample()
     delay = 0.0 if fast else 0.01
     specimen = Sample("DEMO-001", material="Graphene on SiO2", additional_tags=["demo"])
@@ -89,7 +96,11 @@ def build_demo_lab(output: Path, fast: bool = False) -> DemoLab:
         Scan(each, sample=specimen, extensions=[writer])
         for each, writer in zip(settings, csv, strict=True)
     ]
-    queue = Queue("demo")
-    for scan in scans:
-        queue.enqueue(scan)
-    return DemoLab(queue, scans, csv)
+    if db is None:
+        queue = Queue("demo")
+    else:
+        project = db.get_or_create_project("Demo")
+        queue = DatabaseQueue("demo", db, project_id=project.id, operator="demo")
+    handles = [queue.enqueue(scan) for scan in scans]
+    scan_ids = [handle.scan_id for handle in handles] if db is not None else []
+    return DemoLab(queue, scans, csv, scan_ids)

@@ -171,6 +171,8 @@ class DataBatch:
         passes: list[PositionPass],
     ) -> None:
         self.measurement_name = plan.name
+        #: Name of the instrument that took the readings.
+        self.instrument_name: str = plan.item.instrument.name
         #: Labels of the measurement's own columns, ``name (unit)``.
         self.data_columns = plan.data_columns
         #: Labels of the ancestor positions, outermost first.

@@ -48,6 +48,7 @@ class _ChunkWork:
     layout: Layout
     point_shape: list[int] | None
     chunk: EncodedChunk
+    instrument: str | None = None
     points_done: int | None = None
     progress: float | None = None
 
@@ -138,7 +139,14 @@ class DataManager:
         chunk = encode(batch_to_chunk(batch, first_row), layout)
         shape = None if chunk.rows_per_point is None else [chunk.rows_per_point]
         work = _ChunkWork(
-            scan_id, batch.measurement_name, layout, shape, chunk, points_done, progress
+            scan_id,
+            batch.measurement_name,
+            layout,
+            shape,
+            chunk,
+            batch.instrument_name,
+            points_done,
+            progress,
         )
         with self._cond:
             self._spool_locked().append(_spool_header(work), chunk.payload)
@@ -349,7 +357,11 @@ class DataManager:
         measurement_id = self._measurement_ids.get(key)
         if measurement_id is None:
             measurement = self.db.create_measurement_object(
-                work.scan_id, work.measurement, work.layout, point_shape=work.point_shape
+                work.scan_id,
+                work.measurement,
+                work.layout,
+                point_shape=work.point_shape,
+                instrument_name=work.instrument,
             )
             measurement_id = self._measurement_ids[key] = measurement.id
         return measurement_id
@@ -371,6 +383,7 @@ def _spool_header(work: _ChunkWork) -> dict[str, Any]:
         "measurement": work.measurement,
         "layout": work.layout.to_json(),
         "point_shape": work.point_shape,
+        "instrument": work.instrument,
         "first_row": chunk.first_row,
         "row_count": chunk.row_count,
         "first_point": chunk.first_point,
@@ -399,4 +412,5 @@ def _work_from_record(record: Any) -> _ChunkWork:
         Layout.from_json(header["layout"]),
         header["point_shape"],
         chunk,
+        header.get("instrument"),
     )
