@@ -192,12 +192,12 @@ class DataMixin(ServiceCore):
         columns: Sequence[str] | None = None,
     ) -> MeasurementData:
         """Rows ``start_row`` to ``end_row`` (exclusive) as numpy columns."""
-        measurement = self.get_measurement_object(measurement_object_id)
+        measurement, layout = self._measurement_layout(measurement_object_id)
         with self.engine.connect() as connection:
             return chunks.read_range(
                 connection,
                 measurement.id,
-                Layout.from_json(measurement.columns),
+                layout,
                 start_row,
                 end_row,
                 columns,
@@ -211,18 +211,22 @@ class DataMixin(ServiceCore):
         end_row: int | None = None,
         columns: Sequence[str] | None = None,
     ) -> Iterator[MeasurementData]:
-        """The rows chunk by chunk, holding one chunk in memory at a time."""
-        measurement = self.get_measurement_object(measurement_object_id)
+        """The rows chunk by chunk, holding about one chunk in memory at a time."""
+        measurement, layout = self._measurement_layout(measurement_object_id)
         with self.engine.connect() as connection:
             yield from chunks.iter_ranges(
                 connection,
                 measurement.id,
-                Layout.from_json(measurement.columns),
+                layout,
                 start_row,
                 end_row,
                 columns,
                 **_info(measurement),
             )
+
+    def _measurement_layout(self, measurement_object_id: int) -> tuple[MeasurementObject, Layout]:
+        measurement = self.get_measurement_object(measurement_object_id)
+        return measurement, Layout.from_json(measurement.columns)
 
     def read_scan_data(self, scan_id: int, measurement_name: str | None = None) -> MeasurementData:
         """Every row of one measurement of a scan (its only one if no name is given)."""

@@ -142,16 +142,7 @@ def iter_ranges(
             ).all()
         )
         for meta in group:
-            encoded = EncodedChunk(
-                first_row=meta.first_row,
-                row_count=meta.row_count,
-                first_point=meta.first_point,
-                point_count=meta.point_count,
-                rows_per_point=meta.rows_per_point,
-                codec=meta.codec,
-                frame_sizes=list(meta.frame_sizes),
-                payload=payloads[meta.id],
-            )
+            encoded = EncodedChunk.from_meta(meta._mapping, payloads[meta.id])
             data = _to_rows(decode(encoded, layout, wanted), layout, **info)
             yield _slice(data, start_row, end)
 
@@ -178,14 +169,8 @@ def _overlapping(measurement_object_id: int, first_row: int, end_row: int) -> An
 
 def _row(measurement_object_id: int, chunk: EncodedChunk) -> dict[str, Any]:
     return {
+        **chunk.meta(),
         "measurement_object_id": measurement_object_id,
-        "first_row": chunk.first_row,
-        "row_count": chunk.row_count,
-        "first_point": chunk.first_point,
-        "point_count": chunk.point_count,
-        "rows_per_point": chunk.rows_per_point,
-        "codec": chunk.codec,
-        "frame_sizes": chunk.frame_sizes,
         "payload": chunk.payload,
         "created_at": utcnow(),
     }

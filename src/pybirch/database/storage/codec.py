@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import blosc2
 import numpy as np
@@ -81,6 +83,32 @@ class EncodedChunk:
     def end_row(self) -> int:
         """One past the chunk's last row."""
         return self.first_row + self.row_count
+
+    def meta(self) -> dict[str, Any]:
+        """Everything but the payload, JSON-able (a table row or a spool header)."""
+        return {
+            "first_row": self.first_row,
+            "row_count": self.row_count,
+            "first_point": self.first_point,
+            "point_count": self.point_count,
+            "rows_per_point": self.rows_per_point,
+            "codec": self.codec,
+            "frame_sizes": list(self.frame_sizes),
+        }
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any], payload: bytes) -> EncodedChunk:
+        """The chunk described by :meth:`meta` output (or a table row) and its payload."""
+        return cls(
+            first_row=meta["first_row"],
+            row_count=meta["row_count"],
+            first_point=meta["first_point"],
+            point_count=meta["point_count"],
+            rows_per_point=meta["rows_per_point"],
+            codec=meta["codec"],
+            frame_sizes=list(meta["frame_sizes"]),
+            payload=payload,
+        )
 
 
 def encode(chunk: ChunkData, layout: Layout) -> EncodedChunk:

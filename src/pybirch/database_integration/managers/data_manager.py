@@ -28,7 +28,13 @@ from pybirch.database.models import Scan
 from pybirch.database.storage import EncodedChunk, Layout, encode
 from pybirch.database.storage import chunks as chunk_store
 from pybirch.database_integration.serializers import batch_layout, batch_to_chunk
-from pybirch.database_integration.spool import Spool, orphaned_spools, read_records, spool_directory
+from pybirch.database_integration.spool import (
+    Spool,
+    SpoolRecord,
+    orphaned_spools,
+    read_records,
+    spool_directory,
+)
 from pybirch.scan.batch import DataBatch
 
 log = logging.getLogger(__name__)
@@ -377,40 +383,23 @@ class DataManager:
 
 
 def _spool_header(work: _ChunkWork) -> dict[str, Any]:
-    chunk = work.chunk
     return {
+        **work.chunk.meta(),
         "scan_id": work.scan_id,
         "measurement": work.measurement,
         "layout": work.layout.to_json(),
         "point_shape": work.point_shape,
         "instrument": work.instrument,
-        "first_row": chunk.first_row,
-        "row_count": chunk.row_count,
-        "first_point": chunk.first_point,
-        "point_count": chunk.point_count,
-        "rows_per_point": chunk.rows_per_point,
-        "codec": chunk.codec,
-        "frame_sizes": chunk.frame_sizes,
     }
 
 
-def _work_from_record(record: Any) -> _ChunkWork:
+def _work_from_record(record: SpoolRecord) -> _ChunkWork:
     header = record.header
-    chunk = EncodedChunk(
-        first_row=header["first_row"],
-        row_count=header["row_count"],
-        first_point=header["first_point"],
-        point_count=header["point_count"],
-        rows_per_point=header["rows_per_point"],
-        codec=header["codec"],
-        frame_sizes=list(header["frame_sizes"]),
-        payload=record.payload,
-    )
     return _ChunkWork(
         header["scan_id"],
         header["measurement"],
         Layout.from_json(header["layout"]),
         header["point_shape"],
-        chunk,
+        EncodedChunk.from_meta(header, record.payload),
         header.get("instrument"),
     )
