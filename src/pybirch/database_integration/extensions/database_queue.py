@@ -168,7 +168,11 @@ class DatabaseQueue(Queue):
 
     def _persist_log(self, entry: LogEntry) -> None:
         self.data_manager.call(
-            "recording a queue log entry", self.queue_manager.add_log, self.db_queue_id, entry
+            "recording a queue log entry",
+            self.queue_manager.add_log,
+            self.db_queue_id,
+            entry,
+            None if entry.scan_id is None else self._records.get(entry.scan_id),
         )
 
     def _persist_queue_state(self, state: QueueState) -> None:

@@ -59,8 +59,12 @@ class QueueManager:
             queue_id, completed_scans=completed_scans, total_scans=total_scans
         )
 
-    def add_log(self, queue_id: int, entry: LogEntry) -> QueueLog:
-        """Persist one queue log entry."""
+    def add_log(
+        self, queue_id: int, entry: LogEntry, scan_record_id: int | None = None
+    ) -> QueueLog:
+        """Persist one queue log entry (also in the scan's log when it is about one)."""
+        if scan_record_id is not None:
+            self.db.add_scan_log(scan_record_id, entry.level, entry.message, entry.timestamp)
         return self.db.add_queue_log(
             queue_id, entry.level, entry.message, scan_id=entry.scan_id, timestamp=entry.timestamp
         )
