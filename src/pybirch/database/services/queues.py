@@ -7,11 +7,18 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from pybirch.database.errors import DatabaseError, NotFoundError
-from pybirch.database.models import Queue, QueueLog, Scan, utcnow
+from pybirch.database.models import (
+    MeasurementChunk,
+    MeasurementObject,
+    Queue,
+    QueueLog,
+    Scan,
+    utcnow,
+)
 from pybirch.database.models.scans import ACTIVE_SCAN_STATUSES, QUEUE_STATUSES
 from pybirch.database.services.core import ServiceCore
 from pybirch.database.services.paging import Page
@@ -166,6 +173,8 @@ class QueuesMixin(ServiceCore):
                 scan.status = "interrupted"
                 scan.error_message = reason
                 scan.completed_at = now
+                scan.points_done = _stored_points(session, scan.id)
+                scan.progress = scan.points_done / scan.total_points if scan.total_points else 0.0
             if queue.status in _LIVE_QUEUE_STATUSES:
                 queue.status = "interrupted"
                 queue.completed_at = now
@@ -195,6 +204,17 @@ class QueuesMixin(ServiceCore):
         if queue is None:
             raise NotFoundError("Queue", queue_id)
         return queue
+
+
+def _stored_points(session: Any, scan_id: int) -> int:
+    """Points stored for a scan, over all its measurements."""
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(MeasurementChunk.point_count), 0))
+            .join(MeasurementObject, MeasurementObject.id == MeasurementChunk.measurement_object_id)
+            .where(MeasurementObject.scan_id == scan_id)
+        )
+    )
 
 
 def _check_status(status: str) -> None:

@@ -38,6 +38,7 @@ class DatabaseExtension(ScanExtension):
         self._data = data_manager
         self._owns_data = data_manager is None
         self._scan: Scan | None = None
+        self._delivered: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"<DatabaseExtension scan_id={self.scan_id} {self.db.url}>"
@@ -63,7 +64,11 @@ class DatabaseExtension(ScanExtension):
 
     def save_batch(self, batch: DataBatch) -> None:
         scan = self._require_scan()
-        self.data_manager.write_batch(self.scan_id, batch, scan.points_done, scan.progress)
+        # Progress counts the points delivered to the database, not those still buffered.
+        self._delivered[batch.measurement_name] = batch.first_point + batch.point_count
+        delivered = sum(self._delivered.values())
+        progress = delivered / scan.total_points if scan.total_points else 0.0
+        self.data_manager.write_batch(self.scan_id, batch, delivered, progress)
 
     def on_pause(self) -> None:
         self._status("paused")

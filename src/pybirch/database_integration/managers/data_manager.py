@@ -94,7 +94,8 @@ class DataManager:
         self.db = db
         #: Seconds a scan's end waits for its data to be committed (database away).
         self.commit_wait = commit_wait
-        self.spool_directory = spool_directory(db.engine.url.render_as_string(hide_password=False))
+        # Keyed without the password, so a changed password does not orphan the spool.
+        self.spool_directory = spool_directory(db.url)
         #: Errors that dropped work (the data is kept in the spool for the next start).
         self.errors: list[tuple[int | None, BaseException]] = []
         #: Chunks found in dead processes' spools and stored at start-up.
@@ -290,11 +291,27 @@ class DataManager:
             f"storing {len(work)} chunks", work[0].scan_id, lambda: self._commit_chunks(work)
         )
         self._last_commit = time.monotonic()
+        if not stored:
+            self._set_aside(work)
         with self._cond:
-            if stored:
-                self._uncommitted -= len(work)
+            self._uncommitted -= len(work)
             if self._uncommitted == 0 and self._spool is not None:
                 self._spool.clear()
+
+    def _set_aside(self, works: list[_ChunkWork]) -> None:
+        """Keep chunks the database refused in ``rejected/``, out of the replayed spool."""
+        rejected = Spool(self.spool_directory / "rejected", fsync=True)
+        try:
+            for work in works:
+                rejected.append(_spool_header(work), work.chunk.payload)
+        finally:
+            rejected.close()
+        log.error(
+            "database %s refused %d chunks; they are kept in %s for inspection",
+            self.db.url,
+            len(works),
+            rejected.path,
+        )
 
     def _with_retry(self, description: str, scan_id: int | None, action: Callable[[], Any]) -> bool:
         """Run ``action`` until it succeeds or fails for a reason retrying cannot fix."""
