@@ -91,26 +91,28 @@ def read_range(
     **info: Any,
 ) -> MeasurementData:
     """Rows ``start_row`` to ``end_row`` (exclusive; None for all) of one measurement."""
-    pieces = list(
-        iter_ranges(connection, measurement_object_id, layout, start_row, end_row, labels, **info)
-    )
-    if not pieces:
+    reader = _RangeReader(connection, measurement_object_id, layout, start_row, end_row, labels)
+    total = sum(high - low for _, low, high in reader.spans)
+    if total == 0:
         return _empty(layout, start_row, labels, **info)
-    if len(pieces) == 1:
-        return pieces[0]
-    first = pieces[0]
+    point_index = np.empty(total, dtype=np.int64)
+    columns = {spec.label: np.empty(total, dtype=spec.dtype) for spec in reader.specs}
+    offset = 0
+    for _, index, values in reader.chunks():
+        n = len(index)
+        point_index[offset : offset + n] = index
+        for label, column in values.items():
+            columns[label][offset : offset + n] = column
+        offset += n
     return MeasurementData(
-        name=first.name,
+        name=info.get("name", ""),
         layout=layout,
-        first_row=first.first_row,
-        point_index=np.concatenate([piece.point_index for piece in pieces]),
-        columns={
-            label: np.concatenate([piece.columns[label] for piece in pieces])
-            for label in first.columns
-        },
-        point_shape=first.point_shape,
-        units=first.units,
-        rows=np.concatenate([piece.row_index for piece in pieces]),
+        first_row=reader.spans[0][1],
+        point_index=point_index,
+        columns=columns,
+        point_shape=info.get("point_shape"),
+        units=layout.units(),
+        rows=None if reader.contiguous else reader.row_numbers(),
     )
 
 
@@ -123,40 +125,116 @@ def iter_ranges(
     labels: Sequence[str] | None = None,
     **info: Any,
 ) -> Iterator[MeasurementData]:
-    """The rows of each stored chunk in the range, one chunk in memory at a time."""
-    wanted = {layout.index(label) for label in labels} if labels is not None else None
-    end = np.iinfo(np.int64).max if end_row is None else end_row
-    if end <= start_row:
-        return
-    metas = connection.execute(
-        select(*_META)
-        .where(_overlapping(measurement_object_id, start_row, end))
-        .order_by(_table.c.first_row)
-    ).all()
-    for group in _groups_by_size(metas):
-        payloads = dict(
-            connection.execute(
-                select(_table.c.id, _table.c.payload).where(
-                    _table.c.id.in_([meta.id for meta in group])
-                )
-            ).all()
+    """The rows of each stored chunk in the range, about one chunk in memory at a time."""
+    reader = _RangeReader(connection, measurement_object_id, layout, start_row, end_row, labels)
+    units = layout.units()
+    for first_row, index, values in reader.chunks():
+        yield MeasurementData(
+            name=info.get("name", ""),
+            layout=layout,
+            first_row=first_row,
+            point_index=index,
+            columns=values,
+            point_shape=info.get("point_shape"),
+            units=units,
         )
-        for meta in group:
-            encoded = EncodedChunk.from_meta(meta._mapping, payloads[meta.id])
-            data = _to_rows(decode(encoded, layout, wanted), layout, **info)
-            yield _slice(data, start_row, end)
 
 
-def _groups_by_size(metas: Sequence[Any]) -> Iterator[Sequence[Any]]:
+class _RangeReader:
+    """The chunks overlapping a row range, fetched in groups and decoded one by one."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        measurement_object_id: int,
+        layout: Layout,
+        start_row: int,
+        end_row: int | None,
+        labels: Sequence[str] | None,
+    ) -> None:
+        self.connection = connection
+        self.layout = layout
+        self.wanted = {layout.index(label) for label in labels} if labels is not None else None
+        self.specs = [
+            spec for i, spec in enumerate(layout.columns) if self.wanted is None or i in self.wanted
+        ]
+        end = np.iinfo(np.int64).max if end_row is None else end_row
+        self.metas = (
+            connection.execute(
+                select(*_META)
+                .where(_overlapping(measurement_object_id, start_row, end))
+                .order_by(_table.c.first_row)
+            ).all()
+            if end > start_row
+            else []
+        )
+        #: (chunk meta, first row read, one past the last row read) per chunk.
+        self.spans = [
+            (meta, max(start_row, meta.first_row), min(end, meta.first_row + meta.row_count))
+            for meta in self.metas
+        ]
+        self.contiguous = all(
+            later[1] == earlier[2]
+            for earlier, later in zip(self.spans, self.spans[1:], strict=False)
+        )
+
+    def row_numbers(self) -> np.ndarray:
+        """Index of every row read (they have gaps when chunks are missing)."""
+        return np.concatenate([np.arange(low, high) for _, low, high in self.spans])
+
+    def chunks(self) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
+        """(first row, point index per row, columns per row) of each chunk's part."""
+        for group in _groups_by_size(self.spans):
+            payloads = _fetch_payloads(self.connection, [meta.id for meta, _, _ in group])
+            for meta, low, high in group:
+                chunk = decode(
+                    EncodedChunk.from_meta(meta._mapping, payloads[meta.id]),
+                    self.layout,
+                    self.wanted,
+                )
+                index, values = _per_row(chunk, self.layout)
+                cut = slice(low - meta.first_row, high - meta.first_row)
+                yield low, index[cut], {label: column[cut] for label, column in values.items()}
+
+
+def _per_row(chunk: ChunkData, layout: Layout) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The chunk's point index and decoded columns, per-point columns repeated per row."""
+    repeats: Any = chunk.rows_per_point if chunk.rows_per_point is not None else chunk.point_rows
+    single = isinstance(repeats, int) and repeats == 1
+
+    def expand(values: np.ndarray) -> np.ndarray:
+        return values if single else np.repeat(values, repeats)
+
+    points = np.arange(chunk.first_point, chunk.first_point + chunk.point_count, dtype=np.int64)
+    values = {
+        spec.label: expand(column) if spec.per_point else column
+        for spec, column in zip(layout.columns, chunk.columns, strict=True)
+        if column is not None
+    }
+    return expand(points), values
+
+
+def _fetch_payloads(connection: Connection, ids: list[int]) -> dict[int, bytes]:
+    """Payloads by chunk id; on PostgreSQL in binary (bytea as text is hex, 2x the bytes)."""
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        with driver.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+            cursor.execute("SELECT id, payload FROM measurement_chunks WHERE id = ANY(%s)", [ids])
+            return {int(key): bytes(payload) for key, payload in cursor.fetchall()}
+    rows = connection.execute(select(_table.c.id, _table.c.payload).where(_table.c.id.in_(ids)))
+    return dict(rows.all())
+
+
+def _groups_by_size(spans: Sequence[Any]) -> Iterator[Sequence[Any]]:
     """Consecutive chunks whose payloads add up to about :data:`STREAM_BYTES`."""
     start, size = 0, 0
-    for i, meta in enumerate(metas):
+    for i, (meta, _, _) in enumerate(spans):
         size += sum(meta.frame_sizes)
         if size >= STREAM_BYTES:
-            yield metas[start : i + 1]
+            yield spans[start : i + 1]
             start, size = i + 1, 0
-    if start < len(metas):
-        yield metas[start:]
+    if start < len(spans):
+        yield spans[start:]
 
 
 def _overlapping(measurement_object_id: int, first_row: int, end_row: int) -> Any:
@@ -174,49 +252,6 @@ def _row(measurement_object_id: int, chunk: EncodedChunk) -> dict[str, Any]:
         "payload": chunk.payload,
         "created_at": utcnow(),
     }
-
-
-def _to_rows(chunk: ChunkData, layout: Layout, **info: Any) -> MeasurementData:
-    """Expand per-point columns to one value per row."""
-    points = np.arange(chunk.first_point, chunk.first_point + chunk.point_count, dtype=np.int64)
-    repeats: int | np.ndarray = (
-        chunk.rows_per_point if chunk.rows_per_point is not None else chunk.point_rows  # type: ignore[assignment]
-    )
-
-    def per_row(values: np.ndarray) -> np.ndarray:
-        return values if isinstance(repeats, int) and repeats == 1 else np.repeat(values, repeats)
-
-    columns = {
-        spec.label: per_row(column) if spec.per_point else column
-        for spec, column in zip(layout.columns, chunk.columns, strict=True)
-        if column is not None
-    }
-    return MeasurementData(
-        name=info.get("name", ""),
-        layout=layout,
-        first_row=chunk.first_row,
-        point_index=per_row(points),
-        columns=columns,
-        point_shape=info.get("point_shape"),
-        units=layout.units(),
-    )
-
-
-def _slice(data: MeasurementData, start_row: int, end_row: int) -> MeasurementData:
-    low = max(0, start_row - data.first_row)
-    high = min(len(data), end_row - data.first_row)
-    if low == 0 and high == len(data):
-        return data
-    return MeasurementData(
-        name=data.name,
-        layout=data.layout,
-        first_row=data.first_row + low,
-        point_index=data.point_index[low:high],
-        columns={label: column[low:high] for label, column in data.columns.items()},
-        point_shape=data.point_shape,
-        units=data.units,
-        rows=None if data.rows is None else data.rows[low:high],
-    )
 
 
 def _empty(
