@@ -98,11 +98,22 @@ def read_range(
     point_index = np.empty(total, dtype=np.int64)
     columns = {spec.label: np.empty(total, dtype=spec.dtype) for spec in reader.specs}
     offset = 0
-    for _, index, values in reader.chunks():
-        n = len(index)
-        point_index[offset : offset + n] = index
-        for label, column in values.items():
-            columns[label][offset : offset + n] = column
+    for meta, low, high, payload in reader.payloads():
+        n = high - low
+        if reader.is_whole(meta, low, high) and meta.rows_per_point == 1:
+            # The common case: decompress every column straight into the result.
+            targets = {
+                i: columns[spec.label][offset : offset + n]
+                for i, spec in enumerate(layout.columns)
+                if spec.label in columns
+            }
+            decode(EncodedChunk.from_meta(meta._mapping, payload), layout, reader.wanted, targets)
+            point_index[offset : offset + n] = np.arange(meta.first_point, meta.first_point + n)
+        else:
+            _, index, values = reader.part(meta, low, high, payload)
+            point_index[offset : offset + n] = index
+            for label, column in values.items():
+                columns[label][offset : offset + n] = column
         offset += n
     return MeasurementData(
         name=info.get("name", ""),
@@ -182,19 +193,31 @@ class _RangeReader:
         """Index of every row read (they have gaps when chunks are missing)."""
         return np.concatenate([np.arange(low, high) for _, low, high in self.spans])
 
-    def chunks(self) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
-        """(first row, point index per row, columns per row) of each chunk's part."""
+    def payloads(self) -> Iterator[tuple[Any, int, int, bytes]]:
+        """(chunk meta, first row read, one past the last, payload), fetched in groups."""
         for group in _groups_by_size(self.spans):
             payloads = _fetch_payloads(self.connection, [meta.id for meta, _, _ in group])
             for meta, low, high in group:
-                chunk = decode(
-                    EncodedChunk.from_meta(meta._mapping, payloads[meta.id]),
-                    self.layout,
-                    self.wanted,
-                )
-                index, values = _per_row(chunk, self.layout)
-                cut = slice(low - meta.first_row, high - meta.first_row)
-                yield low, index[cut], {label: column[cut] for label, column in values.items()}
+                yield meta, low, high, payloads[meta.id]
+
+    def chunks(self) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
+        """(first row, point index per row, columns per row) of each chunk's part."""
+        for meta, low, high, payload in self.payloads():
+            yield self.part(meta, low, high, payload)
+
+    def part(
+        self, meta: Any, low: int, high: int, payload: bytes
+    ) -> tuple[int, np.ndarray, dict[str, np.ndarray]]:
+        """Rows ``low..high`` of one chunk: first row, point index, columns per row."""
+        chunk = decode(EncodedChunk.from_meta(meta._mapping, payload), self.layout, self.wanted)
+        index, values = _per_row(chunk, self.layout)
+        cut = slice(low - meta.first_row, high - meta.first_row)
+        return low, index[cut], {label: column[cut] for label, column in values.items()}
+
+    @staticmethod
+    def is_whole(meta: Any, low: int, high: int) -> bool:
+        """True if rows ``low..high`` are the whole chunk."""
+        return low == meta.first_row and high == meta.first_row + meta.row_count
 
 
 def _per_row(chunk: ChunkData, layout: Layout) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -136,28 +136,29 @@ def encode(chunk: ChunkData, layout: Layout) -> EncodedChunk:
     )
 
 
-def decode(encoded: EncodedChunk, layout: Layout, wanted: set[int] | None = None) -> ChunkData:
-    """Decompress the columns at positions ``wanted`` (all by default); others are None."""
-    if encoded.codec not in _CODECS:
-        raise StorageError(f"chunk codec {encoded.codec!r} is unknown to this PyBirch")
-    expected_frames = len(layout.columns) + (encoded.rows_per_point is None)
-    if len(encoded.frame_sizes) != expected_frames:
-        raise StorageError(
-            f"chunk at row {encoded.first_row} has {len(encoded.frame_sizes)} frames, "
-            f"its measurement needs {expected_frames}"
-        )
-    payload = memoryview(encoded.payload)
-    offsets = np.concatenate(([0], np.cumsum(encoded.frame_sizes))).tolist()
+def decode(
+    encoded: EncodedChunk,
+    layout: Layout,
+    wanted: set[int] | None = None,
+    into: dict[int, np.ndarray] | None = None,
+) -> ChunkData:
+    """Decompress the columns at positions ``wanted`` (all by default); others are None.
+
+    ``into`` maps column positions to arrays of the right size to decompress straight
+    into (a slice of a larger result), saving a copy.
+    """
+    frames = _frames(encoded, layout)
     columns: list[np.ndarray | None] = []
     for i, spec in enumerate(layout.columns):
         if wanted is not None and i not in wanted:
             columns.append(None)
             continue
         count = encoded.point_count if spec.per_point else encoded.row_count
-        columns.append(_decompress(payload[offsets[i] : offsets[i + 1]], spec.dtype, count))
+        target = None if into is None else into.get(i)
+        columns.append(_decompress(frames[i], spec.dtype, count, target))
     point_rows = None
     if encoded.rows_per_point is None:
-        point_rows = _decompress(payload[offsets[-2] : offsets[-1]], "int64", encoded.point_count)
+        point_rows = _decompress(frames[-1], "int64", encoded.point_count)
     return ChunkData(
         first_row=encoded.first_row,
         first_point=encoded.first_point,
@@ -167,6 +168,24 @@ def decode(encoded: EncodedChunk, layout: Layout, wanted: set[int] | None = None
         rows_per_point=encoded.rows_per_point,
         point_rows=point_rows,
     )
+
+
+def _frames(encoded: EncodedChunk, layout: Layout) -> list[memoryview]:
+    """The payload cut into its frames, after checking the chunk fits the layout."""
+    if encoded.codec not in _CODECS:
+        raise StorageError(f"chunk codec {encoded.codec!r} is unknown to this PyBirch")
+    expected_frames = len(layout.columns) + (encoded.rows_per_point is None)
+    if len(encoded.frame_sizes) != expected_frames:
+        raise StorageError(
+            f"chunk at row {encoded.first_row} has {len(encoded.frame_sizes)} frames, "
+            f"its measurement needs {expected_frames}"
+        )
+    payload = memoryview(encoded.payload)
+    frames, offset = [], 0
+    for size in encoded.frame_sizes:
+        frames.append(payload[offset : offset + size])
+        offset += size
+    return frames
 
 
 def _compress(array: np.ndarray) -> bytes:
@@ -183,8 +202,10 @@ def _compress(array: np.ndarray) -> bytes:
     return frame + _CRC.pack(zlib.crc32(frame))
 
 
-def _decompress(frame: memoryview, dtype: str, count: int) -> np.ndarray:
-    array = np.empty(count, dtype=dtype)
+def _decompress(
+    frame: memoryview, dtype: str, count: int, into: np.ndarray | None = None
+) -> np.ndarray:
+    array = np.empty(count, dtype=dtype) if into is None else into
     if count == 0:
         if len(frame):
             raise StorageError("a chunk frame holds data where none was expected")
