@@ -1,13 +1,31 @@
-"""Builders shared by the database tests: PyBirch objects to store, and row counts."""
+"""Builders shared by the database tests: PyBirch objects to store, and row counts.
+
+Also scans on simulated instruments that remember every reading they returned (so a test
+can compare the database with it value by value) and helpers to wait for a condition.
+"""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
 
 from pybirch.database import DatabaseService
 from pybirch.database.models import Base
-from pybirch.instruments.simulated import FakeLockin, FakeStage
+from pybirch.instruments.simulated import (
+    FakeCurrentSource,
+    FakeLockin,
+    FakeMultimeter,
+    FakeSpectrometer,
+    FakeStage,
+    SimulatedSample,
+)
 from pybirch.queue.samples import Sample as PyBirchSample
 from pybirch.scan import MeasurementItem, MovementItem, Scan, ScanSettings, ScanTree
 
@@ -44,3 +62,141 @@ def count_rows(db: DatabaseService, model: type[Base]) -> int:
     """How many rows ``model``'s table holds in ``db``."""
     with db.session() as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+# -- scans on simulated instruments that remember what they returned -------------------------
+
+
+class ReadingRecorder:
+    """Mixin for a simulated measurement: keeps a copy of every reading it returned.
+
+    ``before_reading[n]`` is called just before reading number ``n`` (counting from 0), in
+    the scan's thread: a test uses it to pause, abort or hold a scan at a known point.
+    ``fail_at = n`` makes reading ``n`` raise, as an instrument that loses its signal does.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.readings: list[np.ndarray] = []
+        self.before_reading: dict[int, Callable[[], object]] = {}
+        self.fail_at: int | None = None
+
+    def _perform_measurement_impl(self) -> np.ndarray:
+        number = len(self.readings)
+        hook = self.before_reading.get(number)
+        if hook is not None:
+            hook()
+        if self.fail_at == number:
+            raise RuntimeError(f"{self.name} lost its signal at reading {number}")
+        reading = super()._perform_measurement_impl()  # type: ignore[misc]
+        self.readings.append(np.array(reading, dtype=float, copy=True))
+        return reading
+
+    def rows(self) -> np.ndarray:
+        """Every row returned so far, in order (rows x data columns)."""
+        return np.vstack(self.readings)
+
+
+class RecordingLockin(ReadingRecorder, FakeLockin):
+    """A simulated lock-in that remembers its readings."""
+
+
+class RecordingMultimeter(ReadingRecorder, FakeMultimeter):
+    """A simulated multimeter that remembers its readings."""
+
+
+class RecordingSpectrometer(ReadingRecorder, FakeSpectrometer):
+    """A simulated spectrometer that remembers its spectra."""
+
+
+def iv_settings(
+    points: int = 21, scan_name: str = "IV sweep", project_name: str = "Graphene"
+) -> tuple[ScanSettings, RecordingMultimeter]:
+    """A current sweep (``points`` currents) reading voltage and current on a multimeter."""
+    device = SimulatedSample()
+    source = FakeCurrentSource("Current Source", sample=device)
+    meter = RecordingMultimeter("Multimeter", sample=device, include_current=True, noise=1e-4)
+    tree = ScanTree([MovementItem(source, iv_currents(points), children=[MeasurementItem(meter)])])
+    settings = ScanSettings(project_name, scan_name, "1D Scan", "Transport", scan_tree=tree)
+    return settings, meter
+
+
+def iv_currents(points: int = 21) -> np.ndarray:
+    """The currents :func:`iv_settings` sweeps, in amperes."""
+    return np.linspace(-1e-3, 1e-3, points)
+
+
+def map_settings(
+    xs: np.ndarray, ys: np.ndarray, scan_name: str = "Lock-in map", snake: bool = True
+) -> tuple[ScanSettings, RecordingLockin]:
+    """A 2-D raster: stage y outside, stage x inside (snaking), a lock-in read at each point."""
+    device = SimulatedSample()
+    stage_x = FakeStage("Stage X", axis="x", sample=device)
+    stage_y = FakeStage("Stage Y", axis="y", sample=device)
+    lockin = RecordingLockin("Lock-in", sample=device, noise=1e-5)
+    inner = MovementItem(stage_x, xs, snake=snake, children=[MeasurementItem(lockin)])
+    tree = ScanTree([MovementItem(stage_y, ys, children=[inner])])
+    return ScanSettings("Graphene", scan_name, "2D Scan", "Imaging", scan_tree=tree), lockin
+
+
+def spectrum_settings(
+    positions: np.ndarray, pixels: int = 64
+) -> tuple[ScanSettings, RecordingSpectrometer]:
+    """A line of spectra: stage x over ``positions``, a ``pixels``-row spectrum at each."""
+    device = SimulatedSample()
+    stage = FakeStage("Stage X", axis="x", sample=device)
+    spectrometer = RecordingSpectrometer("Spectrometer", sample=device, pixels=pixels)
+    tree = ScanTree([MovementItem(stage, positions, children=[MeasurementItem(spectrometer)])])
+    settings = ScanSettings("Graphene", "PL line", "1D Scan", "Spectroscopy", scan_tree=tree)
+    return settings, spectrometer
+
+
+def snake_grid(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """The (y, x) of every point of :func:`map_settings`, in the order they are taken."""
+    rows = []
+    for line, y in enumerate(ys):
+        for x in xs if line % 2 == 0 else xs[::-1]:
+            rows.append((y, x))
+    return np.array(rows, dtype=float)
+
+
+# -- waiting and processes ---------------------------------------------------------------------
+
+
+class Hold:
+    """A ``before_reading`` hook that holds the scan's thread until :meth:`release`.
+
+    ``reached`` is set once the scan is held, so a test knows exactly where the scan is.
+    """
+
+    def __init__(self, timeout: float = 30.0) -> None:
+        self.reached = threading.Event()
+        self.released = threading.Event()
+        self.timeout = timeout
+
+    def __call__(self) -> None:
+        self.reached.set()
+        self.released.wait(self.timeout)
+
+    def wait_reached(self) -> None:
+        """Block until the scan is held; fail the test after the timeout."""
+        assert self.reached.wait(self.timeout), "the scan never reached the hold"
+
+    def release(self) -> None:
+        self.released.set()
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
+    """Poll ``condition`` until it is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or condition}")
+        time.sleep(0.01)
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited (and was reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

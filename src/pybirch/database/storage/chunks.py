@@ -70,6 +70,18 @@ def check_no_overlap(
             )
 
 
+def stored_spans(
+    connection: Connection, measurement_object_id: int, first_row: int, end_row: int
+) -> list[tuple[int, int]]:
+    """(first row, end row) of the stored chunks overlapping rows ``first_row..end_row``."""
+    rows = connection.execute(
+        select(_table.c.first_row, _table.c.row_count)
+        .where(_overlapping(measurement_object_id, first_row, end_row))
+        .order_by(_table.c.first_row)
+    ).all()
+    return [(first, first + count) for first, count in rows]
+
+
 def count(connection: Connection, measurement_object_id: int) -> tuple[int, int]:
     """(rows, points) stored for a measurement."""
     rows, points = connection.execute(

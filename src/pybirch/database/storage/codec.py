@@ -10,6 +10,7 @@ catches a damaged frame (blosc2 stores incompressible data verbatim, unchecked).
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zlib
 from collections.abc import Mapping
@@ -23,9 +24,11 @@ from pybirch.database.errors import DataIntegrityError, StorageError
 from pybirch.database.storage.layout import Layout
 
 CODEC = "blosc2-lz4-crc32"
+#: Uncompressed frames with their checksum: what the spool writes (cheapest to produce).
+RAW_CODEC = "raw-crc32"
 _CRC = struct.Struct("<I")
 #: Codecs this PyBirch reads (blosc2 frames describe their own compressor).
-_CODECS = (CODEC, "blosc2-zstd1-crc32")
+_CODECS = (CODEC, RAW_CODEC, "blosc2-zstd1-crc32")
 
 
 @dataclass
@@ -113,8 +116,47 @@ class EncodedChunk:
         )
 
 
-def encode(chunk: ChunkData, layout: Layout) -> EncodedChunk:
-    """Compress ``chunk`` (checked against ``layout``) into one payload."""
+def concatenate(chunks: list[ChunkData]) -> ChunkData:
+    """Consecutive chunks of one measurement as one (each must start where the last ends)."""
+    first = chunks[0]
+    if len(chunks) == 1:
+        return first
+    for earlier, later in itertools.pairwise(chunks):
+        if later.first_row != earlier.first_row + earlier.row_count:
+            raise DataIntegrityError(
+                f"chunks at rows {earlier.first_row} and {later.first_row} are not consecutive"
+            )
+    uniform = {chunk.rows_per_point for chunk in chunks}
+    rows_per_point = first.rows_per_point if len(uniform) == 1 else None
+    point_rows = None
+    if rows_per_point is None:
+        point_rows = np.concatenate([_rows_of_each_point(chunk) for chunk in chunks])
+    return ChunkData(
+        first_row=first.first_row,
+        first_point=first.first_point,
+        columns=[
+            np.concatenate([chunk.columns[i] for chunk in chunks])  # type: ignore[misc]
+            for i in range(len(first.columns))
+        ],
+        row_count=sum(chunk.row_count for chunk in chunks),
+        point_count=sum(chunk.point_count for chunk in chunks),
+        rows_per_point=rows_per_point,
+        point_rows=point_rows,
+    )
+
+
+def _rows_of_each_point(chunk: ChunkData) -> np.ndarray:
+    if chunk.rows_per_point is None:
+        assert chunk.point_rows is not None
+        return np.asarray(chunk.point_rows, dtype=np.int64)
+    return np.full(chunk.point_count, chunk.rows_per_point, dtype=np.int64)
+
+
+def encode(chunk: ChunkData, layout: Layout, codec: str = CODEC) -> EncodedChunk:
+    """Compress ``chunk`` (checked against ``layout``) into one payload.
+
+    ``codec=RAW_CODEC`` leaves the frames uncompressed (still checksummed).
+    """
     chunk.check(layout)
     arrays = [
         np.ascontiguousarray(column, dtype=spec.dtype)
@@ -123,14 +165,15 @@ def encode(chunk: ChunkData, layout: Layout) -> EncodedChunk:
     if chunk.rows_per_point is None:
         assert chunk.point_rows is not None
         arrays.append(np.ascontiguousarray(chunk.point_rows, dtype=np.int64))
-    frames = [_compress(array) for array in arrays]
+    pack = _compress if codec == CODEC else _raw
+    frames = [pack(array) for array in arrays]
     return EncodedChunk(
         first_row=chunk.first_row,
         row_count=chunk.row_count,
         first_point=chunk.first_point,
         point_count=chunk.point_count,
         rows_per_point=chunk.rows_per_point,
-        codec=CODEC,
+        codec=codec,
         frame_sizes=[len(frame) for frame in frames],
         payload=b"".join(frames),
     )
@@ -148,6 +191,7 @@ def decode(
     into (a slice of a larger result), saving a copy.
     """
     frames = _frames(encoded, layout)
+    raw = encoded.codec == RAW_CODEC
     columns: list[np.ndarray | None] = []
     for i, spec in enumerate(layout.columns):
         if wanted is not None and i not in wanted:
@@ -155,10 +199,10 @@ def decode(
             continue
         count = encoded.point_count if spec.per_point else encoded.row_count
         target = None if into is None else into.get(i)
-        columns.append(_decompress(frames[i], spec.dtype, count, target))
+        columns.append(_decompress(frames[i], spec.dtype, count, target, raw))
     point_rows = None
     if encoded.rows_per_point is None:
-        point_rows = _decompress(frames[-1], "int64", encoded.point_count)
+        point_rows = _decompress(frames[-1], "int64", encoded.point_count, raw=raw)
     return ChunkData(
         first_row=encoded.first_row,
         first_point=encoded.first_point,
@@ -202,8 +246,17 @@ def _compress(array: np.ndarray) -> bytes:
     return frame + _CRC.pack(zlib.crc32(frame))
 
 
+def _raw(array: np.ndarray) -> bytes:
+    frame = array.tobytes()
+    return frame + _CRC.pack(zlib.crc32(frame))
+
+
 def _decompress(
-    frame: memoryview, dtype: str, count: int, into: np.ndarray | None = None
+    frame: memoryview,
+    dtype: str,
+    count: int,
+    into: np.ndarray | None = None,
+    raw: bool = False,
 ) -> np.ndarray:
     array = np.empty(count, dtype=dtype) if into is None else into
     if count == 0:
@@ -216,6 +269,11 @@ def _decompress(
     (expected,) = _CRC.unpack(frame[-_CRC.size :])
     if zlib.crc32(body) != expected:
         raise StorageError("a chunk frame is damaged (checksum mismatch)")
+    if raw:
+        if len(body) != array.nbytes:
+            raise StorageError(f"a raw frame has {len(body)} bytes, expected {array.nbytes}")
+        array[:] = np.frombuffer(body, dtype=array.dtype)
+        return array
     try:
         # decompress() reuses blosc2's global context: no per-frame set-up cost.
         blosc2.decompress(body, dst=array)

@@ -8,6 +8,8 @@ import socket
 from typing import Any
 
 from pybirch.database import DatabaseService
+from pybirch.database.errors import NotFoundError
+from pybirch.database.models import Queue as QueueRecord
 from pybirch.database.models import Scan as ScanRecord
 from pybirch.database_integration.extensions.database_extension import DatabaseExtension
 from pybirch.database_integration.managers.data_manager import DataManager
@@ -45,6 +47,7 @@ class DatabaseQueue(Queue):
         *,
         lab_id: int | None = None,
         data_manager: DataManager | None = None,
+        force: bool = False,
         **queue_options: Any,
     ) -> None:
         super().__init__(QID, **queue_options)
@@ -57,6 +60,13 @@ class DatabaseQueue(Queue):
         self.queue_manager = QueueManager(db_service)
         self.data_manager = data_manager or DataManager(db_service)
         self._owns_data = data_manager is None
+        try:
+            stored = db_service.get_queue(QID)
+        except NotFoundError:
+            stored = None
+        if stored is not None:
+            _refuse_if_live(stored, force)
+            _mark_dead_run(self.queue_manager, stored)
         record = self.queue_manager.create_queue(
             self,
             lab_id=lab_id,
@@ -75,21 +85,17 @@ class DatabaseQueue(Queue):
 
     @classmethod
     def from_database(
-        cls, db: DatabaseService, QID: str, **options: Any
+        cls, db: DatabaseService, QID: str, *, force: bool = False, **options: Any
     ) -> DatabaseQueue:  # the seed's name for it
         """The queue ``QID`` after a restart: spool replayed, interrupted runs marked.
 
-        Refuses a queue that a live process on this computer is still running.
+        Refuses a queue a live process on this computer still runs, or one recorded as
+        running on another computer unless ``force``.
         """
         record = db.get_queue(QID)
-        _refuse_if_running_here(record.queue_id, record.computer_name, record.extra_data)
+        _refuse_if_live(record, force)
         data_manager = DataManager(db)  # replays what dead processes left in the spool
-        managers = QueueManager(db)
-        unfinished = [s for s in managers.get_incomplete_scans(record.id) if s.status != "queued"]
-        if record.status in _LIVE_QUEUE_STATUSES or unfinished:
-            managers.mark_interrupted(
-                record.id, "interrupted: the process running the queue stopped"
-            )
+        _mark_dead_run(QueueManager(db), record)
         options.setdefault("mode", record.execution_mode)
         options.setdefault("max_parallel_scans", record.max_parallel_scans)
         queue = cls(
@@ -100,6 +106,7 @@ class DatabaseQueue(Queue):
             record.operator,
             lab_id=record.lab_id,
             data_manager=data_manager,
+            force=True,  # checked above; the dead run is marked already
             **options,
         )
         queue._owns_data = True
@@ -118,8 +125,7 @@ class DatabaseQueue(Queue):
             if record.sample_id is not None:
                 sample = self.db.get_sample(record.sample_id).to_pybirch_sample()
             handle = self.enqueue(Scan(settings, sample))
-            if record.status == "queued":
-                self.db.update_scan_status(record.id, "aborted", error_message="re-queued")
+            self.queue_manager.note_requeued(record, handle.scan_id)
             self.log("INFO", f"re-queued scan {record.scan_id} as {handle.scan_id}")
             handles.append(handle)
         return handles
@@ -187,15 +193,8 @@ class DatabaseQueue(Queue):
         record_id = self._records.get(scan_id)
         if record_id is None or not state.finished:
             return
-        handles = self.handles
-        finished = sum(1 for handle in handles if handle.state.finished)
-        self.data_manager.call(
-            "recording queue progress",
-            self.queue_manager.update_progress,
-            self.db_queue_id,
-            finished,
-            len(handles),
-        )
+        # Counted when the writer runs it, so two scans ending together cannot race.
+        self.data_manager.call("recording queue progress", self._record_progress)
         if state is ScanState.ABORTED:  # a scan aborted before it started never ran its extension
             self.data_manager.call(
                 f"recording scan {scan_id} as aborted",
@@ -204,14 +203,31 @@ class DatabaseQueue(Queue):
                 scan_id=record_id,
             )
 
+    def _record_progress(self) -> None:
+        handles = self.handles
+        finished = sum(1 for handle in handles if handle.state.finished)
+        self.queue_manager.update_progress(self.db_queue_id, finished, len(handles))
+
     def _record_unstarted_abort(self, record_id: int) -> None:
         if self.db.get_scan(record_id).status == "queued":
             self.db.update_scan_status(record_id, "aborted")
 
 
-def _refuse_if_running_here(qid: str, computer: str | None, extra: dict[str, Any]) -> None:
-    pid = (extra or {}).get("pid")
-    if computer != socket.gethostname() or not isinstance(pid, int) or pid == os.getpid():
+def _refuse_if_live(record: QueueRecord, force: bool) -> None:
+    """Raise :class:`QueueStateError` if another live process may be running the queue.
+
+    On this computer the recorded process id tells; a queue recorded as running on
+    another computer is taken over only with ``force`` (that computer may have crashed).
+    """
+    if record.status not in _LIVE_QUEUE_STATUSES or force:
+        return
+    if record.computer_name != socket.gethostname():
+        raise QueueStateError(
+            f"queue {record.queue_id!r} is {record.status} on {record.computer_name}; "
+            f"pass force=True if that computer stopped without finishing it"
+        )
+    pid = (record.extra_data or {}).get("pid")
+    if not isinstance(pid, int) or pid == os.getpid():
         return
     try:
         os.kill(pid, 0)
@@ -219,4 +235,11 @@ def _refuse_if_running_here(qid: str, computer: str | None, extra: dict[str, Any
         return
     except PermissionError:
         pass  # alive, owned by someone else
-    raise QueueStateError(f"queue {qid!r} is still run by process {pid} on this computer")
+    raise QueueStateError(f"queue {record.queue_id!r} is still run by process {pid} here")
+
+
+def _mark_dead_run(managers: QueueManager, record: QueueRecord) -> None:
+    """Mark the queue and its running scans interrupted if its last run never finished."""
+    unfinished = [s for s in managers.get_incomplete_scans(record.id) if s.status != "queued"]
+    if record.status in _LIVE_QUEUE_STATUSES or any(s.status != "interrupted" for s in unfinished):
+        managers.mark_interrupted(record.id, "interrupted: the process running the queue stopped")

@@ -1,13 +1,16 @@
-"""DataManager: every batch spooled, compressed, committed in order, retried until stored.
+"""DataManager: every batch spooled, then merged, compressed and committed in order.
 
-``write_batch`` runs on the scan's extension thread: it encodes the batch into a
-compressed chunk, appends it to the local spool and queues it. One writer thread per
-manager commits queued chunks in order (consecutive chunks in one transaction) and
-empties the spool whenever all of it is committed. When the database is unreachable
-the writer keeps the work queued and retries; the scan goes on measuring. Status
-updates travel the same queue, so the database sees a scan's data before its end.
+``write_batch`` runs on the scan's extension thread: it appends the batch's rows to the
+local spool (uncompressed, checksummed: the cheapest durable copy) and queues them. One
+writer thread per manager gathers queued batches for a moment, merges consecutive
+batches of a measurement into chunks of a few megabytes, compresses them and commits
+them in one transaction; the spool is emptied whenever all of it is committed. When the
+database is unreachable the writer keeps the work queued and retries; the scan goes on
+measuring. Status updates travel the same queue, so the database sees a scan's data
+before its end.
 
-A manager replays spool files left by dead processes when it starts.
+A manager replays spool files left by dead processes when it starts; batches already
+stored (perhaps inside a merged chunk) are skipped, so nothing is stored twice.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from pybirch.database import DatabaseService
+from pybirch.database.errors import DataIntegrityError
 from pybirch.database.models import Scan
-from pybirch.database.storage import EncodedChunk, Layout, encode
+from pybirch.database.storage import ChunkData, EncodedChunk, Layout, decode, encode
 from pybirch.database.storage import chunks as chunk_store
+from pybirch.database.storage.codec import RAW_CODEC, concatenate
 from pybirch.database_integration.serializers import batch_layout, batch_to_chunk
 from pybirch.database_integration.spool import (
     Spool,
@@ -39,8 +44,11 @@ from pybirch.scan.batch import DataBatch
 
 log = logging.getLogger(__name__)
 
-#: Chunks committed in one transaction at most.
+#: Batches committed in one transaction at most.
 MAX_CHUNKS_PER_COMMIT = 64
+#: Consecutive batches of a measurement are merged into chunks of about this many raw
+#: bytes: big enough that reading decodes few chunks, small enough to stream.
+MERGED_CHUNK_BYTES = 4 * 1024 * 1024
 #: Seconds the writer gathers chunks before a commit (fewer, bigger transactions).
 COMMIT_INTERVAL = 0.1
 #: Longest wait between two attempts while the database is away (seconds).
@@ -53,6 +61,9 @@ class _ChunkWork:
     measurement: str
     layout: Layout
     point_shape: list[int] | None
+    #: The batch's rows, uncompressed; merged with its neighbours when committed.
+    rows: ChunkData
+    #: The same rows as spooled (raw frames with checksums).
     chunk: EncodedChunk
     instrument: str | None = None
     points_done: int | None = None
@@ -143,13 +154,15 @@ class DataManager:
             first_row = cursor.next_row
             cursor.next_row += batch.row_count
         layout = batch_layout(batch)
-        chunk = encode(batch_to_chunk(batch, first_row), layout)
+        rows = batch_to_chunk(batch, first_row)
+        chunk = encode(rows, layout, RAW_CODEC)
         shape = None if chunk.rows_per_point is None else [chunk.rows_per_point]
         work = _ChunkWork(
             scan_id,
             batch.measurement_name,
             layout,
             shape,
+            rows,
             chunk,
             batch.instrument_name,
             points_done,
@@ -226,7 +239,9 @@ class DataManager:
         for orphan in orphaned_spools(self.spool_directory):
             replayed = False
             try:
-                works = [_work_from_record(record) for record in read_records(orphan.path)]
+                works = self._not_yet_stored(
+                    [_work_from_record(record) for record in read_records(orphan.path)]
+                )
                 for start in range(0, len(works), MAX_CHUNKS_PER_COMMIT):
                     self._commit_chunks(works[start : start + MAX_CHUNKS_PER_COMMIT])
                 stored += len(works)
@@ -357,16 +372,37 @@ class DataManager:
                 str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
             )
 
+    def _not_yet_stored(self, works: list[_ChunkWork]) -> list[_ChunkWork]:
+        """Spooled batches whose rows are not stored yet (stored ones may sit in merged chunks)."""
+        if not works:
+            return works
+        fresh = []
+        with self.db.engine.connect() as connection:
+            for work in works:
+                first, end = work.chunk.first_row, work.chunk.end_row
+                spans = chunk_store.stored_spans(connection, self._measurement_id(work), first, end)
+                covered = sum(min(end, high) - max(first, low) for low, high in spans)
+                if covered == 0:
+                    fresh.append(work)
+                elif covered != end - first:
+                    raise DataIntegrityError(
+                        f"spooled rows {first}..{end - 1} of {work.measurement!r} are partly "
+                        f"stored already"
+                    )
+        return fresh
+
     def _commit_chunks(self, works: list[_ChunkWork]) -> None:
-        """Store chunks (and the progress they bring) in one transaction."""
-        groups: dict[int, list[EncodedChunk]] = defaultdict(list)
+        """Store batches, merged per measurement, with the progress they bring: one transaction."""
+        groups: dict[int, list[_ChunkWork]] = defaultdict(list)
         progress: dict[int, _ChunkWork] = {}
         for work in works:
-            groups[self._measurement_id(work)].append(work.chunk)
+            groups[self._measurement_id(work)].append(work)
             if work.points_done is not None:
                 progress[work.scan_id] = work
         with self.db.engine.begin() as connection:
-            for measurement_id, encoded in groups.items():
+            for measurement_id, measured in groups.items():
+                layout = measured[0].layout
+                encoded = [encode(concatenate(run), layout) for run in _merge_runs(measured)]
                 chunk_store.insert_chunks(connection, measurement_id, encoded)
             for scan_id, work in progress.items():
                 connection.execute(
@@ -412,11 +448,34 @@ def _spool_header(work: _ChunkWork) -> dict[str, Any]:
 
 def _work_from_record(record: SpoolRecord) -> _ChunkWork:
     header = record.header
+    layout = Layout.from_json(header["layout"])
+    chunk = EncodedChunk.from_meta(header, record.payload)
     return _ChunkWork(
         header["scan_id"],
         header["measurement"],
-        Layout.from_json(header["layout"]),
+        layout,
         header["point_shape"],
-        EncodedChunk.from_meta(header, record.payload),
+        decode(chunk, layout),
+        chunk,
         header.get("instrument"),
     )
+
+
+def _merge_runs(works: list[_ChunkWork]) -> list[list[ChunkData]]:
+    """Consecutive batches grouped into runs of about :data:`MERGED_CHUNK_BYTES`."""
+    runs: list[list[ChunkData]] = []
+    size = 0
+    for work in works:
+        rows = work.rows
+        nbytes = sum(column.nbytes for column in rows.columns if column is not None)
+        last = runs[-1][-1] if runs else None
+        if (
+            last is None
+            or rows.first_row != last.first_row + last.row_count
+            or size + nbytes > MERGED_CHUNK_BYTES
+        ):
+            runs.append([])
+            size = 0
+        runs[-1].append(rows)
+        size += nbytes
+    return runs

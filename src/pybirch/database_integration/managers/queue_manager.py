@@ -70,12 +70,23 @@ class QueueManager:
         )
 
     def get_incomplete_scans(self, queue_id: int) -> list[ScanRecord]:
-        """The queue's scans that never finished (queued, running, paused, interrupted)."""
+        """The queue's scans that never finished and were not run again since."""
         return [
             scan
             for scan in self.db.get_queue_with_scans(queue_id).scans
             if scan.status in INCOMPLETE_SCAN_STATUSES
+            and "requeued_as" not in (scan.extra_data or {})
         ]
+
+    def note_requeued(self, record: ScanRecord, new_scan_id: str) -> None:
+        """Record that an incomplete scan runs again as ``new_scan_id`` (a queued one ends)."""
+        extra = {**(record.extra_data or {}), "requeued_as": new_scan_id}
+        if record.status == "queued":
+            self.db.update_scan_status(
+                record.id, "aborted", error_message="re-queued", extra_data=extra
+            )
+        else:
+            self.db.update_scan(record.id, extra_data=extra)
 
     def mark_interrupted(self, queue_id: int, reason: str) -> list[ScanRecord]:
         """Mark a queue whose process died, and its running scans, interrupted."""
