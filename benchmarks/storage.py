@@ -49,7 +49,8 @@ timestamps increase with jitter, as a scan produces them. MB = 10**6 bytes of fl
    points per batch, 100 batches (82 MB); the same two paths and baselines as figure 2
    (goal: at least 100 MB/s on SQLite).
 4. Reading back 10 million values: ``read_measurement`` of 2.5 M rows x 4 data columns
-   (of a 6-column measurement stored in 1,000-row chunks) into numpy, against reading the
+   (of a 6-column measurement written as ``DataManager`` writes a scan: 1,000-row batches,
+   the 64 of one commit merged into one chunk) into numpy, against reading the
    baseline's blobs (all 6 columns, as written) and copying the same 4 columns into numpy
    arrays; both results are compared with the data written (goal: at least 500 MB/s).
 5. Listing 10,000 scans (4 labs, 70 % completed, the rest aborted, failed, interrupted
@@ -88,6 +89,7 @@ from sqlalchemy.engine import make_url
 from pybirch.database import DatabaseService
 from pybirch.database.models import Scan as ScanRecord
 from pybirch.database.storage import ChunkData, Layout, encode
+from pybirch.database.storage.codec import concatenate
 from pybirch.database_integration import DatabaseQueue, DataManager
 from pybirch.database_integration.managers.data_manager import MAX_CHUNKS_PER_COMMIT
 from pybirch.instruments import Measurement
@@ -728,7 +730,8 @@ def figure_read(backends: list[Backend], sizes: Sizes, rng: np.random.Generator)
         store = backend.blob_store()
         for start in range(0, len(chunks), MAX_CHUNKS_PER_COMMIT):
             group = chunks[start : start + MAX_CHUNKS_PER_COMMIT]
-            db.store_chunks(measurement.id, [encode(chunk, layout) for chunk in group])
+            # As DataManager commits a scan: the batches of one commit merged into one chunk.
+            db.store_chunks(measurement.id, [encode(concatenate(group), layout)])
             for chunk in group:
                 store.insert(blob(chunk))
             store.commit()

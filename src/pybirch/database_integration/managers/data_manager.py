@@ -66,6 +66,7 @@ class _ChunkWork:
     #: The same rows as spooled (raw frames with checksums).
     chunk: EncodedChunk
     instrument: str | None = None
+    layout_json: list[dict[str, Any]] | None = None
     points_done: int | None = None
     progress: float | None = None
 
@@ -81,7 +82,11 @@ class _CallWork:
 
 @dataclass
 class _MeasurementCursor:
+    """Where a measurement's next batch starts, and its layout (worked out once)."""
+
     next_row: int = 0
+    layout: Layout | None = None
+    layout_json: list[dict[str, Any]] = field(default_factory=list)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -153,7 +158,10 @@ class DataManager:
             cursor = self._cursors[key]
             first_row = cursor.next_row
             cursor.next_row += batch.row_count
-        layout = batch_layout(batch)
+            if cursor.layout is None:
+                cursor.layout = batch_layout(batch)
+                cursor.layout_json = cursor.layout.to_json()
+        layout = cursor.layout
         rows = batch_to_chunk(batch, first_row)
         chunk = encode(rows, layout, RAW_CODEC)
         shape = None if chunk.rows_per_point is None else [chunk.rows_per_point]
@@ -165,6 +173,7 @@ class DataManager:
             rows,
             chunk,
             batch.instrument_name,
+            cursor.layout_json,
             points_done,
             progress,
         )
@@ -440,7 +449,7 @@ def _spool_header(work: _ChunkWork) -> dict[str, Any]:
         **work.chunk.meta(),
         "scan_id": work.scan_id,
         "measurement": work.measurement,
-        "layout": work.layout.to_json(),
+        "layout": work.layout_json or work.layout.to_json(),
         "point_shape": work.point_shape,
         "instrument": work.instrument,
     }
