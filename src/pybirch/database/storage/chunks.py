@@ -8,6 +8,7 @@ requested columns.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -42,11 +43,17 @@ def insert_chunks(
     """Store ``chunks``; chunks already stored (same first row) are skipped."""
     if not chunks:
         return
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}[connection.dialect.name]
-    statement = dialect.insert(_table).on_conflict_do_nothing(
+    statement = _insert_statement(connection.dialect.name)
+    connection.execute(statement, [_row(measurement_object_id, chunk) for chunk in chunks])
+
+
+@functools.cache
+def _insert_statement(dialect_name: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for one dialect, built once."""
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}[dialect_name]
+    return dialect.insert(_table).on_conflict_do_nothing(
         index_elements=["measurement_object_id", "first_row"]
     )
-    connection.execute(statement, [_row(measurement_object_id, chunk) for chunk in chunks])
 
 
 def check_no_overlap(
