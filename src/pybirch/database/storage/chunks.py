@@ -117,7 +117,7 @@ def read_range(
     point_index = np.empty(total, dtype=np.int64)
     columns = {spec.label: np.empty(total, dtype=spec.dtype) for spec in reader.specs}
     offset = 0
-    for meta, low, high, payload in reader.payloads():
+    for meta, low, high, (offset_in_payload, payload) in reader.payloads():
         n = high - low
         if reader.is_whole(meta, low, high) and meta.rows_per_point == 1:
             # The common case: decompress every column straight into the result.
@@ -126,10 +126,11 @@ def read_range(
                 for i, spec in enumerate(layout.columns)
                 if spec.label in columns
             }
-            decode(EncodedChunk.from_meta(meta._mapping, payload), layout, reader.wanted, targets)
+            encoded = EncodedChunk.from_meta(meta._mapping, payload, offset_in_payload)
+            decode(encoded, layout, reader.wanted, targets)
             point_index[offset : offset + n] = np.arange(meta.first_point, meta.first_point + n)
         else:
-            _, index, values = reader.part(meta, low, high, payload)
+            _, index, values = reader.part(meta, low, high, (offset_in_payload, payload))
             point_index[offset : offset + n] = index
             for label, column in values.items():
                 columns[label][offset : offset + n] = column
@@ -212,10 +213,17 @@ class _RangeReader:
         """Index of every row read (they have gaps when chunks are missing)."""
         return np.concatenate([np.arange(low, high) for _, low, high in self.spans])
 
-    def payloads(self) -> Iterator[tuple[Any, int, int, bytes]]:
-        """(chunk meta, first row read, one past the last, payload), fetched in groups."""
+    def payloads(self) -> Iterator[tuple[Any, int, int, tuple[int, bytes]]]:
+        """(chunk meta, first row read, one past the last, (offset, payload part))."""
         for group in _groups_by_size(self.spans):
-            payloads = _fetch_payloads(self.connection, [meta.id for meta, _, _ in group])
+            chunks = [EncodedChunk.from_meta(meta._mapping, b"") for meta, _, _ in group]
+            spans = {
+                meta.id: chunk.frame_span(self.wanted)
+                if self.wanted is not None
+                else (0, sum(chunk.frame_sizes))
+                for (meta, _, _), chunk in zip(group, chunks, strict=True)
+            }
+            payloads = _fetch_payloads(self.connection, spans)
             for meta, low, high in group:
                 yield meta, low, high, payloads[meta.id]
 
@@ -225,10 +233,12 @@ class _RangeReader:
             yield self.part(meta, low, high, payload)
 
     def part(
-        self, meta: Any, low: int, high: int, payload: bytes
+        self, meta: Any, low: int, high: int, payload: tuple[int, bytes]
     ) -> tuple[int, np.ndarray, dict[str, np.ndarray]]:
         """Rows ``low..high`` of one chunk: first row, point index, columns per row."""
-        chunk = decode(EncodedChunk.from_meta(meta._mapping, payload), self.layout, self.wanted)
+        offset, part = payload
+        encoded = EncodedChunk.from_meta(meta._mapping, part, offset)
+        chunk = decode(encoded, self.layout, self.wanted)
         index, values = _per_row(chunk, self.layout)
         cut = slice(low - meta.first_row, high - meta.first_row)
         return low, index[cut], {label: column[cut] for label, column in values.items()}
@@ -256,15 +266,31 @@ def _per_row(chunk: ChunkData, layout: Layout) -> tuple[np.ndarray, dict[str, np
     return expand(points), values
 
 
-def _fetch_payloads(connection: Connection, ids: list[int]) -> dict[int, bytes]:
-    """Payloads by chunk id; on PostgreSQL in binary (bytea as text is hex, 2x the bytes)."""
+def _fetch_payloads(
+    connection: Connection, spans: dict[int, tuple[int, int]]
+) -> dict[int, tuple[int, bytes]]:
+    """The bytes ``start..end`` of each chunk's payload by id, with their start.
+
+    PostgreSQL sends only those bytes (payloads are stored uncompressed by TOAST, so the
+    server slices without reading the rest), in binary (bytea as text is hex, twice the
+    size). SQLite reads whole payloads, which costs it nothing extra.
+    """
+    ids = list(spans)
     if connection.dialect.name == "postgresql":
+        starts = [spans[key][0] for key in ids]
+        lengths = [spans[key][1] - spans[key][0] for key in ids]
         driver = connection.connection.driver_connection
         with driver.cursor(binary=True) as cursor:  # type: ignore[union-attr]
-            cursor.execute("SELECT id, payload FROM measurement_chunks WHERE id = ANY(%s)", [ids])
-            return {int(key): bytes(payload) for key, payload in cursor.fetchall()}
+            cursor.execute(
+                "SELECT c.id, substring(c.payload FROM v.start + 1 FOR v.length) "
+                "FROM measurement_chunks AS c "
+                "JOIN unnest(%s::bigint[], %s::int[], %s::int[]) AS v(id, start, length) "
+                "ON c.id = v.id",
+                [ids, starts, lengths],
+            )
+            return {int(key): (spans[int(key)][0], bytes(part)) for key, part in cursor.fetchall()}
     rows = connection.execute(select(_table.c.id, _table.c.payload).where(_table.c.id.in_(ids)))
-    return dict(rows.all())
+    return {key: (0, payload) for key, payload in rows.all()}
 
 
 def _groups_by_size(spans: Sequence[Any]) -> Iterator[Sequence[Any]]:

@@ -83,6 +83,8 @@ class EncodedChunk:
     codec: str
     frame_sizes: list[int]
     payload: bytes
+    #: Where ``payload`` starts within the whole payload, when only part was fetched.
+    payload_offset: int = 0
 
     @property
     def end_row(self) -> int:
@@ -101,10 +103,22 @@ class EncodedChunk:
             "frame_sizes": list(self.frame_sizes),
         }
 
+    def frame_span(self, columns: set[int]) -> tuple[int, int]:
+        """(start, end) bytes of the payload holding the frames of ``columns``."""
+        ends = list(itertools.accumulate(self.frame_sizes))
+        needed = sorted(columns) + (
+            [len(self.frame_sizes) - 1] if self.rows_per_point is None else []
+        )
+        start = min(ends[i] - self.frame_sizes[i] for i in needed)
+        return start, max(ends[i] for i in needed)
+
     @classmethod
-    def from_meta(cls, meta: Mapping[str, Any], payload: bytes) -> EncodedChunk:
+    def from_meta(
+        cls, meta: Mapping[str, Any], payload: bytes, payload_offset: int = 0
+    ) -> EncodedChunk:
         """The chunk described by :meth:`meta` output (or a table row) and its payload."""
         return cls(
+            payload_offset=payload_offset,
             first_row=meta["first_row"],
             row_count=meta["row_count"],
             first_point=meta["first_point"],
@@ -225,9 +239,10 @@ def _frames(encoded: EncodedChunk, layout: Layout) -> list[memoryview]:
             f"its measurement needs {expected_frames}"
         )
     payload = memoryview(encoded.payload)
-    frames, offset = [], 0
+    frames, offset = [], -encoded.payload_offset
     for size in encoded.frame_sizes:
-        frames.append(payload[offset : offset + size])
+        inside = offset >= 0 and offset + size <= len(payload)
+        frames.append(payload[offset : offset + size] if inside else payload[:0])
         offset += size
     return frames
 
