@@ -49,6 +49,8 @@ class PositionProbe(Measurement):
         self.delay = 0.0
         #: Called before every reading with the number of readings taken so far.
         self.before_reading: Callable[[int], None] | None = None
+        #: Called after every reading (its delay included) with the same number.
+        self.after_reading: Callable[[int], None] | None = None
         self.readings = 0
         self.fail_on_reading: int | None = None
         self._define_settings({"gain": 1.0}, schema={"gain": {"type": "number", "minimum": 0}})
@@ -60,6 +62,8 @@ class PositionProbe(Measurement):
             raise RuntimeError(f"{self.name} lost its signal")
         if self.delay:
             time.sleep(self.delay)
+        if self.after_reading is not None:
+            self.after_reading(self.readings)
         self.readings += 1
         values = [s.position for s in self.stages] or [float(self.readings)]
         return np.tile(np.array(values, dtype=float), (self.rows, 1))

@@ -149,13 +149,16 @@ def test_sibling_measurements_sharing_an_adapter_never_overlap():
     busy = threading.Lock()
     overlaps = []
 
-    def exclusive(_: int) -> None:
+    def start(_: int) -> None:
         if not busy.acquire(blocking=False):
             overlaps.append(True)
-            return
-        threading.Timer(0.001, busy.release).start()
 
-    source.before_reading = meter.before_reading = exclusive
+    def end(_: int) -> None:
+        if not overlaps:
+            busy.release()
+
+    source.before_reading = meter.before_reading = start
+    source.after_reading = meter.after_reading = end
     other = PositionProbe("other", [stage], adapter="GPIB0::3::INSTR")
     tree = ScanTree(
         [
