@@ -43,6 +43,7 @@ from pybirch.database_integration import (
 from pybirch.instruments.simulated import FakeLockin, FakeStage
 from pybirch.queue import Queue, QueueStateError
 from pybirch.queue.log import LogEntry, now
+from pybirch.queue.samples import Sample as PyBirchSample
 from pybirch.scan import DataBatch, Scan, ScanExtension, ScanSettings, ScanState
 
 XS = np.linspace(10.0, 50.0, 5)
@@ -749,3 +750,27 @@ def test_a_new_queue_taking_the_qid_of_a_dead_run_marks_that_run_interrupted(
     assert db.get_queue("reborn").status == "interrupted"
     assert db.get_scan(scan.id).status == "interrupted"
     assert queue.db_queue_id == record.id
+
+
+def test_the_operator_is_recorded_as_the_creator_of_the_queue_scan_and_sample(
+    db: DatabaseService,
+) -> None:
+    settings, _ = iv_settings(points=5)
+    queue = DatabaseQueue("operated", db, operator="alice")
+    handle = queue.enqueue(Scan(settings, PyBirchSample("OP-1", "Si")))
+    queue.start()
+    assert queue.wait_for_completion(timeout=30)
+    queue.close()
+
+    alice = db.get_user_by_username("alice")
+    assert alice is not None
+    assert db.get_queue("operated").created_by_id == alice.id
+    scan = db.get_scan(handle.scan_id)
+    assert scan.created_by_id == alice.id
+    assert scan.status == "completed"
+    sample = db.get_sample_by_id("OP-1")
+    assert sample is not None
+    assert sample.created_by_id == alice.id
+
+    DatabaseQueue("operated", db, operator="bob").close()
+    assert db.get_queue("operated").created_by_id == alice.id

@@ -51,6 +51,7 @@ class QueuesMixin(ServiceCore):
                 queue = Queue(queue_id=pybirch_queue.QID, status="idle", **fields)
                 session.add(queue)
             else:
+                fields.pop("created_by_id", None)  # the record keeps its creator
                 for name, value in fields.items():
                     setattr(queue, name, value)
             session.flush()

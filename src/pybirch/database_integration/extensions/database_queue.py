@@ -56,6 +56,8 @@ class DatabaseQueue(Queue):
         self.sample_id = sample_id
         self.operator = operator
         self.lab_id = lab_id
+        #: The operator's user record: who created the queue's records.
+        self.operator_id = None if not operator else db_service.get_or_create_user(operator).id
         self.scan_manager = ScanManager(db_service)
         self.queue_manager = QueueManager(db_service)
         self.data_manager = data_manager or DataManager(db_service)
@@ -75,6 +77,7 @@ class DatabaseQueue(Queue):
             operator=operator,
             computer_name=socket.gethostname(),
             extra_data={"pid": os.getpid()},
+            created_by_id=self.operator_id,
         )
         #: Database id of the queue's record.
         self.db_queue_id = record.id
@@ -156,6 +159,7 @@ class DatabaseQueue(Queue):
             project_id=self.project_id,
             sample_id=self._sample_record_id(scan),
             operator=self.operator,
+            created_by_id=self.operator_id,
         )
         self._records[handle.scan_id] = record.id
         scan.extensions.append(DatabaseExtension(self.db, record.id, self.data_manager))
@@ -168,7 +172,10 @@ class DatabaseQueue(Queue):
         stored = self.db.get_sample_by_id(sample.ID, self.lab_id)
         if stored is None:
             stored = self.db.create_sample_from_pybirch(
-                sample, lab_id=self.lab_id, project_id=self.project_id
+                sample,
+                lab_id=self.lab_id,
+                project_id=self.project_id,
+                created_by_id=self.operator_id,
             )
         return stored.id
 
