@@ -10,6 +10,7 @@ from pybirch import __version__
 from pybirch.cli.db import db
 from pybirch.cli.demo import demo
 from pybirch.cli.export import export
+from pybirch.cli.serve import serve
 
 
 @click.group()
@@ -24,3 +25,4 @@ def cli(verbose: int) -> None:
 cli.add_command(demo)
 cli.add_command(db)
 cli.add_command(export)
+cli.add_command(serve)

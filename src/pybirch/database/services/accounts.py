@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from pybirch.database.models import Lab, LabMembership, Role, User
 from pybirch.database.services.core import ServiceCore
@@ -57,6 +57,18 @@ class AccountsMixin(ServiceCore):
         """The user called ``username``, or None."""
         with self.session() as session:
             return session.scalar(select(User).where(User.username == username))
+
+    def count_login_users(self) -> int:
+        """Active users who have a password (who can log in)."""
+        with self.session() as session:
+            return int(
+                session.scalar(
+                    select(func.count(User.id)).where(
+                        User.password_hash.is_not(None), User.is_active.is_(True)
+                    )
+                )
+                or 0
+            )
 
     def get_or_create_user(self, username: str) -> User:
         """The user called ``username``, created (unable to log in) if new."""

@@ -1,0 +1,61 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from pybirch.database import DatabaseService
+from pybirch.web.auth.throttle import LoginThrottle
+from pybirch.web.auth.user import WebUser
+from pybirch.web.config import WebConfig
+from pybirch.web.extensions import csrf, login_manager
+from pybirch.web.services import EXTENSION_KEY
+
+
+def create_app(
+    db: DatabaseService | None = None,
+    config: WebConfig | None = None,
+    **flask_config: Any,
+) -> Flask:
+    """A PyBirch web app on ``db`` (default: ``DATABASE_URL`` or the embedded database)."""
+    app = Flask(__name__)
+    web = config or WebConfig.from_environment()
+    app.config.update(
+        SECRET_KEY=web.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=web.session_cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session
+    )
+    app.config.update(flask_config)
+    app.extensions[EXTENSION_KEY] = db or DatabaseService()
+    app.extensions["pybirch.login_throttle"] = LoginThrottle(web.login_attempts, web.login_window)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    _register_blueprints(app)
+    return app
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> WebUser | None:
+    from pybirch.database.errors import NotFoundError
+    from pybirch.web.services import database
+
+    try:
+        user = database().get_user(int(user_id))
+    except (NotFoundError, ValueError):
+        return None
+    return WebUser.from_record(user) if user.is_active else None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from pybirch.web.blueprints.auth import blueprint as auth
+    from pybirch.web.blueprints.dashboard import blueprint as dashboard
+    from pybirch.web.filters import register_filters
+
+    app.register_blueprint(auth)
+    app.register_blueprint(dashboard)
+    register_filters(app)

@@ -1,0 +1,1 @@
+"""Accounts: password hashing, login throttling, the logged-in user and lab roles."""

@@ -1,0 +1,38 @@
+"""Lab roles on every request: who may see and do what in which lab.
+
+A user who is not a member of a lab gets 404 for anything in it, exactly as for an id
+that does not exist, so ids cannot be probed. A member whose role is too low gets 403.
+"""
+
+from __future__ import annotations
+
+from flask import abort, g
+from flask_login import current_user
+
+from pybirch.database.models import Lab, Role
+from pybirch.web.services import database
+
+
+def lab_role(lab_id: int | None) -> Role | None:
+    """The current user's role in ``lab_id`` (cached per request), or None."""
+    if lab_id is None or not current_user.is_authenticated:
+        return None
+    cache: dict[int, Role | None] = g.setdefault("lab_roles", {})
+    if lab_id not in cache:
+        cache[lab_id] = database().get_role(lab_id, current_user.id)
+    return cache[lab_id]
+
+
+def require_lab_role(lab_id: int | None, needed: Role = Role.VIEWER) -> Role:
+    """The user's role in the lab; 404 if not a member, 403 if the role is too low."""
+    role = lab_role(lab_id)
+    if role is None:
+        abort(404)
+    if not role.allows(needed):
+        abort(403)
+    return role
+
+
+def labs_of_current_user() -> list[tuple[Lab, Role]]:
+    """Every lab the current user belongs to, with their role."""
+    return database().labs_of_user(current_user.id)

@@ -1,0 +1,84 @@
+"""Logging in and out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from pybirch.database.models import utcnow
+from pybirch.web.auth.passwords import verify_password
+from pybirch.web.auth.throttle import LoginThrottle
+from pybirch.web.auth.user import WebUser
+from pybirch.web.services import database
+
+blueprint = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    """User name and password."""
+
+    username = StringField("User name", validators=[DataRequired(), Length(max=100)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> str | Response | tuple[str, int, dict[str, str]]:
+    """The login form; a wrong password or too many attempts say so without detail."""
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboard.index"))
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return render_template("login.html", form=form)
+    throttle: LoginThrottle = current_app.extensions["pybirch.login_throttle"]
+    username = form.username.data.strip()
+    address = request.remote_addr or "unknown"
+    wait = throttle.retry_after(username, address)
+    if wait > 0:
+        flash(f"Too many failed attempts. Try again in {wait / 60:.0f} min.", "error")
+        headers = {"Retry-After": str(int(wait) + 1)}
+        return render_template("login.html", form=form), 429, headers
+    user = database().get_user_by_username(username)
+    if (
+        user is None
+        or not user.is_active
+        or not verify_password(user.password_hash, form.password.data)
+    ):
+        throttle.failed(username, address)
+        flash("Wrong user name or password.", "error")
+        return render_template("login.html", form=form), 401, {}
+    throttle.succeeded(username, address)
+    database().update_user(user.id, last_login_at=utcnow())
+    login_user(WebUser.from_record(user))
+    return redirect(_safe_next(request.args.get("next")))
+
+
+@blueprint.route("/logout", methods=["POST"])
+@login_required
+def logout() -> Response:
+    """End the session."""
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only paths on this site: never redirect to another host after login."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/"):
+            return target
+    return url_for("dashboard.index")
