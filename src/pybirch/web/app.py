@@ -54,8 +54,10 @@ def _load_user(user_id: str) -> WebUser | None:
 def _register_blueprints(app: Flask) -> None:
     from pybirch.web.blueprints.auth import blueprint as auth
     from pybirch.web.blueprints.dashboard import blueprint as dashboard
+    from pybirch.web.blueprints.scans import blueprint as scans
     from pybirch.web.filters import register_filters
 
     app.register_blueprint(auth)
     app.register_blueprint(dashboard)
+    app.register_blueprint(scans)
     register_filters(app)

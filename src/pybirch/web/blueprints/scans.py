@@ -1,0 +1,113 @@
+"""Scans: the searchable list, one scan's page, and its data as files."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    after_this_request,
+    render_template,
+    request,
+    send_file,
+)
+from flask_login import login_required
+
+from pybirch.database.errors import NotFoundError
+from pybirch.database.export import FORMATS, export_scan
+from pybirch.database.models import Scan
+from pybirch.database.models.scans import SCAN_STATUSES
+from pybirch.web.auth.access import labs_of_current_user, require_lab_role
+from pybirch.web.services import database
+
+blueprint = Blueprint("scans", __name__, url_prefix="/scans")
+
+PER_PAGE = 50
+
+
+@blueprint.route("/")
+@login_required
+def index() -> str:
+    """Scans of one of the user's labs, searchable and filtered, a page at a time."""
+    labs = labs_of_current_user()
+    if not labs:
+        return render_template("no_lab.html")
+    chosen = request.args.get("lab", type=int)
+    lab = next((lab for lab, _ in labs if lab.id == chosen), labs[0][0])
+    require_lab_role(lab.id)
+    status = request.args.get("status") or None
+    if status not in (None, *SCAN_STATUSES):
+        abort(400, f"unknown status {status!r}")
+    text = (request.args.get("q") or "").strip() or None
+    page = max(1, request.args.get("page", 1, type=int))
+    db = database()
+    scans = db.search_scans(text, lab_id=lab.id, status=status, page=page, per_page=PER_PAGE)
+    return render_template(
+        "scans.html",
+        labs=labs,
+        lab=lab,
+        scans=scans,
+        status=status,
+        text=text or "",
+        statuses=SCAN_STATUSES,
+    )
+
+
+@blueprint.route("/<scan_id>")
+@login_required
+def detail(scan_id: str) -> str:
+    """One scan: metadata, sample, instruments and settings, measurements, logs, downloads."""
+    scan = _visible_scan(scan_id)
+    db = database()
+    measurements = [
+        (measurement, db.get_row_count(measurement.id))
+        for measurement in db.get_measurement_objects(scan.id)
+    ]
+    sample = None if scan.sample_id is None else db.get_sample(scan.sample_id)
+    return render_template(
+        "scan.html",
+        scan=scan,
+        sample=sample,
+        measurements=measurements,
+        logs=db.get_scan_logs(scan.id, limit=500),
+        formats=list(FORMATS),
+    )
+
+
+@blueprint.route("/<scan_id>/download/<export_format>")
+@login_required
+def download(scan_id: str, export_format: str) -> Response:
+    """The scan's data as a CSV, HDF5 or Parquet file (``?measurement=`` picks one)."""
+    scan = _visible_scan(scan_id)
+    if export_format not in FORMATS:
+        abort(404)
+    db = database()
+    measurements = db.get_measurement_objects(scan.id)
+    name = request.args.get("measurement")
+    if name is None and len(measurements) > 1 and not FORMATS[export_format].per_scan:
+        abort(400, "this scan has several measurements: choose one with ?measurement=")
+    if name is not None and name not in {m.name for m in measurements}:
+        abort(404)
+    folder = Path(tempfile.mkdtemp(prefix="pybirch-download-"))
+
+    @after_this_request
+    def _clean_up(response: Response) -> Response:
+        shutil.rmtree(folder, ignore_errors=True)
+        return response
+
+    (path,) = export_scan(db, scan.id, folder, export_format, measurement=name)
+    return send_file(path, as_attachment=True, download_name=path.name)
+
+
+def _visible_scan(scan_id: str) -> Scan:
+    """The scan with this public id if the user is in its lab; 404 otherwise."""
+    try:
+        scan = database().get_scan(scan_id)
+    except NotFoundError:
+        abort(404)
+    require_lab_role(scan.lab_id)
+    return scan
