@@ -25,8 +25,9 @@ from pybirch.database.migrate import (
 )
 from pybirch.database.models import Base, Lab, User
 
-#: Every table the issue names; the schema has exactly these (plus Alembic's own).
+#: Every table the issues name; the schema has exactly these (plus Alembic's own).
 TABLES = {
+    "api_tokens",
     "labs",
     "users",
     "lab_memberships",

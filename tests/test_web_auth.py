@@ -187,3 +187,21 @@ def _get_when_up(url: str, deadline: float) -> str:
             if time.monotonic() > end:
                 raise
             time.sleep(0.2)
+
+
+def test_api_tokens_are_stored_hashed_work_until_revoked_and_only_for_their_owner(db, lab):
+    alice = add_member(db, lab.id, "alice", Role.MEMBER)
+    bob = add_member(db, lab.id, "bob", Role.MEMBER)
+    record, token = db.create_api_token(alice, "analysis script")
+
+    assert token.startswith("pbt_")
+    assert token not in {record.token_hash, record.prefix}
+    assert token.startswith(record.prefix)
+    assert db.user_for_token(token).id == alice
+    assert db.list_api_tokens(alice)[0].last_used_at is not None
+    assert db.user_for_token(token + "x") is None
+
+    assert not db.revoke_api_token(record.id, bob)
+    assert db.revoke_api_token(record.id, alice)
+    assert db.user_for_token(token) is None
+    assert not db.revoke_api_token(record.id, alice)

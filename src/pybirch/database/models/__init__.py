@@ -1,6 +1,6 @@
 """The PyBirch schema: SQLAlchemy 2 typed models of every table."""
 
-from pybirch.database.models.accounts import Lab, LabMembership, Role, User
+from pybirch.database.models.accounts import ApiToken, Lab, LabMembership, Role, User
 from pybirch.database.models.base import Base, utcnow
 from pybirch.database.models.definitions import (
     Computer,
@@ -21,6 +21,7 @@ from pybirch.database.models.scans import Queue, QueueLog, Scan, ScanLog, ScanTe
 __all__ = [
     "Analysis",
     "AnalysisResult",
+    "ApiToken",
     "Base",
     "Computer",
     "ComputerBinding",

@@ -96,3 +96,20 @@ class LabMembership(Base, Created):
 
     lab: Mapped[Lab] = relationship(back_populates="memberships")
     user: Mapped[User] = relationship(back_populates="memberships", foreign_keys=[user_id])
+
+
+class ApiToken(Base, Created):
+    """A personal token for scripts; only its SHA-256 is stored, never the token."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: The first characters of the token, to tell tokens apart in a list.
+    prefix: Mapped[str] = mapped_column(String(12))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from typing import Any
 
 from sqlalchemy import func, select
 
-from pybirch.database.models import Lab, LabMembership, Role, User
+from pybirch.database.models import ApiToken, Lab, LabMembership, Role, User, utcnow
 from pybirch.database.services.core import ServiceCore
 from pybirch.database.services.paging import Page
 
@@ -156,3 +158,59 @@ class AccountsMixin(ServiceCore):
                 .order_by(Lab.name)
             ).all()
             return [(lab, role) for lab, role in rows]
+
+    def create_api_token(self, user_id: int, name: str) -> tuple[ApiToken, str]:
+        """A new personal token; the token itself is returned once and never stored."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        record = self._create(
+            ApiToken,
+            user_id=user_id,
+            name=name,
+            prefix=token[: len(TOKEN_PREFIX) + 4],
+            token_hash=token_digest(token),
+            created_by_id=user_id,
+        )
+        return record, token
+
+    def user_for_token(self, token: str) -> User | None:
+        """The active user a valid, unrevoked token belongs to (its use is recorded)."""
+        with self.session() as session:
+            record = session.scalar(
+                select(ApiToken).where(
+                    ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None)
+                )
+            )
+            if record is None:
+                return None
+            user = self._get(session, User, record.user_id)
+            if not user.is_active:
+                return None
+            record.last_used_at = utcnow()
+            return user
+
+    def list_api_tokens(self, user_id: int) -> list[ApiToken]:
+        """A user's tokens, newest first (revoked ones included)."""
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
+                )
+            )
+
+    def revoke_api_token(self, token_id: int, user_id: int) -> bool:
+        """Revoke one of the user's tokens; False if it is not theirs or already revoked."""
+        with self.session() as session:
+            record = session.get(ApiToken, token_id)
+            if record is None or record.user_id != user_id or record.revoked_at is not None:
+                return False
+            record.revoked_at = utcnow()
+            return True
+
+
+#: Every PyBirch token starts so, which makes a leaked one easy to recognise.
+TOKEN_PREFIX = "pbt_"
+
+
+def token_digest(token: str) -> str:
+    """What is stored of a token: its SHA-256 (tokens are random, so no salt is needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
