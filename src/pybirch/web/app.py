@@ -39,6 +39,17 @@ def create_app(
     return app
 
 
+@login_manager.unauthorized_handler
+def _unauthorized() -> Any:
+    """JSON 401 for the API; the login page (back to where the user was) for pages."""
+    from flask import jsonify, redirect, request, url_for
+
+    if request.blueprint == "api":
+        message = "log in or send 'Authorization: Bearer <token>'"
+        return jsonify(error={"code": 401, "message": message}), 401
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> WebUser | None:
     from pybirch.database.errors import NotFoundError
@@ -52,12 +63,16 @@ def _load_user(user_id: str) -> WebUser | None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from pybirch.web.api.routes import blueprint as api
+    from pybirch.web.api.routes import user_from_request
     from pybirch.web.blueprints.auth import blueprint as auth
     from pybirch.web.blueprints.dashboard import blueprint as dashboard
     from pybirch.web.blueprints.scans import blueprint as scans
     from pybirch.web.filters import register_filters
 
     app.register_blueprint(auth)
+    app.register_blueprint(api)
+    login_manager.request_loader(user_from_request)
     app.register_blueprint(dashboard)
     app.register_blueprint(scans)
     register_filters(app)

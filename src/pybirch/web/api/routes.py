@@ -1,0 +1,135 @@
+"""API routes: labs, scans and their data, read with a session or an API token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, request
+from flask_login import login_required
+from werkzeug.exceptions import HTTPException
+
+from pybirch.database.errors import DataIntegrityError, NotFoundError
+from pybirch.database.models import Scan
+from pybirch.database.models.scans import SCAN_STATUSES
+from pybirch.web.api.serializers import data_document, scan_document, scan_summary
+from pybirch.web.auth.access import labs_of_current_user, require_lab_role
+from pybirch.web.extensions import csrf
+from pybirch.web.services import database
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+#: Most rows one data request returns; ask again from ``next_start`` for more.
+MAX_ROWS = 100_000
+
+
+@blueprint.before_request
+def _protect_cookie_posts() -> None:
+    """Token requests need no CSRF token; a browser's cookie-authenticated write does."""
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not _bearer_token():
+        csrf.protect()
+
+
+@blueprint.errorhandler(HTTPException)
+def _json_error(error: HTTPException) -> tuple[Response, int]:
+    return jsonify(error={"code": error.code, "message": error.description}), error.code or 500
+
+
+@blueprint.route("/v1/labs")
+@login_required
+def labs() -> Response:
+    """The labs the caller belongs to, with their role."""
+    return jsonify(
+        items=[
+            {"id": lab.id, "name": lab.name, "role": role.value}
+            for lab, role in labs_of_current_user()
+        ]
+    )
+
+
+@blueprint.route("/v1/labs/<int:lab_id>/scans")
+@login_required
+def lab_scans(lab_id: int) -> Response:
+    """A lab's scans, newest first: ``?q=``, ``?status=``, ``?page=``, ``?per_page=``."""
+    require_lab_role(lab_id)
+    status = request.args.get("status") or None
+    if status is not None and status not in SCAN_STATUSES:
+        abort(400, f"unknown status {status!r}; use one of {', '.join(SCAN_STATUSES)}")
+    try:
+        page = database().search_scans(
+            request.args.get("q") or None,
+            lab_id=lab_id,
+            status=status,
+            page=request.args.get("page", 1, type=int),
+            per_page=request.args.get("per_page", 50, type=int),
+        )
+    except ValueError as exc:
+        abort(400, str(exc))
+    return jsonify(page.to_dict(scan_summary))
+
+
+@blueprint.route("/v1/scans/<scan_id>")
+@login_required
+def scan(scan_id: str) -> Response:
+    """One scan: record, settings, instruments and measurements."""
+    record = visible_scan(scan_id)
+    db = database()
+    measurements = [(m, db.get_row_count(m.id)) for m in db.get_measurement_objects(record.id)]
+    return jsonify(scan_document(record, measurements))
+
+
+@blueprint.route("/v1/scans/<scan_id>/data/<measurement_name>")
+@blueprint.route("/scan/<scan_id>/data/<measurement_name>")  # the seed plan's route
+@login_required
+def scan_data(scan_id: str, measurement_name: str) -> Response:
+    """Rows ``?start=`` to ``?end=`` (exclusive) of one measurement, at most MAX_ROWS."""
+    record = visible_scan(scan_id)
+    db = database()
+    try:
+        measurement = db.find_measurement_object(record.id, measurement_name)
+    except NotFoundError:
+        abort(404, f"scan {scan_id} has no measurement {measurement_name!r}")
+    start = request.args.get("start", 0, type=int)
+    end = request.args.get("end", type=int)
+    if start < 0 or (end is not None and end < start):
+        abort(400, "start must be 0 or more and end (exclusive) at least start")
+    stop = start + MAX_ROWS if end is None else min(end, start + MAX_ROWS)
+    columns = request.args.get("columns")
+    try:
+        data = db.read_measurement(
+            measurement.id, start, stop, None if columns is None else columns.split(",")
+        )
+    except DataIntegrityError as exc:
+        abort(400, str(exc))
+    document: dict[str, Any] = data_document(data)
+    total = db.get_row_count(measurement.id)
+    wanted_end = total if end is None else min(end, total)
+    document["total_rows"] = total
+    document["next_start"] = stop if stop < wanted_end else None
+    return jsonify(document)
+
+
+def visible_scan(scan_id: str) -> Scan:
+    """The scan if the caller is in its lab; 404 (as for a missing id) otherwise."""
+    try:
+        record = database().get_scan(scan_id)
+    except NotFoundError:
+        abort(404, f"scan {scan_id} not found")
+    require_lab_role(record.lab_id)
+    return record
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def user_from_request(_request: Any) -> Any:
+    """Flask-Login's request loader: the user of a valid ``Authorization: Bearer`` token."""
+    from pybirch.web.auth.user import WebUser
+
+    token = _bearer_token()
+    if token is None:
+        return None
+    user = database().user_for_token(token)
+    return None if user is None else WebUser.from_record(user)
