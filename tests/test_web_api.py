@@ -124,3 +124,27 @@ def test_a_revoked_token_stops_working(db, client, token):
     record = db.list_api_tokens(db.get_user_by_username("alice").id)[0]
     assert db.revoke_api_token(record.id, record.user_id)
     assert client.get("/api/v1/labs", headers=bearer(token)).status_code == 401
+
+
+def test_the_openapi_document_lists_every_api_route(client):
+    document = client.get("/api/v1/openapi.json").json
+    assert document["openapi"].startswith("3.1")
+    app = client.application
+    routes = {
+        rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi"
+    }
+    assert routes == set(document["paths"])
+
+
+def test_instrument_status_shows_only_the_callers_labs(db, lab, client, token):
+    mine = db.create_instrument("Lock-in", "measurement", lab_id=lab.id)
+    db.update_instrument_status(mine.id, "connected", current_settings={"sensitivity": 0.002})
+    other = db.create_lab("Other Lab")
+    db.create_instrument("Their stage", "movement", lab_id=other.id)
+
+    items = client.get("/api/instruments/status", headers=bearer(token)).json["items"]
+    assert [(item["name"], item["status"]) for item in items] == [("Lock-in", "connected")]
+    assert items[0]["last_settings"] == {"sensitivity": 0.002}
+    assert items[0]["last_connected"] is not None

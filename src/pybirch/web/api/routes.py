@@ -11,7 +11,8 @@ from werkzeug.exceptions import HTTPException
 from pybirch.database.errors import DataIntegrityError, NotFoundError
 from pybirch.database.models import Scan
 from pybirch.database.models.scans import SCAN_STATUSES
-from pybirch.web.api.serializers import data_document, scan_document, scan_summary
+from pybirch.web.api.openapi import openapi_document
+from pybirch.web.api.serializers import data_document, iso, scan_document, scan_summary
 from pybirch.web.auth.access import labs_of_current_user, require_lab_role
 from pybirch.web.extensions import csrf
 from pybirch.web.services import database
@@ -32,6 +33,34 @@ def _protect_cookie_posts() -> None:
 @blueprint.errorhandler(HTTPException)
 def _json_error(error: HTTPException) -> tuple[Response, int]:
     return jsonify(error={"code": error.code, "message": error.description}), error.code or 500
+
+
+@blueprint.route("/v1/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI document of this API (public, like the login page)."""
+    return jsonify(openapi_document())
+
+
+@blueprint.route("/instruments/status")  # the seed plan's route
+@login_required
+def instruments_status() -> Response:
+    """Every instrument of the caller's labs: status, last connection and settings."""
+    db = database()
+    items = []
+    for lab, _ in labs_of_current_user():
+        for instrument in db.search_instruments(lab_id=lab.id, per_page=500).items:
+            items.append(
+                {
+                    "id": instrument.id,
+                    "lab_id": lab.id,
+                    "name": instrument.name,
+                    "type": instrument.instrument_type,
+                    "status": instrument.status,
+                    "last_connected": iso(instrument.last_connected),
+                    "last_settings": instrument.last_settings,
+                }
+            )
+    return jsonify(items=items)
 
 
 @blueprint.route("/v1/labs")

@@ -1,0 +1,107 @@
+"""The OpenAPI 3.1 description of the API, served at ``/api/v1/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pybirch import __version__
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+
+
+def _get(summary: str, parameters: list[dict[str, Any]], result: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": parameters,
+            "responses": {
+                "200": {
+                    "description": result,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "400": _ERROR,
+                "401": _ERROR,
+                "404": _ERROR,
+            },
+        }
+    }
+
+
+def _path(name: str, kind: str = "string") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+
+
+def _query(name: str, kind: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": {"type": kind}, "description": description}
+
+
+_DATA_PARAMETERS = [
+    _path("scan_id"),
+    _path("measurement_name"),
+    _query("start", "integer", "first row (default 0)"),
+    _query("end", "integer", "one past the last row (default: all, at most 100,000 rows)"),
+    _query("columns", "string", "comma-separated column labels (default: all)"),
+]
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "PyBirch API", "version": __version__},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": {
+            "/api/v1/labs": _get("The caller's labs and roles", [], "labs"),
+            "/api/v1/labs/{lab_id}/scans": _get(
+                "A lab's scans, newest first",
+                [
+                    _path("lab_id", "integer"),
+                    _query("q", "string", "text in name, project or type"),
+                    _query("status", "string", "one status"),
+                    _query("page", "integer", "page number from 1"),
+                    _query("per_page", "integer", "1 to 500 (default 50)"),
+                ],
+                "a page of scans with total and pages",
+            ),
+            "/api/v1/scans/{scan_id}": _get(
+                "One scan with settings, instruments and measurements", [_path("scan_id")], "scan"
+            ),
+            "/api/v1/scans/{scan_id}/data/{measurement_name}": _get(
+                "Rows of one measurement, column by column", _DATA_PARAMETERS, "rows"
+            ),
+            "/api/scan/{scan_id}/data/{measurement_name}": _get(
+                "The same (the plan's route)", _DATA_PARAMETERS, "rows"
+            ),
+            "/api/instruments/status": _get(
+                "Status and last-known settings of the caller's instruments", [], "instruments"
+            ),
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "personal token"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+            "responses": {
+                "Error": {
+                    "description": "an error",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "error": {
+                                        "type": "object",
+                                        "properties": {
+                                            "code": {"type": "integer"},
+                                            "message": {"type": "string"},
+                                        },
+                                    }
+                                },
+                            }
+                        }
+                    },
+                }
+            },
+        },
+    }
