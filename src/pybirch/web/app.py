@@ -11,6 +11,8 @@ from pybirch.web.auth.throttle import LoginThrottle
 from pybirch.web.auth.user import WebUser
 from pybirch.web.config import WebConfig
 from pybirch.web.extensions import csrf, login_manager
+from pybirch.web.runtime import EXTENSION_KEY as LOCAL_QUEUES_KEY
+from pybirch.web.runtime import LocalQueues
 from pybirch.web.services import EXTENSION_KEY
 
 
@@ -33,6 +35,7 @@ def create_app(
     app.config.update(flask_config)
     app.extensions[EXTENSION_KEY] = db or DatabaseService()
     app.extensions["pybirch.login_throttle"] = LoginThrottle(web.login_attempts, web.login_window)
+    app.extensions[LOCAL_QUEUES_KEY] = LocalQueues()
     login_manager.init_app(app)
     csrf.init_app(app)
     _register_blueprints(app)
@@ -63,7 +66,7 @@ def _load_user(user_id: str) -> WebUser | None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from pybirch.web.api.routes import blueprint as api
+    from pybirch.web.api.control import blueprint as api
     from pybirch.web.api.routes import user_from_request
     from pybirch.web.blueprints.auth import blueprint as auth
     from pybirch.web.blueprints.dashboard import blueprint as dashboard

@@ -27,6 +27,25 @@ def _get(summary: str, parameters: list[dict[str, Any]], result: str) -> dict[st
     }
 
 
+def _post(summary: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": parameters,
+            "responses": {
+                "200": {
+                    "description": "done; the new state",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "401": _ERROR,
+                "403": _ERROR,
+                "404": _ERROR,
+                "409": _ERROR,
+            },
+        }
+    }
+
+
 def _path(name: str, kind: str = "string") -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
 
@@ -41,6 +60,26 @@ _DATA_PARAMETERS = [
     _query("start", "integer", "first row (default 0)"),
     _query("end", "integer", "one past the last row (default: all, at most 100,000 rows)"),
     _query("columns", "string", "comma-separated column labels (default: all)"),
+]
+
+
+_QUEUE_CONTROL = [
+    _path("queue_id", "integer"),
+    {
+        "name": "action",
+        "in": "path",
+        "required": True,
+        "schema": {"enum": ["start", "pause", "resume", "abort"]},
+    },
+]
+_SCAN_CONTROL = [
+    _path("scan_id"),
+    {
+        "name": "action",
+        "in": "path",
+        "required": True,
+        "schema": {"enum": ["pause", "resume", "abort"]},
+    },
 ]
 
 
@@ -73,6 +112,14 @@ def openapi_document() -> dict[str, Any]:
             "/api/scan/{scan_id}/data/{measurement_name}": _get(
                 "The same (the plan's route)", _DATA_PARAMETERS, "rows"
             ),
+            "/api/v1/queues/{queue_id}/{action}": _post(
+                "start, pause, resume or abort a queue (members)", _QUEUE_CONTROL
+            ),
+            "/api/queue/{queue_id}/{action}": _post("The same (the plan's route)", _QUEUE_CONTROL),
+            "/api/v1/scans/{scan_id}/{action}": _post(
+                "pause, resume or abort one scan of a queue (members)", _SCAN_CONTROL
+            ),
+            "/api/scan/{scan_id}/{action}": _post("The same (the plan's route)", _SCAN_CONTROL),
             "/api/instruments/status": _get(
                 "Status and last-known settings of the caller's instruments", [], "instruments"
             ),

@@ -18,6 +18,8 @@ from pybirch.web.extensions import csrf
 from pybirch.web.services import database
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
+# CSRF is checked below, for cookie-authenticated writes only: a token is not a cookie.
+csrf.exempt(blueprint)
 
 #: Most rows one data request returns; ask again from ``next_start`` for more.
 MAX_ROWS = 100_000
