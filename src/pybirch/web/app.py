@@ -39,7 +39,21 @@ def create_app(
     login_manager.init_app(app)
     csrf.init_app(app)
     _register_blueprints(app)
+    _register_error_pages(app)
     return app
+
+
+def _register_error_pages(app: Flask) -> None:
+    """Finished pages for 403 and 404 (the API answers in JSON itself)."""
+    from flask import render_template
+
+    @app.errorhandler(404)
+    def _not_found(_: Exception) -> tuple[str, int]:
+        return render_template("not_found.html"), 404
+
+    @app.errorhandler(403)
+    def _forbidden(_: Exception) -> tuple[str, int]:
+        return render_template("forbidden.html"), 403
 
 
 @login_manager.unauthorized_handler
@@ -70,6 +84,7 @@ def _register_blueprints(app: Flask) -> None:
     from pybirch.web.api.routes import user_from_request
     from pybirch.web.blueprints.auth import blueprint as auth
     from pybirch.web.blueprints.dashboard import blueprint as dashboard
+    from pybirch.web.blueprints.queues import blueprint as queues
     from pybirch.web.blueprints.scans import blueprint as scans
     from pybirch.web.filters import register_filters
 
@@ -78,4 +93,5 @@ def _register_blueprints(app: Flask) -> None:
     login_manager.request_loader(user_from_request)
     app.register_blueprint(dashboard)
     app.register_blueprint(scans)
+    app.register_blueprint(queues)
     register_filters(app)

@@ -11,6 +11,7 @@ import threading
 from flask import current_app
 
 from pybirch.database_integration import DatabaseQueue
+from pybirch.queue import QueueState
 
 EXTENSION_KEY = "pybirch.local_queues"
 
@@ -39,8 +40,9 @@ class LocalQueues:
             queues = list(self._queues.values())
             self._queues.clear()
         for queue in queues:
-            queue.abort()
-            queue.wait_for_completion(timeout=30)
+            if queue.state is not QueueState.IDLE:
+                queue.abort()
+                queue.wait_for_completion(timeout=30)
             queue.close()
 
 
