@@ -14,3 +14,18 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install --quiet -e ".[dev]"
     touch "$stamp"
 fi
+
+# Browser libraries from the npm registry (pinned in package-lock.json), served locally:
+# lab computers are often offline, so nothing is loaded from a CDN.
+vendor=src/pybirch/web/static/vendor
+if [ ! -f "$vendor/.installed" ] || [ package-lock.json -nt "$vendor/.installed" ]; then
+    if ! command -v npm >/dev/null; then
+        echo "npm is needed for the web UI's browser libraries; install Node.js" >&2
+        exit 1
+    fi
+    npm ci --no-audit --no-fund --silent
+    mkdir -p "$vendor"
+    cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css "$vendor/"
+    cp node_modules/socket.io-client/dist/socket.io.min.js "$vendor/"
+    touch "$vendor/.installed"
+fi

@@ -44,16 +44,22 @@ def create_app(
 
 
 def _register_error_pages(app: Flask) -> None:
-    """Finished pages for 403 and 404 (the API answers in JSON itself)."""
-    from flask import render_template
+    """Finished pages for 403 and 404; JSON for anything under ``/api/``."""
+    from flask import jsonify, render_template, request
+    from werkzeug.exceptions import HTTPException
+
+    def page_or_json(error: HTTPException, template: str) -> Any:
+        if request.path.startswith("/api/"):
+            return jsonify(error={"code": error.code, "message": error.description}), error.code
+        return render_template(template), error.code
 
     @app.errorhandler(404)
-    def _not_found(_: Exception) -> tuple[str, int]:
-        return render_template("not_found.html"), 404
+    def _not_found(error: HTTPException) -> Any:
+        return page_or_json(error, "not_found.html")
 
     @app.errorhandler(403)
-    def _forbidden(_: Exception) -> tuple[str, int]:
-        return render_template("forbidden.html"), 403
+    def _forbidden(error: HTTPException) -> Any:
+        return page_or_json(error, "forbidden.html")
 
 
 @login_manager.unauthorized_handler
@@ -80,7 +86,7 @@ def _load_user(user_id: str) -> WebUser | None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from pybirch.web.api.control import blueprint as api
+    from pybirch.web.api import blueprint as api
     from pybirch.web.api.routes import user_from_request
     from pybirch.web.blueprints.auth import blueprint as auth
     from pybirch.web.blueprints.dashboard import blueprint as dashboard

@@ -109,6 +109,18 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/scans/{scan_id}/data/{measurement_name}": _get(
                 "Rows of one measurement, column by column", _DATA_PARAMETERS, "rows"
             ),
+            "/api/v1/scans/{scan_id}/plot/{measurement_name}": _get(
+                "Plot data, downsampled: a line, or a heatmap of a 2-D scan",
+                [
+                    _path("scan_id"),
+                    _path("measurement_name"),
+                    _query("y", "string", "data column (default: the first)"),
+                    _query("x", "string", "column for the x axis of a line"),
+                    _query("kind", "string", "line or grid (default: grid for 2-D scans)"),
+                    _query("max_points", "integer", "points of a line, 10 to 20,000"),
+                ],
+                "x, y (and z for a grid) arrays",
+            ),
             "/api/scan/{scan_id}/data/{measurement_name}": _get(
                 "The same (the plan's route)", _DATA_PARAMETERS, "rows"
             ),

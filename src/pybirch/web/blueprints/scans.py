@@ -75,6 +75,9 @@ def detail(scan_id: str) -> str:
         measurements=measurements,
         logs=db.get_scan_logs(scan.id, limit=500),
         formats=list(FORMATS),
+        plot_columns={
+            measurement.name: measurement.data_columns for measurement, _ in measurements
+        },
     )
 
 
