@@ -9,9 +9,9 @@ from flask import Response, abort, jsonify, request
 from flask_login import login_required
 
 from pybirch.database import Layout
-from pybirch.database.errors import DataIntegrityError, NotFoundError
+from pybirch.database.errors import DataIntegrityError
 from pybirch.database.storage.layout import POINT_INDEX
-from pybirch.web.api.routes import blueprint, visible_scan
+from pybirch.web.api.routes import blueprint, visible_measurement
 from pybirch.web.downsample import grid, line_indices
 from pybirch.web.services import database
 
@@ -26,12 +26,7 @@ __all__ = ["blueprint"]
 @login_required
 def scan_plot(scan_id: str, measurement_name: str) -> Response:
     """``?y=`` against ``?x=`` as a line, or as a heatmap over a 2-D scan's two axes."""
-    record = visible_scan(scan_id)
-    db = database()
-    try:
-        measurement = db.find_measurement_object(record.id, measurement_name)
-    except NotFoundError:
-        abort(404, f"scan {scan_id} has no measurement {measurement_name!r}")
+    measurement = visible_measurement(scan_id, measurement_name)
     layout = Layout.from_json(measurement.columns)
     y = request.args.get("y") or layout.data_labels[0]
     if y not in layout.data_labels:

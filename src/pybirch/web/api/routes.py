@@ -9,7 +9,7 @@ from flask_login import login_required
 from werkzeug.exceptions import HTTPException
 
 from pybirch.database.errors import DataIntegrityError, NotFoundError
-from pybirch.database.models import Scan
+from pybirch.database.models import MeasurementObject, Scan
 from pybirch.database.models.scans import SCAN_STATUSES
 from pybirch.web.api.openapi import openapi_document
 from pybirch.web.api.serializers import data_document, iso, scan_document, scan_summary
@@ -113,12 +113,8 @@ def scan(scan_id: str) -> Response:
 @login_required
 def scan_data(scan_id: str, measurement_name: str) -> Response:
     """Rows ``?start=`` to ``?end=`` (exclusive) of one measurement, at most MAX_ROWS."""
-    record = visible_scan(scan_id)
+    measurement = visible_measurement(scan_id, measurement_name)
     db = database()
-    try:
-        measurement = db.find_measurement_object(record.id, measurement_name)
-    except NotFoundError:
-        abort(404, f"scan {scan_id} has no measurement {measurement_name!r}")
     start = request.args.get("start", 0, type=int)
     end = request.args.get("end", type=int)
     if start < 0 or (end is not None and end < start):
@@ -137,6 +133,15 @@ def scan_data(scan_id: str, measurement_name: str) -> Response:
     document["total_rows"] = total
     document["next_start"] = stop if stop < wanted_end else None
     return jsonify(document)
+
+
+def visible_measurement(scan_id: str, measurement_name: str) -> MeasurementObject:
+    """A measurement of a scan the caller may see; 404 otherwise."""
+    record = visible_scan(scan_id)
+    try:
+        return database().find_measurement_object(record.id, measurement_name)
+    except NotFoundError:
+        abort(404, f"scan {scan_id} has no measurement {measurement_name!r}")
 
 
 def visible_scan(scan_id: str) -> Scan:

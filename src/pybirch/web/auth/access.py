@@ -6,7 +6,7 @@ that does not exist, so ids cannot be probed. A member whose role is too low get
 
 from __future__ import annotations
 
-from flask import abort, g
+from flask import abort, g, request
 from flask_login import current_user
 
 from pybirch.database.models import Lab, Role
@@ -36,3 +36,14 @@ def require_lab_role(lab_id: int | None, needed: Role = Role.VIEWER) -> Role:
 def labs_of_current_user() -> list[tuple[Lab, Role]]:
     """Every lab the current user belongs to, with their role."""
     return database().labs_of_user(current_user.id)
+
+
+def chosen_lab() -> tuple[list[tuple[Lab, Role]], Lab | None]:
+    """The user's labs and the one ``?lab=`` picks (their first by default; None if none)."""
+    labs = labs_of_current_user()
+    if not labs:
+        return labs, None
+    wanted = request.args.get("lab", type=int)
+    lab = next((lab for lab, _ in labs if lab.id == wanted), labs[0][0])
+    require_lab_role(lab.id)
+    return labs, lab

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from flask_login import login_required
 
 from pybirch.database.models.scans import ACTIVE_SCAN_STATUSES
-from pybirch.web.auth.access import labs_of_current_user, require_lab_role
+from pybirch.web.auth.access import chosen_lab, require_lab_role
 from pybirch.web.services import database
 
 blueprint = Blueprint("dashboard", __name__)
@@ -19,11 +19,9 @@ RECENT = 10
 @login_required
 def index() -> str:
     """The dashboard of one of the user's labs (``?lab=ID``, the first one by default)."""
-    labs = labs_of_current_user()
-    if not labs:
+    labs, lab = chosen_lab()
+    if lab is None:
         return render_template("no_lab.html")
-    chosen = request.args.get("lab", type=int)
-    lab = next((lab for lab, _ in labs if lab.id == chosen), labs[0][0])
     role = require_lab_role(lab.id)
     db = database()
     return render_template(

@@ -7,7 +7,7 @@ from flask_login import login_required
 
 from pybirch.database.errors import NotFoundError
 from pybirch.database.models import Role
-from pybirch.web.auth.access import labs_of_current_user, require_lab_role
+from pybirch.web.auth.access import chosen_lab, require_lab_role
 from pybirch.web.control import ControlRefused, act_on_queue, act_on_scan
 from pybirch.web.runtime import local_queues
 from pybirch.web.services import database
@@ -22,12 +22,9 @@ LOG_LINES = 300
 @login_required
 def index() -> str:
     """The queues of one of the user's labs, most recently active first."""
-    labs = labs_of_current_user()
-    if not labs:
+    labs, lab = chosen_lab()
+    if lab is None:
         return render_template("no_lab.html")
-    chosen = request.args.get("lab", type=int)
-    lab = next((lab for lab, _ in labs if lab.id == chosen), labs[0][0])
-    require_lab_role(lab.id)
     page = max(1, request.args.get("page", 1, type=int))
     queues = database().search_queues(lab_id=lab.id, page=page, per_page=PER_PAGE)
     return render_template("queues.html", labs=labs, lab=lab, queues=queues)

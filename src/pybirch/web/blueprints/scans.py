@@ -21,7 +21,7 @@ from pybirch.database.errors import NotFoundError
 from pybirch.database.export import FORMATS, export_scan
 from pybirch.database.models import Scan
 from pybirch.database.models.scans import SCAN_STATUSES
-from pybirch.web.auth.access import labs_of_current_user, require_lab_role
+from pybirch.web.auth.access import chosen_lab, require_lab_role
 from pybirch.web.services import database
 
 blueprint = Blueprint("scans", __name__, url_prefix="/scans")
@@ -33,12 +33,9 @@ PER_PAGE = 50
 @login_required
 def index() -> str:
     """Scans of one of the user's labs, searchable and filtered, a page at a time."""
-    labs = labs_of_current_user()
-    if not labs:
+    labs, lab = chosen_lab()
+    if lab is None:
         return render_template("no_lab.html")
-    chosen = request.args.get("lab", type=int)
-    lab = next((lab for lab, _ in labs if lab.id == chosen), labs[0][0])
-    require_lab_role(lab.id)
     status = request.args.get("status") or None
     if status not in (None, *SCAN_STATUSES):
         abort(400, f"unknown status {status!r}")
