@@ -91,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
     from pybirch.web.blueprints.auth import blueprint as auth
     from pybirch.web.blueprints.dashboard import blueprint as dashboard
     from pybirch.web.blueprints.queues import blueprint as queues
+    from pybirch.web.blueprints.samples import blueprint as samples
     from pybirch.web.blueprints.scans import blueprint as scans
     from pybirch.web.filters import register_filters
 
@@ -100,4 +101,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard)
     app.register_blueprint(scans)
     app.register_blueprint(queues)
+    app.register_blueprint(samples)
     register_filters(app)

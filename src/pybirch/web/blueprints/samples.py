@@ -1,0 +1,205 @@
+"""Projects and samples of a lab: list, search, create, edit; sample pictures."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from pybirch.database.errors import DuplicateError, NotFoundError
+from pybirch.database.models import Role
+from pybirch.database.models import Sample as SampleRecord
+from pybirch.queue.errors import SampleError
+from pybirch.queue.samples import decode_png, encode_png
+from pybirch.web.auth.access import chosen_lab, require_lab_role
+from pybirch.web.services import database
+
+blueprint = Blueprint("samples", __name__)
+
+PER_PAGE = 50
+#: Largest picture accepted, in bytes.
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+
+
+class ProjectForm(FlaskForm):
+    """A project's name, code and description."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=255)])
+    code = StringField("Code", validators=[Optional(), Length(max=50)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
+
+
+class SampleForm(FlaskForm):
+    """A sample's label, material, project, tags, notes and picture."""
+
+    sample_id = StringField("Sample ID", validators=[DataRequired(), Length(max=100)])
+    material = StringField("Material", validators=[Optional(), Length(max=255)])
+    project_id = SelectField("Project", coerce=int, validators=[Optional()])
+    tags = StringField("Tags (comma separated)", validators=[Optional(), Length(max=500)])
+    description = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    image = FileField("Picture", validators=[FileAllowed(["png", "jpg", "jpeg", "tif", "tiff"])])
+
+
+@blueprint.route("/projects/")
+@login_required
+def projects() -> str:
+    """The lab's projects, searchable, with a form to add one (members)."""
+    labs, lab = chosen_lab()
+    if lab is None:
+        return render_template("no_lab.html")
+    text = (request.args.get("q") or "").strip() or None
+    page = max(1, request.args.get("page", 1, type=int))
+    found = database().search_projects(text, lab_id=lab.id, page=page, per_page=PER_PAGE)
+    return render_template(
+        "projects.html", labs=labs, lab=lab, projects=found, text=text or "", form=ProjectForm()
+    )
+
+
+@blueprint.route("/labs/<int:lab_id>/projects", methods=["POST"])
+@login_required
+def create_project(lab_id: int) -> Response:
+    """Add a project to a lab (members and above)."""
+    require_lab_role(lab_id, Role.MEMBER)
+    form = ProjectForm()
+    if not form.validate_on_submit():
+        flash(_form_errors(form), "error")
+    else:
+        try:
+            database().create_project(
+                form.name.data.strip(),
+                lab_id,
+                code=form.code.data or None,
+                description=form.description.data or None,
+                created_by_id=current_user.id,
+            )
+            flash(f"Project {form.name.data!r} created.", "info")
+        except DuplicateError:
+            flash(f"The lab has a project called {form.name.data!r} already.", "error")
+    return redirect(url_for("samples.projects", lab=lab_id))
+
+
+@blueprint.route("/samples/")
+@login_required
+def samples() -> str:
+    """The lab's samples, searchable, newest first."""
+    labs, lab = chosen_lab()
+    if lab is None:
+        return render_template("no_lab.html")
+    text = (request.args.get("q") or "").strip() or None
+    page = max(1, request.args.get("page", 1, type=int))
+    found = database().search_samples(text, lab_id=lab.id, page=page, per_page=PER_PAGE)
+    return render_template("samples.html", labs=labs, lab=lab, samples=found, text=text or "")
+
+
+@blueprint.route("/labs/<int:lab_id>/samples/new", methods=["GET", "POST"])
+@login_required
+def create_sample(lab_id: int) -> str | Response:
+    """A form for a new sample (members and above)."""
+    require_lab_role(lab_id, Role.MEMBER)
+    form = _sample_form(lab_id)
+    if form.validate_on_submit():
+        try:
+            record = database().create_sample(
+                form.sample_id.data.strip(), lab_id=lab_id, created_by_id=current_user.id
+            )
+            _save_sample(record.id, form)
+            flash(f"Sample {form.sample_id.data!r} created.", "info")
+            return redirect(url_for("samples.sample", sample_pk=record.id))
+        except DuplicateError:
+            form.sample_id.errors.append("the lab has a sample with this ID already")
+    return render_template("sample_form.html", form=form, lab_id=lab_id, sample=None)
+
+
+@blueprint.route("/samples/<int:sample_pk>")
+@login_required
+def sample(sample_pk: int) -> str:
+    """One sample: its record, picture and scans."""
+    record = _visible_sample(sample_pk)
+    role = require_lab_role(record.lab_id)
+    return render_template(
+        "sample.html",
+        sample=record,
+        scans=database().get_scans_for_sample(sample_pk),
+        can_edit=role.allows(Role.MEMBER),
+    )
+
+
+@blueprint.route("/samples/<int:sample_pk>/edit", methods=["GET", "POST"])
+@login_required
+def edit_sample(sample_pk: int) -> str | Response:
+    """Change a sample (members and above)."""
+    record = _visible_sample(sample_pk)
+    require_lab_role(record.lab_id, Role.MEMBER)
+    form = _sample_form(record.lab_id, record)
+    if form.validate_on_submit():
+        try:
+            _save_sample(sample_pk, form)
+            flash("Sample saved.", "info")
+            return redirect(url_for("samples.sample", sample_pk=sample_pk))
+        except DuplicateError:
+            form.sample_id.errors.append("the lab has a sample with this ID already")
+    return render_template("sample_form.html", form=form, lab_id=record.lab_id, sample=record)
+
+
+@blueprint.route("/samples/<int:sample_pk>/image.png")
+@login_required
+def sample_image(sample_pk: int) -> Response:
+    """The sample's picture as PNG."""
+    record = _visible_sample(sample_pk)
+    if record.image_png is None:
+        abort(404)
+    response = Response(record.image_png, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+def _visible_sample(sample_pk: int) -> SampleRecord:
+    try:
+        record = database().get_sample(sample_pk)
+    except NotFoundError:
+        abort(404)
+    require_lab_role(record.lab_id)
+    return record
+
+
+def _sample_form(lab_id: int, record: SampleRecord | None = None) -> SampleForm:
+    form = SampleForm()
+    projects = database().search_projects(lab_id=lab_id, per_page=500).items
+    form.project_id.choices = [(0, "—"), *((p.id, p.name) for p in projects)]
+    if record is not None and request.method == "GET":
+        form.sample_id.data = record.sample_id
+        form.material.data = record.material
+        form.project_id.data = record.project_id or 0
+        form.tags.data = ", ".join(record.additional_tags or [])
+        form.description.data = record.description
+    return form
+
+
+def _save_sample(sample_pk: int, form: SampleForm) -> None:
+    fields = {
+        "sample_id": form.sample_id.data.strip(),
+        "material": (form.material.data or "").strip(),
+        "project_id": form.project_id.data or None,
+        "additional_tags": [t.strip() for t in (form.tags.data or "").split(",") if t.strip()],
+        "description": form.description.data or None,
+    }
+    upload = form.image.data
+    if upload:
+        raw = upload.read(MAX_IMAGE_BYTES + 1)
+        if len(raw) > MAX_IMAGE_BYTES:
+            flash("The picture is larger than 10 MB; it was not saved.", "error")
+        else:
+            try:
+                fields["image_png"] = encode_png(decode_png(raw, fields["sample_id"]))
+            except SampleError as exc:
+                flash(f"The picture was not saved: {exc}", "error")
+    database().update_sample(sample_pk, **fields)
+
+
+def _form_errors(form: FlaskForm) -> str:
+    return "; ".join(
+        f"{form[name].label.text}: {', '.join(errors)}" for name, errors in form.errors.items()
+    )

@@ -1,0 +1,138 @@
+"""Projects and samples pages: search, create, edit, pictures, and who may do it."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pybirch.database.models import Role
+from web_support import add_member, csrf_token, log_in, make_app
+
+
+@pytest.fixture
+def lab(db):
+    return db.create_lab("Sample Lab")
+
+
+def client_for(db, lab, username: str, role: Role):
+    add_member(db, lab.id, username, role)
+    client = make_app(db).test_client()
+    log_in(client, username)
+    return client
+
+
+def png(width: int = 8, height: int = 6) -> bytes:
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    pixels[:, :, 0] = np.arange(width, dtype=np.uint8)[None, :] * 30
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_member_creates_a_project_and_finds_it(db, lab):
+    client = client_for(db, lab, "mia", Role.MEMBER)
+    token = csrf_token(client, f"/projects/?lab={lab.id}")
+    response = client.post(
+        f"/labs/{lab.id}/projects",
+        data={"name": "Twisted bilayers", "code": "TB", "csrf_token": token},
+    )
+    assert response.status_code == 302
+    assert db.get_project_by_name("Twisted bilayers", lab.id).created_by_id is not None
+    page = client.get(f"/projects/?lab={lab.id}&q=twisted").get_data(as_text=True)
+    assert "Twisted bilayers" in page
+    again = client.post(
+        f"/labs/{lab.id}/projects", data={"name": "Twisted bilayers", "csrf_token": token}
+    )
+    assert "already" in client.get(again.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_member_creates_and_edits_a_sample_with_a_picture(db, lab):
+    project = db.create_project("Graphene", lab.id)
+    client = client_for(db, lab, "mia", Role.MEMBER)
+    token = csrf_token(client, f"/labs/{lab.id}/samples/new")
+    response = client.post(
+        f"/labs/{lab.id}/samples/new",
+        data={
+            "sample_id": "G-042",
+            "material": "graphene on hBN",
+            "project_id": str(project.id),
+            "tags": "bilayer, 1.1 deg",
+            "csrf_token": token,
+            "image": (io.BytesIO(png()), "photo.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    stored = db.get_sample_by_id("G-042", lab.id)
+    assert stored.project_id == project.id
+    assert stored.additional_tags == ["bilayer", "1.1 deg"]
+    picture = client.get(f"/samples/{stored.id}/image.png")
+    assert picture.mimetype == "image/png"
+    assert np.array_equal(
+        np.asarray(Image.open(io.BytesIO(picture.data))), np.asarray(Image.open(io.BytesIO(png())))
+    )
+    assert np.array_equal(stored.to_pybirch_sample().image[0, :, 0], np.arange(8) * 30)
+
+    page = client.get(f"/samples/{stored.id}").get_data(as_text=True)
+    assert "graphene on hBN" in page
+    token = csrf_token(client, f"/samples/{stored.id}/edit")
+    client.post(
+        f"/samples/{stored.id}/edit",
+        data={
+            "sample_id": "G-042",
+            "material": "graphene on SiO2",
+            "project_id": "0",
+            "csrf_token": token,
+        },
+        content_type="multipart/form-data",
+    )
+    edited = db.get_sample(stored.id)
+    assert edited.material == "graphene on SiO2"
+    assert edited.project_id is None
+    assert edited.image_png is not None  # no new picture keeps the old one
+    assert "G-042" in client.get(f"/samples/?lab={lab.id}&q=G-04").get_data(as_text=True)
+
+
+def test_a_file_that_is_not_a_picture_is_refused_and_the_sample_kept(db, lab):
+    client = client_for(db, lab, "mia", Role.MEMBER)
+    token = csrf_token(client, f"/labs/{lab.id}/samples/new")
+    response = client.post(
+        f"/labs/{lab.id}/samples/new",
+        data={
+            "sample_id": "X-1",
+            "csrf_token": token,
+            "image": (io.BytesIO(b"not an image"), "x.png"),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "The picture was not saved" in response.get_data(as_text=True)
+    assert db.get_sample_by_id("X-1", lab.id).image_png is None
+
+
+def test_a_viewer_browses_but_cannot_create_or_edit(db, lab):
+    sample = db.create_sample("V-1", lab_id=lab.id)
+    client = client_for(db, lab, "vic", Role.VIEWER)
+    assert "V-1" in client.get(f"/samples/{sample.id}").get_data(as_text=True)
+    assert ">Edit<" not in client.get(f"/samples/{sample.id}").get_data(as_text=True)
+    assert client.get(f"/samples/{sample.id}/edit").status_code == 403
+    assert client.get(f"/labs/{lab.id}/samples/new").status_code == 403
+    token = csrf_token(client, "/")
+    assert (
+        client.post(f"/labs/{lab.id}/projects", data={"name": "x", "csrf_token": token}).status_code
+        == 403
+    )
+
+
+def test_another_labs_samples_are_not_found(db, lab):
+    other = db.create_sample("SECRET", lab_id=db.create_lab("Other").id)
+    client = client_for(db, lab, "mia", Role.MEMBER)
+    for path in (
+        f"/samples/{other.id}",
+        f"/samples/{other.id}/edit",
+        f"/samples/{other.id}/image.png",
+    ):
+        assert client.get(path).status_code == 404, path
