@@ -136,3 +136,19 @@ def test_another_labs_samples_are_not_found(db, lab):
         f"/samples/{other.id}/image.png",
     ):
         assert client.get(path).status_code == 404, path
+
+
+def test_the_instruments_page_lists_the_labs_instruments_by_type(db, lab):
+    lockin = db.create_instrument("SR830", "measurement", lab_id=lab.id, manufacturer="SRS")
+    db.update_instrument_status(lockin.id, "connected", current_settings={"time_constant": 0.1})
+    db.create_instrument("Stage X", "movement", lab_id=lab.id)
+    db.create_instrument("Hidden", "movement", lab_id=db.create_lab("Other").id)
+    client = client_for(db, lab, "vic", Role.VIEWER)
+    page = client.get(f"/instruments/?lab={lab.id}").get_data(as_text=True)
+    assert "SR830" in page
+    assert "connected" in page
+    assert "time_constant" in page
+    assert "Hidden" not in page
+    movements = client.get(f"/instruments/?lab={lab.id}&type=movement").get_data(as_text=True)
+    assert "Stage X" in movements
+    assert "SR830" not in movements

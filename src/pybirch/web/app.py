@@ -90,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
     from pybirch.web.api.routes import user_from_request
     from pybirch.web.blueprints.auth import blueprint as auth
     from pybirch.web.blueprints.dashboard import blueprint as dashboard
+    from pybirch.web.blueprints.instruments import blueprint as instruments
     from pybirch.web.blueprints.queues import blueprint as queues
     from pybirch.web.blueprints.samples import blueprint as samples
     from pybirch.web.blueprints.scans import blueprint as scans
@@ -102,4 +103,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(scans)
     app.register_blueprint(queues)
     app.register_blueprint(samples)
+    app.register_blueprint(instruments)
     register_filters(app)

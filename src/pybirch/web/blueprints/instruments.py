@@ -1,0 +1,32 @@
+"""Instruments of a lab: status, type, last connection and last-known settings."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_login import login_required
+
+from pybirch.web.auth.access import chosen_lab
+from pybirch.web.services import database
+
+blueprint = Blueprint("instruments", __name__, url_prefix="/instruments")
+
+PER_PAGE = 100
+TYPES = ("measurement", "movement")
+
+
+@blueprint.route("/")
+@login_required
+def index() -> str:
+    """The lab's instruments, searchable and filtered by type."""
+    labs, lab = chosen_lab()
+    if lab is None:
+        return render_template("no_lab.html")
+    text = (request.args.get("q") or "").strip() or None
+    kind = request.args.get("type") if request.args.get("type") in TYPES else None
+    page = max(1, request.args.get("page", 1, type=int))
+    found = database().search_instruments(
+        text, lab_id=lab.id, instrument_type=kind, page=page, per_page=PER_PAGE
+    )
+    return render_template(
+        "instruments.html", labs=labs, lab=lab, instruments=found, text=text or "", kind=kind
+    )
