@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from pybirch.database.errors import DuplicateError, NotFoundError
@@ -168,7 +169,10 @@ def _visible_sample(sample_pk: int) -> SampleRecord:
 def _sample_form(lab_id: int, record: SampleRecord | None = None) -> SampleForm:
     form = SampleForm()
     projects = database().search_projects(lab_id=lab_id, per_page=500).items
-    form.project_id.choices = [(0, "—"), *((p.id, p.name) for p in projects)]
+    form.project_id.choices = [
+        SelectChoice(0, "—"),
+        *(SelectChoice(project.id, project.name) for project in projects),
+    ]
     if record is not None and request.method == "GET":
         form.sample_id.data = record.sample_id
         form.material.data = record.material

@@ -1,0 +1,138 @@
+"""Lab membership, managed by a lab's admins and owners."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Regexp
+
+from pybirch.database.models import Role
+from pybirch.web.auth.access import require_lab_role
+from pybirch.web.auth.passwords import generate_password, hash_password
+from pybirch.web.services import database
+
+blueprint = Blueprint("admin", __name__, url_prefix="/labs")
+
+ROLE_CHOICES = [SelectChoice(role.value, role.value) for role in Role]
+
+
+class MemberForm(FlaskForm):
+    """A user name (new or existing) and the role to give."""
+
+    username = StringField(
+        "User name",
+        validators=[
+            DataRequired(),
+            Length(max=100),
+            Regexp(r"^[A-Za-z0-9_.@-]+$", message="letters, digits and _ . @ - only"),
+        ],
+    )
+    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MEMBER.value)
+
+
+class RoleForm(FlaskForm):
+    """A new role for a member."""
+
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+@blueprint.route("/<int:lab_id>/members")
+@login_required
+def members(lab_id: int) -> str:
+    """The lab's members and their roles; admins and owners can change them."""
+    role = require_lab_role(lab_id)
+    db = database()
+    return render_template(
+        "members.html",
+        lab=db.get_lab(lab_id),
+        members=db.list_memberships(lab_id),
+        role=role,
+        can_manage=role.allows(Role.ADMIN),
+        form=MemberForm(),
+        role_form=RoleForm(),
+    )
+
+
+@blueprint.route("/<int:lab_id>/members", methods=["POST"])
+@login_required
+def add_member(lab_id: int) -> Response:
+    """Add a user (made with a one-time password if new) to the lab with a role."""
+    manager = require_lab_role(lab_id, Role.ADMIN)
+    form = MemberForm()
+    if not form.validate_on_submit():
+        flash(
+            "; ".join(f"{form[n].label.text}: {', '.join(e)}" for n, e in form.errors.items()),
+            "error",
+        )
+        return redirect(url_for("admin.members", lab_id=lab_id))
+    role = Role(form.role.data)
+    _check_may_grant(manager, role)
+    db = database()
+    user = db.get_user_by_username(form.username.data)
+    if user is None:
+        password = generate_password()
+        user = db.create_user(
+            form.username.data, password_hash=hash_password(password), created_by_id=current_user.id
+        )
+        flash(
+            f"Created {user.username} with the one-time password {password}; pass it on now.",
+            "info",
+        )
+    db.set_membership(lab_id, user.id, role, created_by_id=current_user.id)
+    flash(f"{user.username} is {role.value} of the lab.", "info")
+    return redirect(url_for("admin.members", lab_id=lab_id))
+
+
+@blueprint.route("/<int:lab_id>/members/<int:user_id>/role", methods=["POST"])
+@login_required
+def change_role(lab_id: int, user_id: int) -> Response:
+    """Give a member another role."""
+    manager = require_lab_role(lab_id, Role.ADMIN)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        abort(400)
+    db = database()
+    current = db.get_role(lab_id, user_id)
+    if current is None:
+        abort(404)
+    new = Role(form.role.data)
+    _check_may_grant(manager, current)
+    _check_may_grant(manager, new)
+    if current is Role.OWNER and new is not Role.OWNER:
+        _keep_an_owner(lab_id)
+    db.set_membership(lab_id, user_id, new)
+    flash(f"Role changed to {new.value}.", "info")
+    return redirect(url_for("admin.members", lab_id=lab_id))
+
+
+@blueprint.route("/<int:lab_id>/members/<int:user_id>/remove", methods=["POST"])
+@login_required
+def remove_member(lab_id: int, user_id: int) -> Response:
+    """Take a member out of the lab (their data stays)."""
+    manager = require_lab_role(lab_id, Role.ADMIN)
+    db = database()
+    current = db.get_role(lab_id, user_id)
+    if current is None:
+        abort(404)
+    _check_may_grant(manager, current)
+    if current is Role.OWNER:
+        _keep_an_owner(lab_id)
+    db.remove_membership(lab_id, user_id)
+    flash("Member removed.", "info")
+    return redirect(url_for("admin.members", lab_id=lab_id))
+
+
+def _check_may_grant(manager: Role, role: Role) -> None:
+    """Only owners hand out or take away ownership."""
+    if role is Role.OWNER and manager is not Role.OWNER:
+        abort(403)
+
+
+def _keep_an_owner(lab_id: int) -> None:
+    owners = [user for user, role in database().list_memberships(lab_id) if role is Role.OWNER]
+    if len(owners) <= 1:
+        flash("A lab keeps at least one owner: make someone else owner first.", "error")
+        abort(redirect(url_for("admin.members", lab_id=lab_id)))
