@@ -88,6 +88,7 @@ def _load_user(user_id: str) -> WebUser | None:
 def _register_blueprints(app: Flask) -> None:
     from pybirch.web.api import blueprint as api
     from pybirch.web.api.routes import user_from_request
+    from pybirch.web.blueprints.account import blueprint as account
     from pybirch.web.blueprints.admin import blueprint as admin
     from pybirch.web.blueprints.auth import blueprint as auth
     from pybirch.web.blueprints.dashboard import blueprint as dashboard
@@ -106,4 +107,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(samples)
     app.register_blueprint(instruments)
     app.register_blueprint(admin)
+    app.register_blueprint(account)
     register_filters(app)

@@ -1,0 +1,98 @@
+"""The logged-in user's own account: password and personal API tokens."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from pybirch.web.auth.passwords import (
+    MIN_PASSWORD_LENGTH,
+    PasswordPolicyError,
+    hash_password,
+    verify_password,
+)
+from pybirch.web.services import database
+
+blueprint = Blueprint("account", __name__, url_prefix="/account")
+
+
+class PasswordForm(FlaskForm):
+    """The current password and a new one, twice."""
+
+    current = PasswordField("Current password", validators=[DataRequired()])
+    new = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)]
+    )
+    repeat = PasswordField(
+        "New password again", validators=[EqualTo("new", message="the passwords differ")]
+    )
+
+
+class TokenForm(FlaskForm):
+    """A name for a new token (what uses it)."""
+
+    name = StringField("Token name", validators=[DataRequired(), Length(max=100)])
+
+
+@blueprint.route("/")
+@login_required
+def index() -> str:
+    """Password form, and the user's tokens with a form for a new one."""
+    return render_template(
+        "account.html",
+        password_form=PasswordForm(),
+        token_form=TokenForm(),
+        tokens=database().list_api_tokens(current_user.id),
+    )
+
+
+@blueprint.route("/password", methods=["POST"])
+@login_required
+def change_password() -> str | Response:
+    """Set a new password after checking the current one."""
+    form = PasswordForm()
+    db = database()
+    if form.validate_on_submit():
+        user = db.get_user(current_user.id)
+        if not verify_password(user.password_hash, form.current.data):
+            form.current.errors.append("this is not your current password")
+        else:
+            try:
+                db.update_user(user.id, password_hash=hash_password(form.new.data))
+                flash("Your password is changed.", "info")
+                return redirect(url_for("account.index"))
+            except PasswordPolicyError as exc:
+                form.new.errors.append(str(exc))
+    return render_template(
+        "account.html",
+        password_form=form,
+        token_form=TokenForm(),
+        tokens=db.list_api_tokens(current_user.id),
+    ), 400  # type: ignore[return-value]
+
+
+@blueprint.route("/tokens", methods=["POST"])
+@login_required
+def create_token() -> Response:
+    """Make a personal token; it is shown once."""
+    form = TokenForm()
+    if form.validate_on_submit():
+        _, token = database().create_api_token(current_user.id, form.name.data.strip())
+        flash(f"New token (shown once, copy it now): {token}", "token")
+    else:
+        flash("A token needs a name.", "error")
+    return redirect(url_for("account.index"))
+
+
+@blueprint.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int) -> Response:
+    """Revoke one of the user's tokens."""
+    if database().revoke_api_token(token_id, current_user.id):
+        flash("Token revoked.", "info")
+    else:
+        flash("No such token of yours, or revoked already.", "error")
+    return redirect(url_for("account.index"))
