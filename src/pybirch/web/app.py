@@ -93,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     from pybirch.web.blueprints.auth import blueprint as auth
     from pybirch.web.blueprints.dashboard import blueprint as dashboard
     from pybirch.web.blueprints.instruments import blueprint as instruments
+    from pybirch.web.blueprints.labs import blueprint as labs
     from pybirch.web.blueprints.queues import blueprint as queues
     from pybirch.web.blueprints.samples import blueprint as samples
     from pybirch.web.blueprints.scans import blueprint as scans
@@ -108,4 +109,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(instruments)
     app.register_blueprint(admin)
     app.register_blueprint(account)
+    app.register_blueprint(labs)
     register_filters(app)
