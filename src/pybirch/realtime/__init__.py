@@ -8,6 +8,7 @@ Data points are coalesced so a fast scan sends a few messages a second, not thou
 from pybirch.realtime.bus import EventBus
 from pybirch.realtime.events import DataPoints, Event, QueueLogEvent, QueueStatus, ScanStatus
 from pybirch.realtime.extension import RealtimeExtension
+from pybirch.realtime.follow import follow_queue
 
 __all__ = [
     "DataPoints",
@@ -17,4 +18,5 @@ __all__ = [
     "QueueStatus",
     "RealtimeExtension",
     "ScanStatus",
+    "follow_queue",
 ]

@@ -11,6 +11,7 @@ from pybirch.web.auth.throttle import LoginThrottle
 from pybirch.web.auth.user import WebUser
 from pybirch.web.config import WebConfig
 from pybirch.web.extensions import csrf, login_manager
+from pybirch.web.live import init_live
 from pybirch.web.runtime import EXTENSION_KEY as LOCAL_QUEUES_KEY
 from pybirch.web.runtime import LocalQueues
 from pybirch.web.services import EXTENSION_KEY
@@ -35,11 +36,11 @@ def create_app(
     app.config.update(flask_config)
     app.extensions[EXTENSION_KEY] = db or DatabaseService()
     app.extensions["pybirch.login_throttle"] = LoginThrottle(web.login_attempts, web.login_window)
-    app.extensions[LOCAL_QUEUES_KEY] = LocalQueues()
     login_manager.init_app(app)
     csrf.init_app(app)
     _register_blueprints(app)
     _register_error_pages(app)
+    app.extensions[LOCAL_QUEUES_KEY] = LocalQueues(init_live(app))
     return app
 
 

@@ -12,6 +12,7 @@ from flask import current_app
 
 from pybirch.database_integration import DatabaseQueue
 from pybirch.queue import QueueState
+from pybirch.realtime import EventBus, follow_queue
 
 EXTENSION_KEY = "pybirch.local_queues"
 
@@ -19,12 +20,17 @@ EXTENSION_KEY = "pybirch.local_queues"
 class LocalQueues:
     """The DatabaseQueues of this process, by their record's id."""
 
-    def __init__(self) -> None:
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
         self._queues: dict[int, DatabaseQueue] = {}
         self._lock = threading.Lock()
 
     def add(self, queue: DatabaseQueue) -> DatabaseQueue:
-        """Run ``queue`` in this process (it can then be controlled from the web)."""
+        """Run ``queue`` in this process: controlled from the web, followed live.
+
+        Add it before enqueuing scans, so every scan publishes its rows.
+        """
+        follow_queue(queue, self.bus)
         with self._lock:
             self._queues[queue.db_queue_id] = queue
         return queue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from pybirch.database import DatabaseService
@@ -20,6 +21,7 @@ from pybirch.queue.handle import ScanHandle
 from pybirch.queue.log import LogEntry
 from pybirch.queue.queue import Queue
 from pybirch.queue.state import QueueState
+from pybirch.scan.extension import ScanExtension
 from pybirch.scan.scan import Scan
 from pybirch.scan.state import ScanState
 
@@ -82,6 +84,7 @@ class DatabaseQueue(Queue):
         #: Database id of the queue's record.
         self.db_queue_id = record.id
         self._records: dict[str, int] = {}
+        self._extension_factories: list[Callable[[str], ScanExtension]] = []
         self.add_log_callback(self._persist_log)
         self.add_queue_state_callback(self._persist_queue_state)
         self.add_state_callback(self._persist_scan_state)
@@ -163,6 +166,12 @@ class DatabaseQueue(Queue):
         )
         self._records[handle.scan_id] = record.id
         scan.extensions.append(DatabaseExtension(self.db, record.id, self.data_manager))
+        for factory in self._extension_factories:
+            scan.extensions.append(factory(handle.scan_id))
+
+    def add_scan_extension_factory(self, factory: Callable[[str], ScanExtension]) -> None:
+        """Give every scan enqueued from now on ``factory(scan_id)`` as an extension too."""
+        self._extension_factories.append(factory)
 
     def _sample_record_id(self, scan: Scan) -> int | None:
         """The queue's sample, or the scan's own (stored on first use)."""

@@ -1,0 +1,137 @@
+"""Socket.IO: live events to the rooms of each scan, queue and lab, for members only.
+
+A browser connects with its session cookie (refused without a login), then joins rooms
+with ``join`` ({"room": "scan"|"queue"|"lab", "id": ...}); each join is checked against
+the user's labs like any page. ``catch_up`` ({"scan_id", "measurement", "from_row"})
+returns the stored rows from ``from_row`` on, so a browser that reconnects fills its gap
+without duplicates. With ``REDIS_URL`` set, several server processes share the events.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask, request
+from flask_login import current_user
+from flask_socketio import SocketIO, join_room
+
+from pybirch.database.errors import DataIntegrityError, NotFoundError
+from pybirch.database.models import Role
+from pybirch.realtime import EventBus
+from pybirch.realtime.events import Event
+from pybirch.web.api.serializers import data_document
+from pybirch.web.services import database
+
+log = logging.getLogger(__name__)
+
+BUS_KEY = "pybirch.bus"
+#: Most rows one catch-up returns; ask again from the next row for more.
+MAX_CATCH_UP_ROWS = 100_000
+
+socketio = SocketIO()
+
+
+def init_live(app: Flask) -> EventBus:
+    """Attach Socket.IO and an event bus to the app; the bus's events go to the rooms."""
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=os.environ.get("REDIS_URL") or None,
+        ping_interval=float(os.environ.get("SOCKETIO_PING_INTERVAL", "25")),
+        ping_timeout=float(os.environ.get("SOCKETIO_PING_TIMEOUT", "60")),
+        cors_allowed_origins=[],  # same origin only
+    )
+    bus = EventBus()
+    bus.subscribe(_forward)
+    app.extensions[BUS_KEY] = bus
+    return bus
+
+
+def rooms_of(event: Event) -> list[str]:
+    """The rooms an event goes to: its scan, its queue and its lab."""
+    payload = event.payload()
+    rooms = []
+    if payload.get("scan_id") and event.name in ("scan_status", "data_point"):
+        rooms.append(f"scan:{payload['scan_id']}")
+    if payload.get("queue_id") is not None:
+        rooms.append(f"queue:{payload['queue_id']}")
+    if payload.get("lab_id") is not None and event.name != "data_point":
+        rooms.append(f"lab:{payload['lab_id']}")
+    return rooms
+
+
+def _forward(event: Event) -> None:
+    payload = event.payload()
+    for room in rooms_of(event):
+        socketio.emit(event.name, payload, to=room)
+
+
+@socketio.on("connect")
+def _connect(_auth: Any = None) -> bool:
+    """Only logged-in users (session cookie or bearer token) may connect."""
+    if not current_user.is_authenticated:
+        log.info("refused a live connection from %s: not logged in", request.remote_addr)
+        return False
+    return True
+
+
+@socketio.on("join")
+def _join(message: dict[str, Any]) -> dict[str, Any]:
+    """Join a scan's, queue's or lab's room, if the user may see it."""
+    if not current_user.is_authenticated:
+        return {"ok": False, "error": "not logged in"}
+    room = _room_for(message)
+    if room is None:
+        return {"ok": False, "error": "not found"}
+    join_room(room)
+    return {"ok": True, "room": room}
+
+
+@socketio.on("catch_up")
+def _catch_up(message: dict[str, Any]) -> dict[str, Any]:
+    """The stored rows of a scan's measurement from ``from_row`` on (what was missed)."""
+    if not current_user.is_authenticated:
+        return {"ok": False, "error": "not logged in"}
+    db = database()
+    try:
+        scan = db.get_scan(str(message["scan_id"]))
+        if not _member_of(scan.lab_id):
+            return {"ok": False, "error": "not found"}
+        measurement = db.find_measurement_object(scan.id, str(message["measurement"]))
+        start = int(message.get("from_row", 0))
+        if start < 0:
+            raise ValueError("from_row must be 0 or more")
+        data = db.read_measurement(measurement.id, start, start + MAX_CATCH_UP_ROWS)
+    except (KeyError, ValueError, TypeError) as exc:
+        return {"ok": False, "error": f"bad request: {exc}"}
+    except (NotFoundError, DataIntegrityError):
+        return {"ok": False, "error": "not found"}
+    return {"ok": True, **data_document(data)}
+
+
+def _room_for(message: Any) -> str | None:
+    if not isinstance(message, dict):
+        return None
+    kind, key = message.get("room"), message.get("id")
+    db = database()
+    try:
+        if kind == "scan":
+            scan = db.get_scan(str(key))
+            return f"scan:{scan.scan_id}" if _member_of(scan.lab_id) else None
+        if kind == "queue":
+            queue = db.get_queue(int(key))
+            return f"queue:{queue.id}" if _member_of(queue.lab_id) else None
+        if kind == "lab":
+            return f"lab:{int(key)}" if _member_of(int(key)) else None
+    except (NotFoundError, ValueError, TypeError):
+        return None
+    return None
+
+
+def _member_of(lab_id: int | None) -> bool:
+    if lab_id is None:
+        return False
+    role = database().get_role(lab_id, current_user.id)
+    return role is not None and role.allows(Role.VIEWER)

@@ -1,0 +1,106 @@
+"""Socket.IO: logins on connect and join, rooms per scan/queue/lab, live rows, catch-up."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from database_builders import iv_settings
+from pybirch.database.models import Role
+from pybirch.database_integration import DatabaseQueue
+from pybirch.scan import Scan
+from pybirch.web.live import socketio
+from web_support import add_member, log_in, make_app
+
+
+@pytest.fixture
+def lab(db):
+    return db.create_lab("Live Lab")
+
+
+@pytest.fixture
+def app(db):
+    app = make_app(db)
+    yield app
+    app.extensions["pybirch.local_queues"].close()
+
+
+def browser(app, db, lab, username: str = "liv"):
+    add_member(db, lab.id, username, Role.VIEWER)
+    http = app.test_client()
+    log_in(http, username)
+    return socketio.test_client(app, flask_test_client=http)
+
+
+def test_a_browser_without_a_login_cannot_connect(app):
+    client = socketio.test_client(app, flask_test_client=app.test_client())
+    assert not client.is_connected()
+
+
+def test_a_browser_follows_a_running_scan_and_gets_every_row_once(db, lab, app):
+    live = browser(app, db, lab)
+    assert live.is_connected()
+    queue = app.extensions["pybirch.local_queues"].add(DatabaseQueue("live", db, lab_id=lab.id))
+    settings, meter = iv_settings(points=500)
+    handle = queue.enqueue(Scan(settings, buffer_size=25))
+    assert live.emit("join", {"room": "scan", "id": handle.scan_id}, callback=True)["ok"]
+    assert live.emit("join", {"room": "queue", "id": queue.db_queue_id}, callback=True)["ok"]
+    assert live.emit("join", {"room": "lab", "id": lab.id}, callback=True)["ok"]
+    queue.start()
+    assert queue.wait_for_completion(timeout=60)
+    time.sleep(0.2)
+
+    received = live.get_received()
+    rows = [m["args"][0] for m in received if m["name"] == "data_point"]
+    assert [r["first_row"] for r in rows] == list(
+        np.cumsum([0] + [len(r["data"]["voltage (V)"]) for r in rows[:-1]])
+    )
+    voltages = np.concatenate([r["data"]["voltage (V)"] for r in rows])
+    assert np.array_equal(voltages, meter.rows()[:, 0])
+    statuses = [m["args"][0]["status"] for m in received if m["name"] == "scan_status"]
+    assert statuses[-1] == "completed"
+    assert any(m["name"] == "queue_status" for m in received)
+    assert any(m["name"] == "queue_log" for m in received)
+
+
+def test_catch_up_returns_the_stored_rows_from_a_row_on(db, lab, app):
+    live = browser(app, db, lab)
+    queue = app.extensions["pybirch.local_queues"].add(DatabaseQueue("catch", db, lab_id=lab.id))
+    settings, meter = iv_settings(points=60)
+    handle = queue.enqueue(Scan(settings))
+    queue.start()
+    assert queue.wait_for_completion(timeout=60)
+    reply = live.emit(
+        "catch_up",
+        {"scan_id": handle.scan_id, "measurement": "Multimeter", "from_row": 45},
+        callback=True,
+    )
+    assert reply["ok"]
+    assert reply["first_row"] == 45
+    assert np.array_equal(np.array(reply["columns"]["voltage (V)"]), meter.rows()[45:, 0])
+    bad = live.emit(
+        "catch_up",
+        {"scan_id": handle.scan_id, "measurement": "Multimeter", "from_row": -1},
+        callback=True,
+    )
+    assert not bad["ok"]
+
+
+def test_rooms_of_other_labs_cannot_be_joined_or_caught_up(db, lab, app):
+    live = browser(app, db, lab)
+    other = db.create_lab("Other")
+    secret = db.create_scan("secret", lab_id=other.id)
+    their_queue = db.create_queue("theirs", lab_id=other.id)
+    for room in (
+        {"room": "scan", "id": secret.scan_id},
+        {"room": "queue", "id": their_queue.id},
+        {"room": "lab", "id": other.id},
+        {"room": "scan", "id": "nope"},
+        {"room": "elsewhere", "id": 1},
+        "garbage",
+    ):
+        assert live.emit("join", room, callback=True) == {"ok": False, "error": "not found"}
+    reply = live.emit("catch_up", {"scan_id": secret.scan_id, "measurement": "x"}, callback=True)
+    assert reply == {"ok": False, "error": "not found"}
