@@ -1,4 +1,5 @@
-// The plot of a scan page: a line (uPlot) or a heatmap (canvas), refreshed while the scan runs.
+// The plot of a scan page: a line (uPlot) or a heatmap (canvas), redrawn live while the scan
+// runs (pushed over Socket.IO; polled every 2 s if the socket library is missing).
 (function () {
   "use strict";
   const root = document.getElementById("scan-plot");
@@ -79,22 +80,43 @@
     return stops[i].map((a, k) => Math.round(a + f * (stops[i + 1][k] - a)));
   }
 
-  async function followStatus() {
+  async function followStatus(period = 2000) {
     const response = await fetch(scanUrl);
     if (!response.ok) return;
     const scan = await response.json();
-    const status = document.getElementById("scan-status");
-    status.textContent = scan.status;
-    status.className = `status ${scan.status}`;
-    const progress = document.getElementById("scan-progress");
-    if (progress) progress.value = scan.progress;
+    showStatus(scan.status, scan.progress);
     await refresh();
-    if (["running", "paused", "queued"].includes(scan.status)) timer = setTimeout(followStatus, 2000);
+    if (["running", "paused", "queued"].includes(scan.status)) timer = setTimeout(() => followStatus(period), period);
+  }
+
+  function showStatus(status, progress) {
+    const badge = document.getElementById("scan-status");
+    badge.textContent = status;
+    badge.className = `status ${status}`;
+    const bar = document.getElementById("scan-progress");
+    if (bar && progress !== undefined) bar.value = progress;
+  }
+
+  // Live: the server pushes rows and statuses; the plot is redrawn at most twice a second.
+  function followLive() {
+    const socket = window.io({ transports: ["websocket", "polling"] });
+    let redraw = null;
+    const scheduleRefresh = () => { if (!redraw) redraw = setTimeout(() => { redraw = null; refresh(); }, 500); };
+    socket.on("connect", () => socket.emit("join", { room: "scan", id: root.dataset.scanId }, scheduleRefresh));
+    socket.on("data_point", scheduleRefresh);
+    socket.on("scan_status", (event) => {
+      showStatus(event.status, event.progress);
+      if (!["running", "paused", "queued"].includes(event.status)) { scheduleRefresh(); socket.disconnect(); }
+    });
   }
 
   measurementSelect.addEventListener("change", () => { fillColumns(); chart = null; refresh(); });
   columnSelect.addEventListener("change", () => { chart = null; refresh(); });
   fillColumns();
-  if (root.dataset.live === "1") followStatus(); else refresh();
+  refresh();
+  if (root.dataset.live === "1") {
+    // A scan run by another process has no live events here: a slow poll covers it.
+    if (window.io) { followLive(); timer = setTimeout(() => followStatus(10000), 10000); } else followStatus();
+  }
   window.addEventListener("beforeunload", () => clearTimeout(timer));
 })();
