@@ -29,3 +29,14 @@ if [ ! -f "$vendor/.installed" ] || [ package-lock.json -nt "$vendor/.installed"
     cp node_modules/socket.io-client/dist/socket.io.min.js "$vendor/"
     touch "$vendor/.installed"
 fi
+
+# The browser tests drive Debian's chromium (never `playwright install`: it downloads a browser
+# from a host lab networks often block).
+if [ ! -x /usr/bin/chromium ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "note: /usr/bin/chromium is missing; install Debian's chromium for the browser tests" >&2
+    fi
+fi

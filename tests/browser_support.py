@@ -1,0 +1,91 @@
+"""A real server process and Debian's chromium driven by Playwright, for the browser tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: Where screenshots of the main pages are saved (kept by CI as artifacts).
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def require_chromium() -> None:
+    """Skip without chromium, unless CI is set: then the browser tests must run."""
+    if Path(CHROMIUM).exists():
+        return
+    message = f"{CHROMIUM} is missing (scripts/bootstrap.sh installs Debian's chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on (chromium refuses some ports; these are high ones)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_server(data_dir: Path, admin_password: str) -> Iterator[str]:
+    """``pybirch serve`` in its own process on the database in ``data_dir``; yields its URL."""
+    port = free_port()
+    env = {**os.environ, "PYBIRCH_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    log = (data_dir / "server.log").open("w")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pybirch",
+            "serve",
+            "--port",
+            str(port),
+            "--threads",
+            "16",
+            "--admin-password",
+            admin_password,
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{url}/login", server)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def _wait_until_up(url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start (exit {server.poll()})") from None
+            time.sleep(0.2)

@@ -1,0 +1,135 @@
+"""A real browser against a real server: log in, look around, see a 2-D map, download data.
+
+Playwright drives Debian's chromium; screenshots of the main pages go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, require_chromium, running_server
+from database_builders import iv_settings, map_settings
+from pybirch.database import DatabaseService
+from pybirch.database.models import Role
+from pybirch.database_integration import DatabaseQueue
+from pybirch.scan import Scan
+from pybirch.web.auth.passwords import hash_password
+from pybirch.web.first_run import ensure_first_admin
+
+ADMIN_PASSWORD = "browser admin password"
+VIEWER_PASSWORD = "browser viewer password"
+
+
+@pytest.fixture(scope="module")
+def lab_data(tmp_path_factory):
+    """A database with a lab, a viewer, a finished I-V sweep and a finished 2-D map."""
+    require_chromium()
+    folder = tmp_path_factory.mktemp("browser-lab")
+    with DatabaseService(folder / "pybirch.db") as db:
+        first = ensure_first_admin(db, ADMIN_PASSWORD)
+        lab = db.get_lab_by_name(first.lab_name)
+        viewer = db.create_user("viewer", password_hash=hash_password(VIEWER_PASSWORD))
+        db.set_membership(lab.id, viewer.id, Role.VIEWER)
+        queue = DatabaseQueue("bench", db, lab_id=lab.id, operator="admin")
+        iv, meter = iv_settings(points=101, scan_name="IV sweep")
+        grid, _ = map_settings(np.linspace(0, 100, 21), np.linspace(0, 60, 13), "Lock-in map")
+        iv_handle = queue.enqueue(Scan(iv))
+        map_handle = queue.enqueue(Scan(grid))
+        queue.start()
+        assert queue.wait_for_completion(timeout=120)
+        queue.close()
+    return folder, iv_handle.scan_id, map_handle.scan_id, meter.rows()[:, 0]
+
+
+@pytest.fixture(scope="module")
+def server(lab_data):
+    with running_server(lab_data[0], ADMIN_PASSWORD) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def logged_in(browser, server: str, username: str, password: str):
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    page.goto(f"{server}/")
+    assert "/login" in page.url
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/")
+    return page
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_an_admin_logs_in_and_browses_the_lab(browser, server):
+    page = logged_in(browser, server, "admin", ADMIN_PASSWORD)
+    assert page.locator("h1").first.inner_text() == "My Lab"
+    assert page.get_by_text("Lock-in map").first.is_visible()
+    shot(page, "dashboard")
+    page.click("nav >> text=Scans")
+    assert page.locator("table >> text=IV sweep").is_visible()
+    shot(page, "scans")
+    page.click("nav >> text=Queues")
+    page.click("table >> text=bench")
+    # The test process ran this queue, not the server: no controls, and the page says why.
+    assert page.get_by_text("Controls appear here").is_visible()
+    assert page.get_by_role("link", name="Lock-in map").is_visible()
+    shot(page, "queue")
+    page.close()
+
+
+def test_a_2d_map_is_drawn_as_a_heatmap_and_a_sweep_as_a_line(browser, server, lab_data):
+    _, iv_id, map_id, _ = lab_data
+    page = logged_in(browser, server, "admin", ADMIN_PASSWORD)
+    page.goto(f"{server}/scans/{map_id}")
+    canvas = page.locator("canvas.heatmap")
+    canvas.wait_for()
+    assert canvas.evaluate("c => [c.width, c.height]") == [21, 13]
+    shot(page, "scan-map")
+    page.goto(f"{server}/scans/{iv_id}")
+    page.locator(".plot-area .uplot").wait_for()
+    assert "101 points" in page.locator(".plot-note").inner_text()
+    shot(page, "scan-iv")
+    page.close()
+
+
+def test_the_csv_download_holds_the_measured_values(browser, server, lab_data):
+    _, iv_id, _, voltages = lab_data
+    page = logged_in(browser, server, "admin", ADMIN_PASSWORD)
+    page.goto(f"{server}/scans/{iv_id}")
+    with page.expect_download() as download:
+        page.click("td.downloads >> text=CSV")
+    with open(download.value.path(), encoding="utf-8") as saved:
+        text = saved.read()
+    rows = [line for line in text.splitlines() if not line.startswith("#")]
+    table = list(csv.DictReader(io.StringIO("\n".join(rows))))
+    assert np.array_equal(np.array([float(r["voltage (V)"]) for r in table]), voltages)
+    page.close()
+
+
+def test_a_viewer_sees_the_queue_but_no_controls(browser, server):
+    page = logged_in(browser, server, "viewer", VIEWER_PASSWORD)
+    page.click("nav >> text=Queues")
+    page.click("table >> text=bench")
+    assert page.locator("button", has_text="Start").count() == 0
+    assert page.locator("button", has_text="Abort").count() == 0
+    shot(page, "queue-viewer")
+    page.close()
