@@ -46,7 +46,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(data_dir: Path, admin_password: str) -> Iterator[str]:
+def running_server(data_dir: Path, admin_password: str, demo: bool = False) -> Iterator[str]:
     """``pybirch serve`` in its own process on the database in ``data_dir``; yields its URL."""
     port = free_port()
     env = {**os.environ, "PYBIRCH_DATA_DIR": str(data_dir)}
@@ -64,6 +64,7 @@ def running_server(data_dir: Path, admin_password: str) -> Iterator[str]:
             "16",
             "--admin-password",
             admin_password,
+            *(["--demo"] if demo else []),
         ],
         env=env,
         stdout=log,
@@ -80,7 +81,7 @@ def running_server(data_dir: Path, admin_password: str) -> Iterator[str]:
 
 
 def _wait_until_up(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while True:
         try:
             with urllib.request.urlopen(url, timeout=5):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -10,15 +11,16 @@ from gunicorn.app.base import BaseApplication
 
 from pybirch.cli.db import database_option, reported_errors
 from pybirch.database import DatabaseService
+from pybirch.demo.web_lab import LIVE_QUEUE, enqueue_live_demo, live_demo_queue, seed_demo_lab
 from pybirch.web import create_app
-from pybirch.web.first_run import ensure_first_admin
+from pybirch.web.first_run import FirstAdmin, default_lab_name, ensure_first_admin
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
-    """gunicorn running one app object with one threaded worker."""
+    """gunicorn with one threaded worker; the app is made in the worker, after the fork."""
 
-    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
-        self.application = app
+    def __init__(self, make_app: Callable[[], Flask], options: dict[str, Any]) -> None:
+        self.make_app = make_app
         self.options = options
         super().__init__()
 
@@ -27,7 +29,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        return self.application
+        return self.make_app()
 
 
 @click.command()
@@ -44,9 +46,19 @@ class _Server(BaseApplication):  # type: ignore[misc]
     default=None,
     help="Password of the first admin on an empty database (default: generated, shown once).",
 )
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Open a demo lab: finished scans on simulated instruments and a queue to start.",
+)
 @database_option
 def serve(
-    host: str, port: int, threads: int, admin_password: str | None, database_url: str | None
+    host: str,
+    port: int,
+    threads: int,
+    admin_password: str | None,
+    demo: bool,
+    database_url: str | None,
 ) -> None:
     """Serve the web UI and API."""
     with reported_errors():
@@ -66,6 +78,31 @@ def serve(
             "control_socket_disable": True,
             "accesslog": "-",
         }
-        app = create_app(db)
-        db.engine.dispose()  # the worker is forked: it must open its own connections
-        _Server(app, options).run()
+        demo_lab_id = _prepare_demo(db, first) if demo else None
+        db.close()  # the worker is forked: it opens its own connections
+
+        def make_app() -> Flask:
+            app = create_app(DatabaseService(database_url))
+            if demo_lab_id is not None:
+                local = app.extensions["pybirch.local_queues"]
+                queue = local.add(live_demo_queue(app.extensions["pybirch.database"], demo_lab_id))
+                enqueue_live_demo(queue)
+            return app
+
+        _Server(make_app, options).run()
+
+
+def _prepare_demo(db: DatabaseService, first: FirstAdmin | None) -> int | None:
+    """The demo lab's id, after filling it with finished scans if it has none yet."""
+    name = first.lab_name if first else default_lab_name()
+    lab = db.get_lab_by_name(name)
+    if lab is None:
+        click.echo(
+            f"No lab called {name!r}: the demo runs in the lab made on first start.", err=True
+        )
+        return None
+    if db.search_scans(lab_id=lab.id, per_page=1).total == 0:
+        click.echo("Preparing the demo lab (two finished scans on simulated instruments)...")
+        seed_demo_lab(db, lab.id)
+    click.echo(f"Demo: queue {LIVE_QUEUE!r} in {lab.name!r} waits for you to start it.")
+    return lab.id

@@ -21,12 +21,17 @@ class FirstAdmin:
     lab_name: str
 
 
+def default_lab_name() -> str:
+    """The name of the lab made on first start (``PYBIRCH_LAB_NAME``, else "My Lab")."""
+    return os.environ.get("PYBIRCH_LAB_NAME", "My Lab")
+
+
 def ensure_first_admin(db: DatabaseService, password: str | None = None) -> FirstAdmin | None:
     """Create a lab and its owner if no one can log in yet; None if someone can."""
     if db.count_login_users():
         return None
     password = password or generate_password()
-    lab_name = os.environ.get("PYBIRCH_LAB_NAME", "My Lab")
+    lab_name = default_lab_name()
     lab = db.get_lab_by_name(lab_name) or db.create_lab(lab_name)
     user = db.get_user_by_username(ADMIN_USERNAME)
     if user is None:

@@ -2,6 +2,15 @@
 // runs (pushed over Socket.IO; polled every 2 s if the socket library is missing).
 (function () {
   "use strict";
+  const waiting = document.getElementById("scan-waiting");
+  if (waiting) {  // a scan that has not stored a point yet: reload once it has
+    const check = async () => {
+      const response = await fetch(waiting.dataset.scanUrl);
+      if (response.ok && (await response.json()).measurements.length) window.location.reload();
+      else setTimeout(check, 1000);
+    };
+    setTimeout(check, 1000);
+  }
   const root = document.getElementById("scan-plot");
   if (!root) return;
   const scanUrl = root.dataset.scanUrl;

@@ -1,0 +1,80 @@
+"""The demo lab in a browser: start the live queue, watch the map grow, pause, resume, abort."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, require_chromium, running_server
+
+ADMIN_PASSWORD = "live demo admin password"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    require_chromium()
+    with running_server(tmp_path_factory.mktemp("live-lab"), ADMIN_PASSWORD, demo=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+        )
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.goto(f"{server}/login")
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", ADMIN_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server}/")
+        yield page
+        browser.close()
+
+
+def points_shown(page) -> int:
+    match = re.match(r"([\d,]+) points", page.locator(".plot-note").inner_text())
+    return int(match.group(1).replace(",", "")) if match else 0
+
+
+def wait_for_status(page, status: str, timeout: float = 20.0) -> None:
+    """Reload the queue page until its scan shows ``status`` (the database is written async)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while page.locator("td .status", has_text=status).count() == 0:
+        assert time.monotonic() < deadline, f"the scan never showed {status!r}"
+        page.wait_for_timeout(300)
+        page.reload()
+
+
+def test_start_watch_the_heatmap_grow_pause_resume_and_abort(page, server):
+    page.click("nav >> text=Queues")
+    page.click("table >> text=demo-live")
+    page.click("div.page-head button:has-text('Start')")
+    page.get_by_role("link", name="Lock-in map").click()
+
+    page.locator("canvas.heatmap").wait_for(timeout=20_000)
+    page.wait_for_function("document.querySelector('.plot-note').textContent.match(/^[1-9]/)")
+    first = points_shown(page)
+    page.wait_for_function(
+        f"parseInt(document.querySelector('.plot-note').textContent.replace(/,/g, '')) > {first}",
+        timeout=20_000,
+    )
+    assert page.locator("#scan-status").inner_text() == "running"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "live-heatmap.png"), full_page=True)
+
+    page.go_back()
+    page.click("td.controls button:has-text('Pause')")
+    wait_for_status(page, "paused")
+    page.click("td.controls button:has-text('Resume')")
+    wait_for_status(page, "running")
+
+    page.click("div.page-head button:has-text('Abort')")
+    wait_for_status(page, "aborted")
+    page.screenshot(path=str(ARTIFACTS / "queue-aborted.png"), full_page=True)
