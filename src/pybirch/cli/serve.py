@@ -11,7 +11,13 @@ from gunicorn.app.base import BaseApplication
 
 from pybirch.cli.db import database_option, reported_errors
 from pybirch.database import DatabaseService
-from pybirch.demo.web_lab import LIVE_QUEUE, enqueue_live_demo, live_demo_queue, seed_demo_lab
+from pybirch.demo.web_lab import (
+    LIVE_QUEUE,
+    demo_instruments,
+    enqueue_live_demo,
+    live_demo_queue,
+    seed_demo_lab,
+)
 from pybirch.web import create_app
 from pybirch.web.first_run import FirstAdmin, default_lab_name, ensure_first_admin
 
@@ -84,6 +90,7 @@ def serve(
         def make_app() -> Flask:
             app = create_app(DatabaseService(database_url))
             if demo_lab_id is not None:
+                app.extensions["pybirch.local_instruments"].add(*demo_instruments())
                 local = app.extensions["pybirch.local_queues"]
                 queue = local.add(live_demo_queue(app.extensions["pybirch.database"], demo_lab_id))
                 enqueue_live_demo(queue)

@@ -7,7 +7,14 @@ import numpy as np
 from pybirch.database import DatabaseService
 from pybirch.database_integration import DatabaseQueue, EquipmentManager
 from pybirch.demo.lab import iv_sweep, lockin_map
-from pybirch.instruments.simulated import SimulatedSample
+from pybirch.instruments.base import Instrument
+from pybirch.instruments.simulated import (
+    FakeCurrentSource,
+    FakeLockin,
+    FakeMultimeter,
+    FakeStage,
+    SimulatedSample,
+)
 from pybirch.queue.samples import Sample
 from pybirch.scan import Scan
 
@@ -59,3 +66,15 @@ def enqueue_live_demo(queue: DatabaseQueue) -> None:
     """Queue the slow 2-D map (about a minute) that shows the live heatmap grow."""
     device = SimulatedSample()
     queue.enqueue(Scan(lockin_map(device, side=41, delay=0.02), demo_sample()))
+
+
+def demo_instruments(delay: float = 0.005) -> list[Instrument]:
+    """Simulated instruments on one device, for scans built in the browser."""
+    device = SimulatedSample()
+    return [
+        FakeStage("Stage X", axis="x", sample=device, delay=delay),
+        FakeStage("Stage Y", axis="y", sample=device),
+        FakeLockin("Lock-in", sample=device),
+        FakeCurrentSource("Current Source", sample=device, delay=delay),
+        FakeMultimeter("Multimeter", sample=device, include_current=True),
+    ]

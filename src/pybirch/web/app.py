@@ -13,7 +13,7 @@ from pybirch.web.config import WebConfig
 from pybirch.web.extensions import csrf, login_manager
 from pybirch.web.live import init_live
 from pybirch.web.runtime import EXTENSION_KEY as LOCAL_QUEUES_KEY
-from pybirch.web.runtime import LocalQueues
+from pybirch.web.runtime import INSTRUMENTS_KEY, LocalInstruments, LocalQueues
 from pybirch.web.services import EXTENSION_KEY
 
 
@@ -41,6 +41,7 @@ def create_app(
     _register_blueprints(app)
     _register_error_pages(app)
     app.extensions[LOCAL_QUEUES_KEY] = LocalQueues(init_live(app))
+    app.extensions[INSTRUMENTS_KEY] = LocalInstruments()
     return app
 
 
@@ -92,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     from pybirch.web.blueprints.account import blueprint as account
     from pybirch.web.blueprints.admin import blueprint as admin
     from pybirch.web.blueprints.auth import blueprint as auth
+    from pybirch.web.blueprints.builder import blueprint as builder
     from pybirch.web.blueprints.dashboard import blueprint as dashboard
     from pybirch.web.blueprints.instruments import blueprint as instruments
     from pybirch.web.blueprints.labs import blueprint as labs
@@ -111,4 +113,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin)
     app.register_blueprint(account)
     app.register_blueprint(labs)
+    app.register_blueprint(builder)
     register_filters(app)

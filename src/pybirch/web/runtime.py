@@ -11,10 +11,43 @@ import threading
 from flask import current_app
 
 from pybirch.database_integration import DatabaseQueue
+from pybirch.instruments.base import Instrument, Measurement, Movement
 from pybirch.queue import QueueState
 from pybirch.realtime import EventBus, follow_queue
 
 EXTENSION_KEY = "pybirch.local_queues"
+INSTRUMENTS_KEY = "pybirch.local_instruments"
+
+
+class LocalInstruments:
+    """Instruments this server process can drive itself, by name (the scan builder's choice)."""
+
+    def __init__(self) -> None:
+        self._instruments: dict[str, Instrument] = {}
+        self._lock = threading.Lock()
+
+    def add(self, *instruments: Instrument) -> None:
+        """Make instruments available to scans built in the browser."""
+        with self._lock:
+            for instrument in instruments:
+                self._instruments[instrument.name] = instrument
+
+    def get(self, name: str) -> Instrument | None:
+        """The instrument called ``name``, if available here."""
+        with self._lock:
+            return self._instruments.get(name)
+
+    def movements(self) -> list[Instrument]:
+        """Available instruments that move (stages, sources), by name."""
+        return [i for i in self._all() if isinstance(i, Movement)]
+
+    def measurements(self) -> list[Instrument]:
+        """Available instruments that measure, by name."""
+        return [i for i in self._all() if isinstance(i, Measurement)]
+
+    def _all(self) -> list[Instrument]:
+        with self._lock:
+            return sorted(self._instruments.values(), key=lambda i: i.name)
 
 
 class LocalQueues:
@@ -40,6 +73,11 @@ class LocalQueues:
         with self._lock:
             return self._queues.get(queue_id)
 
+    def in_lab(self, lab_id: int) -> list[DatabaseQueue]:
+        """The queues of one lab this process runs."""
+        with self._lock:
+            return [queue for queue in self._queues.values() if queue.lab_id == lab_id]
+
     def close(self) -> None:
         """Abort what runs and release every queue's data manager."""
         with self._lock:
@@ -55,3 +93,8 @@ class LocalQueues:
 def local_queues() -> LocalQueues:
     """The running app's local queues."""
     return current_app.extensions[EXTENSION_KEY]
+
+
+def local_instruments() -> LocalInstruments:
+    """The running app's local instruments."""
+    return current_app.extensions[INSTRUMENTS_KEY]
