@@ -78,3 +78,39 @@ def test_start_watch_the_heatmap_grow_pause_resume_and_abort(page, server):
     page.click("div.page-head button:has-text('Abort')")
     wait_for_status(page, "aborted")
     page.screenshot(path=str(ARTIFACTS / "queue-aborted.png"), full_page=True)
+
+
+def test_build_a_2d_scan_in_the_builder_start_it_pause_resume_abort(page, server):
+    page.goto(f"{server}/builder/")
+    page.fill("input[name=scan_name]", "Builder map")
+    page.select_option("select[name=queue]", "new")
+    page.fill("input[name=new_queue]", "builder-queue")
+    page.select_option("select[name=axis1_instrument]", "Stage Y")
+    page.fill("input[name=axis1_start]", "0")
+    page.fill("input[name=axis1_stop]", "60")
+    page.fill("input[name=axis1_points]", "41")
+    page.select_option("select[name=axis2_instrument]", "Stage X")
+    page.fill("input[name=axis2_start]", "0")
+    page.fill("input[name=axis2_stop]", "100")
+    page.fill("input[name=axis2_points]", "101")
+    page.check("input[name=axis2_snake]")
+    page.check("input[name=measure][value='Lock-in']")
+    page.screenshot(path=str(ARTIFACTS / "builder.png"), full_page=True)
+    page.click("button:has-text('Add and start')")
+
+    page.locator("canvas.heatmap").wait_for(timeout=30_000)
+    assert page.locator("canvas.heatmap").evaluate("c => c.width") == 101
+    first = points_shown(page)
+    page.wait_for_function(
+        f"parseInt(document.querySelector('.plot-note').textContent.replace(/,/g, '')) > {first}",
+        timeout=20_000,
+    )
+
+    page.click("nav >> text=Queues")
+    page.click("table >> text=builder-queue")
+    page.click("td.controls button:has-text('Pause')")
+    wait_for_status(page, "paused")
+    page.click("td.controls button:has-text('Resume')")
+    wait_for_status(page, "running")
+    page.click("div.page-head button:has-text('Abort')")
+    wait_for_status(page, "aborted")
