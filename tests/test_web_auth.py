@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 
 import pytest
 
+from browser_support import running_server
 from pybirch.database import DatabaseService
 from pybirch.database.models import Role
 from pybirch.web.auth.passwords import PasswordPolicyError, hash_password, verify_password
@@ -137,56 +133,17 @@ def test_the_first_start_makes_one_admin_who_owns_a_lab(db):
 
 
 def test_pybirch_serve_starts_a_real_server_that_asks_for_a_login(tmp_path):
-    port = _free_port()
-    env = {**os.environ, "PYBIRCH_DATA_DIR": str(tmp_path)}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pybirch",
-            "serve",
-            "--port",
-            str(port),
-            "--threads",
-            "4",
-            "--admin-password",
-            "first admin password",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        page = _get_when_up(f"http://127.0.0.1:{port}/login", deadline=30)
+    with running_server(tmp_path, "first admin password") as url:
+        with urllib.request.urlopen(f"{url}/login", timeout=10) as response:
+            page = response.read().decode()
         assert "Log in" in page
         assert re.search(r'name="csrf_token"', page)
-    finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=30)
+    output = (tmp_path / "server.log").read_text()
     assert "Created lab 'My Lab' and its admin." in output
     assert "first admin password" not in output
     with DatabaseService(tmp_path / "pybirch.db") as db:
         admin = db.get_user_by_username("admin")
         assert verify_password(admin.password_hash, "first admin password")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _get_when_up(url: str, deadline: float) -> str:
-    end = time.monotonic() + deadline
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return response.read().decode()
-        except OSError:
-            if time.monotonic() > end:
-                raise
-            time.sleep(0.2)
 
 
 def test_api_tokens_are_stored_hashed_work_until_revoked_and_only_for_their_owner(db, lab):

@@ -6,6 +6,7 @@ from flask import Blueprint, render_template, request
 from flask_login import login_required
 
 from pybirch.web.auth.access import chosen_lab
+from pybirch.web.listing import page_number, search_text
 from pybirch.web.services import database
 
 blueprint = Blueprint("instruments", __name__, url_prefix="/instruments")
@@ -21,9 +22,9 @@ def index() -> str:
     labs, lab = chosen_lab()
     if lab is None:
         return render_template("no_lab.html")
-    text = (request.args.get("q") or "").strip() or None
+    text = search_text()
     kind = request.args.get("type") if request.args.get("type") in TYPES else None
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_number()
     found = database().search_instruments(
         text, lab_id=lab.id, instrument_type=kind, page=page, per_page=PER_PAGE
     )

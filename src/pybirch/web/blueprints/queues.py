@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_login import login_required
 
 from pybirch.database.errors import NotFoundError
 from pybirch.database.models import Role
 from pybirch.web.auth.access import chosen_lab, require_lab_role
 from pybirch.web.control import ControlRefused, act_on_queue, act_on_scan
+from pybirch.web.listing import page_number
 from pybirch.web.runtime import local_queues
 from pybirch.web.services import database
 
@@ -25,7 +26,7 @@ def index() -> str:
     labs, lab = chosen_lab()
     if lab is None:
         return render_template("no_lab.html")
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_number()
     queues = database().search_queues(lab_id=lab.id, page=page, per_page=PER_PAGE)
     return render_template("queues.html", labs=labs, lab=lab, queues=queues)
 

@@ -16,6 +16,7 @@ from pybirch.database.models import Sample as SampleRecord
 from pybirch.queue.errors import SampleError
 from pybirch.queue.samples import decode_png, encode_png
 from pybirch.web.auth.access import chosen_lab, require_lab_role
+from pybirch.web.listing import page_number, search_text
 from pybirch.web.services import database
 
 blueprint = Blueprint("samples", __name__)
@@ -51,8 +52,8 @@ def projects() -> str:
     labs, lab = chosen_lab()
     if lab is None:
         return render_template("no_lab.html")
-    text = (request.args.get("q") or "").strip() or None
-    page = max(1, request.args.get("page", 1, type=int))
+    text = search_text()
+    page = page_number()
     found = database().search_projects(text, lab_id=lab.id, page=page, per_page=PER_PAGE)
     return render_template(
         "projects.html", labs=labs, lab=lab, projects=found, text=text or "", form=ProjectForm()
@@ -89,8 +90,8 @@ def samples() -> str:
     labs, lab = chosen_lab()
     if lab is None:
         return render_template("no_lab.html")
-    text = (request.args.get("q") or "").strip() or None
-    page = max(1, request.args.get("page", 1, type=int))
+    text = search_text()
+    page = page_number()
     found = database().search_samples(text, lab_id=lab.id, page=page, per_page=PER_PAGE)
     return render_template("samples.html", labs=labs, lab=lab, samples=found, text=text or "")
 

@@ -22,6 +22,7 @@ from pybirch.database.export import FORMATS, export_scan
 from pybirch.database.models import Scan
 from pybirch.database.models.scans import SCAN_STATUSES
 from pybirch.web.auth.access import chosen_lab, require_lab_role
+from pybirch.web.listing import page_number, search_text
 from pybirch.web.services import database
 
 blueprint = Blueprint("scans", __name__, url_prefix="/scans")
@@ -39,8 +40,8 @@ def index() -> str:
     status = request.args.get("status") or None
     if status not in (None, *SCAN_STATUSES):
         abort(400, f"unknown status {status!r}")
-    text = (request.args.get("q") or "").strip() or None
-    page = max(1, request.args.get("page", 1, type=int))
+    text = search_text()
+    page = page_number()
     db = database()
     scans = db.search_scans(text, lab_id=lab.id, status=status, page=page, per_page=PER_PAGE)
     return render_template(
