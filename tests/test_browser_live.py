@@ -55,7 +55,17 @@ def wait_for_status(page, status: str, timeout: float = 20.0) -> None:
 def test_start_watch_the_heatmap_grow_pause_resume_and_abort(page, server):
     page.click("nav >> text=Queues")
     page.click("table >> text=demo-live")
-    page.click("div.page-head button:has-text('Start')")
+    page.locator("#queue-status", has_text="idle").wait_for()
+    # Start it from "elsewhere" (the API): this page learns of it live, without a reload.
+    token = page.locator("meta[name=csrf-token]").get_attribute("content")
+    queue_id = page.locator("#queue-live").get_attribute("data-queue-id")
+    response = page.request.post(
+        f"{server}/api/queue/{queue_id}/start", headers={"X-CSRFToken": token}
+    )
+    assert response.ok
+    page.locator("#queue-status", has_text="running").wait_for(timeout=10_000)
+    page.locator("tr[data-scan-id] .status", has_text="running").wait_for(timeout=10_000)
+    page.locator("#queue-log td", has_text="started").first.wait_for(timeout=10_000)
     page.get_by_role("link", name="Lock-in map").click()
 
     page.locator("canvas.heatmap").wait_for(timeout=20_000)
