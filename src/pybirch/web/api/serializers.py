@@ -27,6 +27,7 @@ def scan_summary(scan: Scan) -> dict[str, Any]:
         "status": scan.status,
         "operator": scan.operator,
         "lab_id": scan.lab_id,
+        "queue_id": scan.queue_id,
         "points_done": scan.points_done,
         "total_points": scan.total_points,
         "progress": scan.progress,
