@@ -38,8 +38,8 @@ StateListener = Callable[["Scan", ScanState, ScanState], None]
 
 
 def default_flush_interval() -> float:
-    """Seconds between batches when points are slow (``FLUSH_INTERVAL_SECONDS``, 0.25)."""
-    return float(os.environ.get("FLUSH_INTERVAL_SECONDS", "0.25"))
+    """Seconds between batches when points are slow (``FLUSH_INTERVAL_SECONDS``, 0.05)."""
+    return float(os.environ.get("FLUSH_INTERVAL_SECONDS", "0.05"))
 
 
 class Scan:
