@@ -46,7 +46,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(data_dir: Path, admin_password: str, demo: bool = False) -> Iterator[str]:
+def running_server(
+    data_dir: Path, admin_password: str, demo: bool = False, threads: int = 16
+) -> Iterator[str]:
     """``pybirch serve`` in its own process on the database in ``data_dir``; yields its URL."""
     port = free_port()
     env = {**os.environ, "PYBIRCH_DATA_DIR": str(data_dir)}
@@ -61,7 +63,7 @@ def running_server(data_dir: Path, admin_password: str, demo: bool = False) -> I
             "--port",
             str(port),
             "--threads",
-            "16",
+            str(threads),
             "--admin-password",
             admin_password,
             *(["--demo"] if demo else []),
@@ -76,7 +78,11 @@ def running_server(data_dir: Path, admin_password: str, demo: bool = False) -> I
         yield url
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:  # open WebSockets hold a graceful stop
+            server.kill()
+            server.wait(timeout=15)
         log.close()
 
 
