@@ -10,7 +10,7 @@ import numpy as np
 
 from pybirch.realtime.bus import EventBus
 from pybirch.realtime.events import DataPoints, ScanStatus
-from pybirch.scan.batch import POINT_INDEX_COLUMN
+from pybirch.realtime.json_numbers import json_numbers
 from pybirch.scan.extension import ScanExtension
 
 if TYPE_CHECKING:
@@ -99,14 +99,4 @@ def _columns(batches: list[DataBatch]) -> dict[str, list[float | None]]:
     """Every column of the batches, joined, as JSON-able lists (NaN and infinities null)."""
     columns = [batch.columns() for batch in batches]
     joined = {label: np.concatenate([c[label] for c in columns]) for label in columns[0]}
-    return {
-        label: values.tolist() if label == POINT_INDEX_COLUMN else _finite_or_none(values)
-        for label, values in joined.items()
-    }
-
-
-def _finite_or_none(values: np.ndarray) -> list[float | None]:
-    if np.isfinite(values).all():
-        return values.tolist()
-    finite = np.isfinite(values).tolist()
-    return [v if ok else None for v, ok in zip(values.tolist(), finite, strict=True)]
+    return {label: json_numbers(values) for label, values in joined.items()}

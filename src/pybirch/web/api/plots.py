@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from flask import Response, abort, jsonify, request
 from flask_login import login_required
 
 from pybirch.database import Layout
 from pybirch.database.errors import DataIntegrityError
 from pybirch.database.storage.layout import POINT_INDEX
+from pybirch.realtime.json_numbers import json_numbers
 from pybirch.web.api.routes import blueprint, visible_measurement
 from pybirch.web.downsample import grid, line_indices
 from pybirch.web.services import database
@@ -56,8 +56,8 @@ def _line(measurement_id: int, x: str, y: str, limit: int) -> dict[str, Any]:
         "kind": "line",
         "x_label": x,
         "y_label": y,
-        "x": _finite_or_none(data[x][kept]),
-        "y": _finite_or_none(data[y][kept]),
+        "x": json_numbers(data[x][kept]),
+        "y": json_numbers(data[y][kept]),
         "rows": len(data),
         "sent": int(kept.size),
     }
@@ -80,16 +80,9 @@ def _heatmap(measurement_id: int, value: str, positions: list[str]) -> dict[str,
         "value_label": value,
         "x_label": fast,
         "y_label": slow,
-        "x": _finite_or_none(values[fast].values[::factor]),
-        "y": _finite_or_none(values[slow].values[::factor]),
-        "z": [_finite_or_none(row) for row in cells],
+        "x": json_numbers(values[fast].values[::factor]),
+        "y": json_numbers(values[slow].values[::factor]),
+        "z": [json_numbers(row) for row in cells],
         "rows": len(data),
         "block": factor,
     }
-
-
-def _finite_or_none(values: np.ndarray) -> list[float | None]:
-    finite = np.isfinite(values)
-    return [
-        float(v) if ok else None for v, ok in zip(values.tolist(), finite.tolist(), strict=True)
-    ]

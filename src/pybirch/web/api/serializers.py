@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
 from pybirch.database import MeasurementData
 from pybirch.database.models import MeasurementObject, Scan
+from pybirch.realtime.json_numbers import json_numbers
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -68,14 +67,6 @@ def data_document(data: MeasurementData) -> dict[str, Any]:
         "rows": len(data),
         "row_index": data.row_index.tolist(),
         "point_index": data.point_index.tolist(),
-        "columns": {label: _json_numbers(column) for label, column in data.columns.items()},
+        "columns": {label: json_numbers(column) for label, column in data.columns.items()},
         "units": data.units,
     }
-
-
-def _json_numbers(column: np.ndarray) -> list[float | int | None]:
-    values = column.tolist()
-    if column.dtype.kind == "f" and not np.isfinite(column).all():
-        finite = np.isfinite(column)
-        return [value if ok else None for value, ok in zip(values, finite.tolist(), strict=True)]
-    return values
