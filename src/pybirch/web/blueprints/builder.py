@@ -44,12 +44,10 @@ def build(lab_id: int) -> str | Response:
         handle = queue.enqueue(Scan(settings, sample))
         if request.form.get("action") == "start" and queue.state is QueueState.IDLE:
             queue.start()
-    except BuilderError as exc:
-        return _render(lab_id, db.labs_of_user(current_user.id), exc.errors, request.form), 400  # type: ignore[return-value]
-    except PyBirchError as exc:
-        return _render(
-            lab_id, db.labs_of_user(current_user.id), {"scan": str(exc)}, request.form
-        ), 400  # type: ignore[return-value]
+    except PyBirchError as exc:  # a BuilderError says which field; others are about the scan
+        errors = exc.errors if isinstance(exc, BuilderError) else {"scan": str(exc)}
+        labs = db.labs_of_user(current_user.id)
+        return _render(lab_id, labs, errors, request.form), 400  # type: ignore[return-value]
     flash(f"Scan {design.scan_name!r} added to queue {queue.QID!r}.", "info")
     return redirect(url_for("scans.detail", scan_id=handle.scan_id))
 
