@@ -36,6 +36,23 @@ def test_pause_scan_and_resume_scan(lab: Lab) -> None:
     assert handle.progress == 1.0
 
 
+def test_pausing_the_scan_object_itself_goes_through_its_queue(lab: Lab) -> None:
+    # The queue brings a scan back to what it wants after every transition; a pause made on
+    # the Scan object must become what the queue wants, not be undone a moment later.
+    queue = lab.queue()
+    gate = lab.gate()
+    handle = queue.enqueue(lab.scan("a", points=6, gate=gate))
+    queue.start()
+    gate.wait_reached()
+    handle.scan.pause()
+    gate.open()
+    wait_until_state(handle.scan, ScanState.PAUSED)
+    assert not handle.scan.wait_for_state(ScanState.RUNNING, timeout=0.3)
+    handle.scan.resume()
+    assert queue.wait_for_completion(PATIENCE)
+    assert handle.state is ScanState.COMPLETED
+
+
 def test_resume_scan_works_while_the_queue_is_paused(lab: Lab) -> None:
     queue = lab.queue()
     gate = lab.gate()
@@ -291,11 +308,11 @@ def test_queue_paused_when_its_last_scan_ends_stays_paused(lab: Lab) -> None:
     assert queue.state is QueueState.IDLE
 
 
-def test_a_scan_aborted_behind_the_queues_back_is_skipped(lab: Lab) -> None:
+def test_a_scan_aborted_on_the_scan_object_is_skipped(lab: Lab) -> None:
     queue = lab.queue()
     skipped = queue.enqueue(lab.scan("a"))
     after = queue.enqueue(lab.scan("b"))
-    skipped.scan.abort()  # directly, not through the queue
+    skipped.scan.abort()  # on the scan itself: the queue hears of it
     queue.start()
     assert queue.wait_for_completion(PATIENCE)
     assert skipped.state is ScanState.ABORTED

@@ -487,6 +487,7 @@ class Queue:
             self._handles.append(handle)
             self._by_id[handle.scan_id] = handle
             self._wake_locked()
+        scan.set_owner(lambda action: getattr(self, f"{action}_scan")(handle.scan_id))
         return handle
 
     def _prepare_scan(self, scan: Scan, handle: ScanHandle) -> None:
@@ -531,6 +532,7 @@ class Queue:
             )
 
     def _remove_locked(self, handle: ScanHandle) -> None:
+        handle.scan.set_owner(None)
         self._handles.remove(handle)
         del self._by_id[handle.scan_id]
         self._wake_locked()
@@ -668,7 +670,7 @@ class Queue:
             abort_first = handle._want_abort
         try:
             if abort_first:
-                scan.abort()  # aborted between being picked and its thread starting
+                scan.request("abort")  # aborted between being picked and its thread starting
             else:
                 scan.run()
         except Exception as exc:
@@ -714,7 +716,7 @@ class Queue:
         scan = handle.scan
         if not scan.state.finished:
             try:
-                scan.abort()
+                scan.request("abort")
             except ScanStateError as exc:
                 logger.debug("queue %s: abort of %s: %s", self.QID, _label(handle), exc)
         with self._cond:
@@ -781,11 +783,11 @@ class Queue:
             return  # not started yet (reconciled when it is) or already over
         try:
             if want_abort:
-                scan.abort()
+                scan.request("abort")
             elif want_paused and state is ScanState.RUNNING:
-                scan.pause()
+                scan.request("pause")
             elif not want_paused and state is ScanState.PAUSED:
-                scan.resume()
+                scan.request("resume")
         except ScanStateError as exc:
             # The scan moved on meanwhile; its next transition reconciles again.
             logger.debug("queue %s: control of %s: %s", self.QID, _label(handle), exc)

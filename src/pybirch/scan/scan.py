@@ -77,6 +77,7 @@ class Scan:
         self._changed = threading.Condition(threading.RLock())
         self._listeners: list[StateListener] = []
         self._control = ScanControl()
+        self._owner: Callable[[str], None] | None = None
         self._buffers: dict[int, MeasurementBuffer] = {}
         self._connected: list[Instrument] = []
         self._dispatcher: ExtensionDispatcher | None = None
@@ -123,20 +124,53 @@ class Scan:
 
     def pause(self) -> None:
         """Pause at the next point boundary, instruments connected and settings intact."""
+        self._control_request("pause")
+
+    def resume(self) -> None:
+        """Continue with the next point after a pause."""
+        self._control_request("resume")
+
+    def abort(self) -> bool:
+        """Stop at the next point boundary; return False if the scan had already finished."""
+        if self._state.finished:
+            return False
+        self._control_request("abort")
+        return True
+
+    def set_owner(self, owner: Callable[[str], None] | None) -> None:
+        """Route :meth:`pause`, :meth:`resume` and :meth:`abort` through ``owner(action)``.
+
+        A queue owns the scans it holds: it remembers what each should be doing and brings
+        it back there after every transition, so a request that bypassed it would be undone.
+        """
+        self._owner = owner
+
+    def request(self, action: str) -> bool:
+        """Serve ``action`` (pause, resume, abort) on the engine itself; used by the owner.
+
+        Returns False only for an abort of a scan that had already finished.
+        """
+        serve = {"pause": self._request_pause, "resume": self._request_resume}.get(action)
+        if action == "abort":
+            return self._request_abort()
+        if serve is None:
+            raise ValueError(f"unknown scan control action {action!r}")
+        serve()
+        return True
+
+    def _request_pause(self) -> None:
         with self._changed:
             self._require_not_finished("pause")
             if self._state is ScanState.QUEUED:
                 raise ScanStateError(f"scan {self.name!r} has not started; it cannot pause")
             self._control.request_pause()
 
-    def resume(self) -> None:
-        """Continue with the next point after a pause."""
+    def _request_resume(self) -> None:
         with self._changed:
             self._require_not_finished("resume")
             self._control.request_resume()
 
-    def abort(self) -> bool:
-        """Stop at the next point boundary; return False if the scan had already finished."""
+    def _request_abort(self) -> bool:
         with self._changed:
             if self._state.finished:
                 return False
@@ -146,6 +180,13 @@ class Scan:
             old = self._transition(ScanState.ABORTED)
         self._notify(old, ScanState.ABORTED)
         return True
+
+    def _control_request(self, action: str) -> None:
+        owner = self._owner
+        if owner is None:
+            self.request(action)
+        else:
+            owner(action)
 
     def add_state_listener(self, listener: StateListener) -> None:
         """Call ``listener(scan, old, new)`` after every state change."""
