@@ -303,7 +303,11 @@ def _ms(values: np.ndarray, q: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 s instead of 60 s, fewer repeats")
+    parser.add_argument(
+        "--only", type=int, action="append", choices=range(1, 6), help="run only this figure"
+    )
     options = parser.parse_args()
+    wanted = set(options.only or range(1, 6))
     seconds = 10 if options.quick else 60
     folder = Path(tempfile.mkdtemp(prefix="pybirch-live-"))
     os.environ["PYBIRCH_DATA_DIR"] = str(folder)
@@ -311,31 +315,38 @@ def main() -> None:
     with running_server(folder, PASSWORD, demo=True, threads=160) as url:
         browser = Browser(url)
         lab_id = browser.http.get(f"{url}/api/v1/labs", timeout=10).json()["items"][0]["id"]
-        delays, complete = latency(browser, lab_id, seconds, 1000, "latency")
-        print(
-            f"1  point -> client, ~1,000 points/s for {seconds} s: p50 {_ms(delays, 50)}, "
-            f"p95 {_ms(delays, 95)}, every row once: {complete}  (goal: p95 < 100 ms)"
-        )
-        pauses = pause_latency(browser, lab_id, 10 if options.quick else 30)
-        print(
-            f"2  pause over REST -> paused at the client, ~100 points/s: p50 {_ms(pauses, 50)}, "
-            f"p95 {_ms(pauses, 95)}  (goal: p95 < 50 ms; Bluesky's queue server ~800 ms)"
-        )
-        gaps = hand_over(browser, lab_id, 6 if options.quick else 20)
-        print(
-            f"3  scan completed -> next scan running: p50 {_ms(gaps, 50)}, "
-            f"p95 {_ms(gaps, 95)}  (goal: < 20 ms)"
-        )
-        listing, big_page, big_plot = page_times(browser, folder, lab_id)
-        print(
-            f"4  scans page with 10,000 scans: {1000 * listing:.0f} ms; 1,000,000-point scan: "
-            f"page {1000 * big_page:.0f} ms, plot {1000 * big_plot:.0f} ms  (goal: < 300 ms each)"
-        )
-        crowd, complete = crowd_latency(url, browser, lab_id, seconds / 2, 100)
-        print(
-            f"5  with 100 sockets on one scan: p50 {_ms(crowd, 50)}, p95 {_ms(crowd, 95)}, "
-            f"every row once at every socket: {complete}  (goal: p95 < 100 ms)"
-        )
+        if 1 in wanted:
+            delays, complete = latency(browser, lab_id, seconds, 1000, "latency")
+            print(
+                f"1  point -> client, ~1,000 points/s for {seconds} s: p50 {_ms(delays, 50)}, "
+                f"p95 {_ms(delays, 95)}, every row once: {complete}  (goal: p95 < 100 ms)"
+            )
+        if 2 in wanted:
+            pauses = pause_latency(browser, lab_id, 10 if options.quick else 30)
+            print(
+                f"2  pause over REST -> paused at the client, ~100 points/s: "
+                f"p50 {_ms(pauses, 50)}, p95 {_ms(pauses, 95)}  "
+                f"(goal: p95 < 50 ms; Bluesky's queue server ~800 ms)"
+            )
+        if 3 in wanted:
+            gaps = hand_over(browser, lab_id, 6 if options.quick else 20)
+            print(
+                f"3  scan completed -> next scan running: p50 {_ms(gaps, 50)}, "
+                f"p95 {_ms(gaps, 95)}  (goal: < 20 ms)"
+            )
+        if 4 in wanted:
+            listing, big_page, big_plot = page_times(browser, folder, lab_id)
+            print(
+                f"4  scans page with 10,000 scans: {1000 * listing:.0f} ms; "
+                f"1,000,000-point scan: page {1000 * big_page:.0f} ms, "
+                f"plot {1000 * big_plot:.0f} ms  (goal: < 300 ms each)"
+            )
+        if 5 in wanted:
+            crowd, complete = crowd_latency(url, browser, lab_id, seconds / 2, 100)
+            print(
+                f"5  with 100 sockets on one scan: p50 {_ms(crowd, 50)}, p95 {_ms(crowd, 95)}, "
+                f"every row once at every socket: {complete}  (goal: p95 < 100 ms)"
+            )
         browser.close()
 
 

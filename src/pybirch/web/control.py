@@ -11,7 +11,7 @@ from pybirch.database.models import Role
 from pybirch.database.models import Scan as ScanRecord
 from pybirch.database_integration import DatabaseQueue
 from pybirch.errors import PyBirchError
-from pybirch.web.auth.access import require_lab_role
+from pybirch.web.auth.access import require_lab_role, visible_scan
 from pybirch.web.runtime import local_queues
 from pybirch.web.services import database
 
@@ -41,11 +41,7 @@ def controllable_queue(queue_id: int) -> DatabaseQueue:
 
 def controllable_scan(scan_id: str) -> tuple[DatabaseQueue, ScanRecord]:
     """The live queue running a scan, and the scan's record, if the user may control it."""
-    try:
-        record = database().get_scan(scan_id)
-    except NotFoundError:
-        abort(404, f"scan {scan_id} not found")
-    require_lab_role(record.lab_id, Role.MEMBER)
+    record = visible_scan(scan_id, Role.MEMBER)
     if record.queue_id is None:
         raise ControlRefused(f"scan {scan_id} is not run by a queue; it cannot be controlled")
     return controllable_queue(record.queue_id), record

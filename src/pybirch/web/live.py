@@ -96,7 +96,7 @@ def _catch_up(message: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "error": "not logged in"}
     db = database()
     try:
-        scan = db.get_scan(str(message["scan_id"]))
+        scan = db.get_scan(str(message["scan_id"]), with_settings=False)
         if not _member_of(scan.lab_id):
             return {"ok": False, "error": "not found"}
         measurement = db.find_measurement_object(scan.id, str(message["measurement"]))
@@ -118,7 +118,7 @@ def _room_for(message: Any) -> str | None:
     db = database()
     try:
         if kind == "scan":
-            scan = db.get_scan(str(key))
+            scan = db.get_scan(str(key), with_settings=False)
             return f"scan:{scan.scan_id}" if _member_of(scan.lab_id) else None
         if kind == "queue":
             queue = db.get_queue(int(key))

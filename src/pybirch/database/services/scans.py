@@ -85,12 +85,21 @@ class ScansMixin(ServiceCore):
             fields["sample_id"] = stored.id if stored is not None else None
         return self.create_scan_from_settings(pybirch_scan.settings, queue_id=queue_id, **fields)
 
-    def get_scan(self, scan_id: int | str) -> Scan:
-        """The scan with this database id (int) or public ``scan_id`` (str)."""
+    def get_scan(self, scan_id: int | str, *, with_settings: bool = True) -> Scan:
+        """The scan with this database id (int) or public ``scan_id`` (str).
+
+        ``with_settings=False`` leaves out the columns that grow with the scan (its tree
+        with every position, the instrument snapshot, the traceback): reading one of them
+        then raises instead of loading it.
+        """
+        key = Scan.id if isinstance(scan_id, int) else Scan.scan_id
+        statement = select(Scan).where(key == scan_id)
+        if not with_settings:
+            statement = statement.options(
+                *(defer(column, raiseload=True) for column in _HEAVY_COLUMNS)
+            )
         with self.session() as session:
-            if isinstance(scan_id, int):
-                return self._get(session, Scan, scan_id)
-            scan = session.scalar(select(Scan).where(Scan.scan_id == scan_id))
+            scan = session.scalar(statement)
             if scan is None:
                 raise NotFoundError("Scan", scan_id)
             return scan

@@ -9,11 +9,11 @@ from flask_login import login_required
 from werkzeug.exceptions import HTTPException
 
 from pybirch.database.errors import DataIntegrityError, NotFoundError
-from pybirch.database.models import MeasurementObject, Scan
+from pybirch.database.models import MeasurementObject
 from pybirch.database.models.scans import SCAN_STATUSES
 from pybirch.web.api.openapi import openapi_document
 from pybirch.web.api.serializers import data_document, iso, scan_document, scan_summary
-from pybirch.web.auth.access import labs_of_current_user, require_lab_role
+from pybirch.web.auth.access import labs_of_current_user, require_lab_role, visible_scan
 from pybirch.web.extensions import csrf
 from pybirch.web.services import database
 
@@ -102,7 +102,7 @@ def lab_scans(lab_id: int) -> Response:
 @login_required
 def scan(scan_id: str) -> Response:
     """One scan: record, settings, instruments and measurements."""
-    record = visible_scan(scan_id)
+    record = visible_scan(scan_id, with_settings=True)
     db = database()
     measurements = [(m, db.get_row_count(m.id)) for m in db.get_measurement_objects(record.id)]
     return jsonify(scan_document(record, measurements))
@@ -142,16 +142,6 @@ def visible_measurement(scan_id: str, measurement_name: str) -> MeasurementObjec
         return database().find_measurement_object(record.id, measurement_name)
     except NotFoundError:
         abort(404, f"scan {scan_id} has no measurement {measurement_name!r}")
-
-
-def visible_scan(scan_id: str) -> Scan:
-    """The scan if the caller is in its lab; 404 (as for a missing id) otherwise."""
-    try:
-        record = database().get_scan(scan_id)
-    except NotFoundError:
-        abort(404, f"scan {scan_id} not found")
-    require_lab_role(record.lab_id)
-    return record
 
 
 def _bearer_token() -> str | None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from flask import abort, g, request
 from flask_login import current_user
 
-from pybirch.database.models import Lab, Role
+from pybirch.database.errors import NotFoundError
+from pybirch.database.models import Lab, Role, Scan
 from pybirch.web.services import database
 
 
@@ -31,6 +32,20 @@ def require_lab_role(lab_id: int | None, needed: Role = Role.VIEWER) -> Role:
     if not role.allows(needed):
         abort(403)
     return role
+
+
+def visible_scan(scan_id: str, needed: Role = Role.VIEWER, *, with_settings: bool = False) -> Scan:
+    """The scan with this public id if the user has ``needed`` in its lab; 404 otherwise.
+
+    Its settings columns, which grow with the number of positions, are loaded only when
+    asked for, so checking access costs the same for a scan of ten points or a million.
+    """
+    try:
+        scan = database().get_scan(scan_id, with_settings=with_settings)
+    except NotFoundError:
+        abort(404, f"scan {scan_id} not found")
+    require_lab_role(scan.lab_id, needed)
+    return scan
 
 
 def labs_of_current_user() -> list[tuple[Lab, Role]]:

@@ -17,11 +17,9 @@ from flask import (
 )
 from flask_login import login_required
 
-from pybirch.database.errors import NotFoundError
 from pybirch.database.export import FORMATS, export_scan
-from pybirch.database.models import Scan
 from pybirch.database.models.scans import SCAN_STATUSES
-from pybirch.web.auth.access import chosen_lab, require_lab_role
+from pybirch.web.auth.access import chosen_lab, visible_scan
 from pybirch.web.listing import page_number, search_text
 from pybirch.web.services import database
 
@@ -59,7 +57,7 @@ def index() -> str:
 @login_required
 def detail(scan_id: str) -> str:
     """One scan: metadata, sample, instruments and settings, measurements, logs, downloads."""
-    scan = _visible_scan(scan_id)
+    scan = visible_scan(scan_id, with_settings=True)
     db = database()
     measurements = [
         (measurement, db.get_row_count(measurement.id))
@@ -83,7 +81,7 @@ def detail(scan_id: str) -> str:
 @login_required
 def download(scan_id: str, export_format: str) -> Response:
     """The scan's data as a CSV, HDF5 or Parquet file (``?measurement=`` picks one)."""
-    scan = _visible_scan(scan_id)
+    scan = visible_scan(scan_id)
     if export_format not in FORMATS:
         abort(404)
     db = database()
@@ -102,13 +100,3 @@ def download(scan_id: str, export_format: str) -> Response:
 
     (path,) = export_scan(db, scan.id, folder, export_format, measurement=name)
     return send_file(path, as_attachment=True, download_name=path.name)
-
-
-def _visible_scan(scan_id: str) -> Scan:
-    """The scan with this public id if the user is in its lab; 404 otherwise."""
-    try:
-        scan = database().get_scan(scan_id)
-    except NotFoundError:
-        abort(404)
-    require_lab_role(scan.lab_id)
-    return scan
