@@ -47,13 +47,17 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    data_dir: Path, admin_password: str, demo: bool = False, threads: int = 16
+    data_dir: Path,
+    admin_password: str,
+    demo: bool = False,
+    threads: int = 16,
+    port: int | None = None,
 ) -> Iterator[str]:
     """``pybirch serve`` in its own process on the database in ``data_dir``; yields its URL."""
-    port = free_port()
+    port = port or free_port()
     env = {**os.environ, "PYBIRCH_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
-    log = (data_dir / "server.log").open("w")
+    log = (data_dir / "server.log").open("a")
     server = subprocess.Popen(
         [
             sys.executable,
@@ -77,13 +81,48 @@ def running_server(
         _wait_until_up(f"{url}/login", server)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:  # open WebSockets hold a graceful stop
-            server.kill()
-            server.wait(timeout=15)
+        _stop(server)
         log.close()
+
+
+@contextmanager
+def running_agent(
+    data_dir: Path, url: str, token: str, database_url: str
+) -> Iterator[subprocess.Popen]:
+    """``pybirch agent --simulated`` in its own process (its spool in ``data_dir``)."""
+    env = {**os.environ, "PYBIRCH_DATA_DIR": str(data_dir), "DATABASE_URL": database_url}
+    log = (data_dir / "agent.log").open("a")
+    agent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pybirch",
+            "-v",
+            "agent",
+            "--server",
+            url,
+            "--token",
+            token,
+            "--simulated",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield agent
+    finally:
+        _stop(agent)
+        log.close()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:  # open WebSockets hold a graceful stop
+        process.kill()
+        process.wait(timeout=15)
 
 
 def _wait_until_up(url: str, server: subprocess.Popen) -> None:

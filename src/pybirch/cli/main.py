@@ -7,6 +7,7 @@ import logging
 import click
 
 from pybirch import __version__
+from pybirch.cli.agent import agent
 from pybirch.cli.db import db
 from pybirch.cli.demo import demo
 from pybirch.cli.export import export
@@ -22,6 +23,7 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+cli.add_command(agent)
 cli.add_command(demo)
 cli.add_command(db)
 cli.add_command(export)

@@ -82,6 +82,9 @@ def serve(
             "worker_class": "gthread",
             "threads": threads,
             "control_socket_disable": True,
+            # Open WebSockets never finish by themselves: on stop, close them after this
+            # long, so agents and browsers notice at once and reconnect to the next server.
+            "graceful_timeout": 5,
             "accesslog": "-",
         }
         demo_lab_id = _prepare_demo(db, first) if demo else None

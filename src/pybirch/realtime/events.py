@@ -71,3 +71,33 @@ class DataPoints(Event):
     first_row: int
     data: dict[str, list[float | None]]
     lab_id: int | None = None
+
+
+@dataclass(frozen=True)
+class InstrumentStatus(Event):
+    """``instrument_status``: an instrument became connected, busy, offline or failed."""
+
+    name: ClassVar[str] = "instrument_status"
+    instrument: str
+    status: str
+    computer: str | None = None
+    lab_id: int | None = None
+    timestamp: float = field(default_factory=time.time)
+
+
+#: Every live event by name, as a browser or the server receives it.
+EVENT_TYPES: dict[str, type[Event]] = {
+    kind.name: kind
+    for kind in (ScanStatus, QueueStatus, QueueLogEvent, DataPoints, InstrumentStatus)
+}
+
+
+def event_from_message(name: str, payload: dict[str, Any]) -> Event:
+    """Rebuild an event from its name and payload; ValueError if it is not a live event."""
+    kind = EVENT_TYPES.get(name)
+    if kind is None:
+        raise ValueError(f"{name!r} is not a live event")
+    try:
+        return kind(**payload)
+    except TypeError as exc:
+        raise ValueError(f"bad {name} payload: {exc}") from exc

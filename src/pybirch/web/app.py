@@ -7,13 +7,15 @@ from typing import Any
 from flask import Flask
 
 from pybirch.database import DatabaseService
+from pybirch.instruments.catalogue import InstrumentSet
+from pybirch.web import agents  # noqa: F401  (registers the agents' Socket.IO namespace)
 from pybirch.web.auth.throttle import LoginThrottle
 from pybirch.web.auth.user import WebUser
 from pybirch.web.config import WebConfig
 from pybirch.web.extensions import csrf, login_manager
 from pybirch.web.live import init_live
 from pybirch.web.runtime import EXTENSION_KEY as LOCAL_QUEUES_KEY
-from pybirch.web.runtime import INSTRUMENTS_KEY, LocalInstruments, LocalQueues
+from pybirch.web.runtime import INSTRUMENTS_KEY, LocalQueues
 from pybirch.web.services import EXTENSION_KEY
 
 
@@ -41,7 +43,7 @@ def create_app(
     _register_blueprints(app)
     _register_error_pages(app)
     app.extensions[LOCAL_QUEUES_KEY] = LocalQueues(init_live(app))
-    app.extensions[INSTRUMENTS_KEY] = LocalInstruments()
+    app.extensions[INSTRUMENTS_KEY] = InstrumentSet()
     return app
 
 
@@ -94,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     from pybirch.web.blueprints.admin import blueprint as admin
     from pybirch.web.blueprints.auth import blueprint as auth
     from pybirch.web.blueprints.builder import blueprint as builder
+    from pybirch.web.blueprints.computers import blueprint as computers
     from pybirch.web.blueprints.dashboard import blueprint as dashboard
     from pybirch.web.blueprints.instruments import blueprint as instruments
     from pybirch.web.blueprints.labs import blueprint as labs
@@ -110,6 +113,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(queues)
     app.register_blueprint(samples)
     app.register_blueprint(instruments)
+    app.register_blueprint(computers)
     app.register_blueprint(admin)
     app.register_blueprint(account)
     app.register_blueprint(labs)

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask, request
 from flask_login import current_user
-from flask_socketio import SocketIO, join_room
+from flask_socketio import join_room
 
 from pybirch.database.errors import DataIntegrityError, NotFoundError
 from pybirch.database.models import Role
@@ -23,14 +23,12 @@ from pybirch.realtime import EventBus
 from pybirch.realtime.events import Event
 from pybirch.web.api.serializers import data_document
 from pybirch.web.services import database
+from pybirch.web.sockets import BUS_KEY, socketio
 
 log = logging.getLogger(__name__)
 
-BUS_KEY = "pybirch.bus"
 #: Most rows one catch-up returns; ask again from the next row for more.
 MAX_CATCH_UP_ROWS = 100_000
-
-socketio = SocketIO()
 
 
 def init_live(app: Flask) -> EventBus:

@@ -11,43 +11,12 @@ import threading
 from flask import current_app
 
 from pybirch.database_integration import DatabaseQueue
-from pybirch.instruments.base import Instrument, Measurement, Movement
+from pybirch.instruments.catalogue import InstrumentSet
 from pybirch.queue import QueueState
 from pybirch.realtime import EventBus, follow_queue
 
 EXTENSION_KEY = "pybirch.local_queues"
 INSTRUMENTS_KEY = "pybirch.local_instruments"
-
-
-class LocalInstruments:
-    """Instruments this server process can drive itself, by name (the scan builder's choice)."""
-
-    def __init__(self) -> None:
-        self._instruments: dict[str, Instrument] = {}
-        self._lock = threading.Lock()
-
-    def add(self, *instruments: Instrument) -> None:
-        """Make instruments available to scans built in the browser."""
-        with self._lock:
-            for instrument in instruments:
-                self._instruments[instrument.name] = instrument
-
-    def get(self, name: str) -> Instrument | None:
-        """The instrument called ``name``, if available here."""
-        with self._lock:
-            return self._instruments.get(name)
-
-    def movements(self) -> list[Instrument]:
-        """Available instruments that move (stages, sources), by name."""
-        return [i for i in self._all() if isinstance(i, Movement)]
-
-    def measurements(self) -> list[Instrument]:
-        """Available instruments that measure, by name."""
-        return [i for i in self._all() if isinstance(i, Measurement)]
-
-    def _all(self) -> list[Instrument]:
-        with self._lock:
-            return sorted(self._instruments.values(), key=lambda i: i.name)
 
 
 class LocalQueues:
@@ -95,6 +64,6 @@ def local_queues() -> LocalQueues:
     return current_app.extensions[EXTENSION_KEY]
 
 
-def local_instruments() -> LocalInstruments:
+def local_instruments() -> InstrumentSet:
     """The running app's local instruments."""
     return current_app.extensions[INSTRUMENTS_KEY]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pybirch.database.services.accounts import AccountsMixin
+from pybirch.database.services.computers import ComputerServices
 from pybirch.database.services.data import DataMixin
 from pybirch.database.services.instruments import InstrumentsMixin
 from pybirch.database.services.projects import ProjectsMixin
@@ -11,7 +12,13 @@ from pybirch.database.services.scans import ScansMixin
 
 
 class DatabaseService(
-    AccountsMixin, ProjectsMixin, ScansMixin, QueuesMixin, InstrumentsMixin, DataMixin
+    AccountsMixin,
+    ProjectsMixin,
+    ScansMixin,
+    QueuesMixin,
+    InstrumentsMixin,
+    ComputerServices,
+    DataMixin,
 ):
     """The database of one lab or one computer.
 

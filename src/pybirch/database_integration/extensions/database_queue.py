@@ -50,6 +50,7 @@ class DatabaseQueue(Queue):
         lab_id: int | None = None,
         data_manager: DataManager | None = None,
         force: bool = False,
+        record_extra: dict[str, Any] | None = None,
         **queue_options: Any,
     ) -> None:
         super().__init__(QID, **queue_options)
@@ -78,7 +79,7 @@ class DatabaseQueue(Queue):
             sample_id=sample_id,
             operator=operator,
             computer_name=socket.gethostname(),
-            extra_data={"pid": os.getpid()},
+            extra_data={**(record_extra or {}), "pid": os.getpid()},
             created_by_id=self.operator_id,
         )
         #: Database id of the queue's record.

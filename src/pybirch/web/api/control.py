@@ -17,10 +17,10 @@ __all__ = ["blueprint"]
 def control_queue(queue_id: int, action: str) -> Response:
     """Start, pause, resume or abort a whole queue (members and above)."""
     try:
-        queue = act_on_queue(queue_id, action)
+        status = act_on_queue(queue_id, action)
     except ControlRefused as refused:
         abort(409, str(refused))
-    return jsonify(queue_id=queue_id, action=action, status=queue.state.value)
+    return jsonify(queue_id=queue_id, action=action, status=status)
 
 
 @blueprint.route("/scan/<scan_id>/<action>", methods=["POST"])  # the seed plan's route
@@ -29,8 +29,7 @@ def control_queue(queue_id: int, action: str) -> Response:
 def control_scan(scan_id: str, action: str) -> Response:
     """Pause, resume or abort one scan of a queue (members and above)."""
     try:
-        queue, record = act_on_scan(scan_id, action)
+        status = act_on_scan(scan_id, action)
     except ControlRefused as refused:
         abort(409, str(refused))
-    state = queue.get_handle(record.scan_id).state.value
-    return jsonify(scan_id=scan_id, action=action, status=state)
+    return jsonify(scan_id=scan_id, action=action, status=status)

@@ -8,9 +8,8 @@ from flask_login import login_required
 from pybirch.database.errors import NotFoundError
 from pybirch.database.models import Role
 from pybirch.web.auth.access import chosen_lab, require_lab_role
-from pybirch.web.control import ControlRefused, act_on_queue, act_on_scan
+from pybirch.web.control import ControlRefused, act_on_queue, act_on_scan, can_control
 from pybirch.web.listing import page_number
-from pybirch.web.runtime import local_queues
 from pybirch.web.services import database
 
 blueprint = Blueprint("queues", __name__, url_prefix="/queues")
@@ -46,7 +45,7 @@ def detail(queue_id: int) -> str:
         "queue.html",
         queue=queue,
         logs=logs,
-        can_control=role.allows(Role.MEMBER) and local_queues().get(queue.id) is not None,
+        can_control=role.allows(Role.MEMBER) and can_control(queue),
     )
 
 

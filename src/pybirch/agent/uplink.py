@@ -1,0 +1,161 @@
+"""The agent's line to the server: one Socket.IO connection that comes back by itself.
+
+Events are sent in order. While the server is away they wait in a bounded buffer and go
+out, oldest first, once the connection is back and the agent has registered again; rows
+that did not fit are in the database, where a browser fetches them by row index.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import socketio
+
+from pybirch.realtime.agent_protocol import AGENT_NAMESPACE, EVENT, TOKEN_REFUSED, event_message
+from pybirch.realtime.events import Event
+
+log = logging.getLogger(__name__)
+
+#: Events kept while the server is away (at 20 data messages/s, about 40 minutes of one scan).
+BUFFERED_EVENTS = 50_000
+#: Seconds between attempts to reach a server that is not there, growing to the last.
+RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0)
+
+Handler = Callable[[Any], Any]
+
+
+class Uplink:
+    """A Socket.IO client of the server's ``/agent`` namespace, authenticated by token."""
+
+    def __init__(
+        self,
+        server_url: str,
+        token: str,
+        on_connected: Callable[[], None],
+        handlers: dict[str, Handler],
+    ) -> None:
+        self.server_url = server_url.rstrip("/")
+        self._token = token
+        self._on_connected = on_connected
+        self._client = socketio.Client(reconnection=True, reconnection_delay_max=5)
+        self._buffer: deque[dict[str, Any]] = deque(maxlen=BUFFERED_EVENTS)
+        self._dropped = 0
+        self._live = False
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.connected = threading.Event()
+        #: Set when the server refused the token: retrying would not help.
+        self.refused = threading.Event()
+        for name, handler in handlers.items():
+            self._client.on(name, handler, namespace=AGENT_NAMESPACE)
+        self._client.on("connect", self._connected, namespace=AGENT_NAMESPACE)
+        self._client.on("disconnect", self._disconnected, namespace=AGENT_NAMESPACE)
+        self._client.on("connect_error", self._refused, namespace=AGENT_NAMESPACE)
+
+    def start(self) -> None:
+        """Connect in the background, retrying until the server answers."""
+        threading.Thread(target=self._first_connection, name="agent-uplink", daemon=True).start()
+
+    def send(self, event: Event) -> None:
+        """Send a live event now, or keep it for when the server is back."""
+        message = event_message(event)
+        with self._lock:
+            if self._live and self._emit(message):
+                return
+            if len(self._buffer) == self._buffer.maxlen:
+                self._dropped += 1
+            self._buffer.append(message)
+
+    def request(self, name: str, payload: dict[str, Any], timeout: float = 10.0) -> Any:
+        """Send a message and wait for the server's answer."""
+        return self._client.call(name, payload, namespace=AGENT_NAMESPACE, timeout=timeout)
+
+    def notify(self, name: str, payload: dict[str, Any]) -> None:
+        """Send a message that needs no answer (dropped if the server is away)."""
+        if self._live:
+            self._emit({"name": name, "payload": payload}, raw=True)
+
+    def close(self) -> None:
+        """Send what is buffered if connected, then disconnect."""
+        self._stopping.set()
+        self._client.disconnect()
+
+    def _first_connection(self) -> None:
+        attempt = 0
+        while not self._stopping.is_set() and not self.refused.is_set():
+            try:
+                self._client.connect(
+                    self.server_url,
+                    namespaces=[AGENT_NAMESPACE],
+                    auth={"token": self._token},
+                    transports=["websocket"],
+                    wait_timeout=10,
+                )
+                return  # from now on python-socketio reconnects by itself
+            except socketio.exceptions.ConnectionError as exc:
+                delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+                log.warning(
+                    "cannot reach %s (%s); trying again in %g s", self.server_url, exc, delay
+                )
+                attempt += 1
+                self._stopping.wait(delay)
+
+    def _connected(self) -> None:
+        # Registration waits for the server's answer: not in the thread that reads it.
+        threading.Thread(target=self._go_live, name="agent-register", daemon=True).start()
+
+    def _go_live(self) -> None:
+        try:
+            self._on_connected()
+        except Exception:
+            log.exception("registering with %s failed; dropping the connection", self.server_url)
+            self._client.disconnect()
+            return
+        with self._lock:
+            self._send_buffered()
+            self._live = True
+        self.connected.set()
+        log.info("connected to %s", self.server_url)
+
+    def _send_buffered(self) -> None:
+        if self._dropped:
+            log.warning(
+                "the server was away long enough that %d live events were dropped; "
+                "their rows are in the database",
+                self._dropped,
+            )
+            self._dropped = 0
+        while self._buffer:
+            if not self._emit(self._buffer[0]):
+                return
+            self._buffer.popleft()
+
+    def _disconnected(self, *_reason: Any) -> None:
+        with self._lock:
+            self._live = False
+        self.connected.clear()
+        if not self._stopping.is_set():
+            log.warning("lost the connection to %s; measuring on, reconnecting", self.server_url)
+
+    def _refused(self, data: Any = None) -> None:
+        message = data.get("message") if isinstance(data, dict) else str(data)
+        if message == TOKEN_REFUSED:
+            log.error("%s does not know this computer's token", self.server_url)
+            self.refused.set()
+            self._stopping.set()
+            self._client.disconnect()
+        else:
+            log.info("cannot reach %s yet (%s)", self.server_url, message)
+
+    def _emit(self, message: dict[str, Any], raw: bool = False) -> bool:
+        name, payload = (message["name"], message["payload"]) if raw else (EVENT, message)
+        try:
+            self._client.emit(name, payload, namespace=AGENT_NAMESPACE)
+        except socketio.exceptions.SocketIOError as exc:
+            log.info("could not send %s now (%s); keeping it", name, exc)
+            return False
+        return True

@@ -1,0 +1,40 @@
+"""What a lab computer's agent and the server say to each other over Socket.IO.
+
+The agent connects *out* to the server's ``/agent`` namespace with ``auth={"token": ...}``
+(a computer token made by a lab admin). Then:
+
+agent -> server
+    ``register`` {"computer": {hostname, platform, username, pid}, "instruments": [InstrumentInfo
+    dicts], "queues": [{"id", "name", "state"}]}; the reply is {"ok", "computer_id", "lab_id",
+    "name"}. Sent on every (re)connection and whenever its queues change.
+    ``event`` {"name", "payload"}: a live event (:mod:`pybirch.realtime.events`), relayed by
+    the server to the browsers' rooms after checking it belongs to the agent's lab.
+
+server -> agent (each answered through the Socket.IO acknowledgement)
+    ``enqueue`` {"lab_id", "design" (ScanDesign dict), "sample_id", "queue": {"id"} or
+    {"name"}, "operator", "start"} -> {"ok": True, "scan_id", "queue_id"} or
+    {"ok": False, "errors": {field: message}}.
+    ``control`` {"queue_id", "scan_id" (or None for the whole queue), "action"} ->
+    {"ok": True, "status"} or {"ok": False, "error"}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pybirch.realtime.events import Event
+
+AGENT_NAMESPACE = "/agent"
+REGISTER = "register"
+EVENT = "event"
+ENQUEUE = "enqueue"
+CONTROL = "control"
+#: Why the server refuses a connection whose token it does not know.
+TOKEN_REFUSED = "unknown computer token"
+#: Seconds the server waits for an agent to answer a request.
+REPLY_TIMEOUT = 10.0
+
+
+def event_message(event: Event) -> dict[str, Any]:
+    """The ``event`` message that carries ``event``."""
+    return {"name": event.name, "payload": event.payload()}

@@ -1,0 +1,105 @@
+"""Lab computers: admins register them and hand their agents a token, shown once."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+from pybirch.database.errors import DuplicateError, NotFoundError
+from pybirch.database.models import Computer, Role
+from pybirch.database.services.computers import MAX_COMPUTER_NAME
+from pybirch.web.auth.access import chosen_lab, require_lab_role
+from pybirch.web.services import database
+
+blueprint = Blueprint("computers", __name__, url_prefix="/computers")
+
+
+class ComputerForm(FlaskForm):
+    """The name of a new lab computer."""
+
+    name = StringField("Computer name", validators=[DataRequired(), Length(max=MAX_COMPUTER_NAME)])
+
+
+@blueprint.route("/")
+@login_required
+def index() -> str:
+    """The lab's computers, online or not; admins can add them and renew their tokens."""
+    labs, lab = chosen_lab()
+    if lab is None:
+        return render_template("no_lab.html")
+    role = require_lab_role(lab.id)
+    return render_template(
+        "computers.html",
+        labs=labs,
+        lab=lab,
+        role=role,
+        computers=database().list_computers(lab.id),
+        can_manage=role.allows(Role.ADMIN),
+        form=ComputerForm(),
+    )
+
+
+@blueprint.route("/", methods=["POST"])
+@login_required
+def create() -> Response:
+    """Register a computer of the ``?lab=`` lab and show its token once."""
+    lab_id = request.args.get("lab", type=int)
+    require_lab_role(lab_id, Role.ADMIN)
+    form = ComputerForm()
+    if not form.validate_on_submit():
+        flash(
+            "; ".join(f"{form[n].label.text}: {', '.join(e)}" for n, e in form.errors.items()),
+            "error",
+        )
+        return redirect(url_for("computers.index", lab=lab_id))
+    try:
+        computer, token = database().create_computer(
+            lab_id, form.name.data, created_by_id=current_user.id
+        )
+    except (ValueError, DuplicateError) as exc:
+        flash(f"Computer name: {exc}", "error")
+        return redirect(url_for("computers.index", lab=lab_id))
+    _show_token(computer, token)
+    return redirect(url_for("computers.index", lab=lab_id))
+
+
+@blueprint.route("/<int:computer_id>/token", methods=["POST"])
+@login_required
+def reset_token(computer_id: int) -> Response:
+    """Give a computer a new token; the old one stops working."""
+    computer = _managed_computer(computer_id)
+    _show_token(computer, database().reset_computer_token(computer.id))
+    return redirect(url_for("computers.index", lab=computer.lab_id))
+
+
+@blueprint.route("/<int:computer_id>/remove", methods=["POST"])
+@login_required
+def remove(computer_id: int) -> Response:
+    """Forget a computer; its agent can no longer connect."""
+    computer = _managed_computer(computer_id)
+    database().delete_computer(computer.id)
+    flash(f"{computer.computer_name} removed.", "info")
+    return redirect(url_for("computers.index", lab=computer.lab_id))
+
+
+def _managed_computer(computer_id: int) -> Computer:
+    """The computer, if the user is an admin of its lab (404 if not a member, 403 if lower)."""
+    try:
+        computer = database().get_computer(computer_id)
+    except NotFoundError:
+        abort(404)
+    require_lab_role(computer.lab_id, Role.ADMIN)
+    return computer
+
+
+def _show_token(computer: Computer, token: str) -> None:
+    server = request.url_root.rstrip("/")
+    flash(
+        f"Token for {computer.computer_name}, shown only this once (it will not be shown "
+        f"again; copy it now). On that computer run: "
+        f"pybirch agent --server {server} --token {token}",
+        "token",
+    )

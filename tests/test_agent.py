@@ -1,0 +1,180 @@
+"""A server and a lab computer's agent as two processes: build, run and control a queue.
+
+The server (``pybirch serve``) and the agent (``pybirch agent --simulated``) share one
+database, as a lab's do; the agent keeps its own spool. Everything goes through the
+server: the builder form, the REST control routes and the live events.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from browser_support import free_port, running_agent, running_server
+from lab_client import LabClient, wait_for
+from pybirch.database import DatabaseService
+
+PASSWORD = "agent test password"
+
+
+@dataclass
+class Lab:
+    """Where the server and the agent keep their files, and the shared database."""
+
+    server_dir: Path
+    agent_dir: Path
+    port: int
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.server_dir / 'pybirch.db'}"
+
+    def server(self):
+        return running_server(self.server_dir, PASSWORD, port=self.port)
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Lab:
+    (tmp_path / "server").mkdir()
+    (tmp_path / "agent").mkdir()
+    return Lab(tmp_path / "server", tmp_path / "agent", free_port())
+
+
+def _register_computer(lab: Lab, url: str) -> tuple[DatabaseService, int, int, str]:
+    """The shared database, the lab id, and a new computer's id and token."""
+    db = DatabaseService(lab.database_url)
+    client = LabClient(url, "admin", PASSWORD)
+    lab_id = client.http.get(f"{url}/api/v1/labs", timeout=10).json()["items"][0]["id"]
+    client.close()
+    computer, token = db.create_computer(lab_id, "Raman PC")
+    return db, lab_id, computer.id, token
+
+
+def _agent_info(db: DatabaseService, computer_id: int) -> dict:
+    extra = db.get_computer(computer_id).extra_data or {}
+    return extra.get("agent", {}) if extra.get("online") else {}
+
+
+def _stored_rows(client: LabClient, scan_id: str) -> int:
+    measurements = client.scan(scan_id)["measurements"]
+    return measurements[0]["rows"] if measurements else 0
+
+
+def test_a_queue_on_an_agent_is_built_run_and_controlled_through_the_server(lab: Lab) -> None:
+    with lab.server() as url:
+        db, lab_id, computer_id, token = _register_computer(lab, url)
+        client = LabClient(url, "admin", PASSWORD)
+        with running_agent(lab.agent_dir, url, token, lab.database_url):
+            wait_for(lambda: _agent_info(db, computer_id), 30, "the agent to register")
+            offered = {i["name"] for i in _agent_info(db, computer_id)["instruments"]}
+            assert {"Stage X", "Lock-in"} <= offered
+
+            builder = client.http.get(f"{url}/builder/", params={"lab": lab_id}, timeout=10)
+            assert "Raman PC" in builder.text
+            assert "Stage X" in builder.text
+
+            scan_id = client.build(
+                lab_id, "on the agent", 3000, 0.01, "agent queue", False, str(computer_id)
+            )
+            record = client.scan(scan_id)
+            assert record["status"] == "queued"
+            queue_id = record["queue_id"]
+            assert db.get_queue(queue_id).extra_data["computer_id"] == computer_id
+            client.join("scan", scan_id)
+
+            client.post(f"/api/queue/{queue_id}/start")
+            wait_for(lambda: client.last_status(scan_id) == "running", 20, "the scan to run")
+            wait_for(lambda: client.rows(scan_id), 20, "live rows from the agent")
+
+            assert client.post(f"/api/scan/{scan_id}/pause").json()["scan_id"] == scan_id
+            wait_for(lambda: client.last_status(scan_id) == "paused", 10, "the pause")
+            paused_at = client.scan(scan_id)["points_done"]
+            client.post(f"/api/scan/{scan_id}/resume")
+            wait_for(lambda: client.last_status(scan_id) == "running", 10, "the resume")
+            wait_for(lambda: client.scan(scan_id)["points_done"] > paused_at, 10, "more points")
+
+            assert client.post(f"/api/queue/{queue_id}/pause").json()["status"] == "paused"
+            wait_for(lambda: client.last_status(scan_id) == "paused", 10, "the queue's pause")
+            refused = client.post(f"/api/queue/{queue_id}/start", expect_ok=False)
+            assert refused.status_code == 409
+            assert "paused" in refused.json()["error"]["message"]  # the agent's own words
+            client.post(f"/api/queue/{queue_id}/resume")
+            wait_for(lambda: client.last_status(scan_id) == "running", 10, "the queue's resume")
+
+            client.post(f"/api/queue/{queue_id}/abort")
+            wait_for(lambda: client.last_status(scan_id) == "aborted", 20, "the abort")
+            wait_for(lambda: client.scan(scan_id)["status"] == "aborted", 20, "the record")
+
+            rows = client.rows(scan_id)
+            assert rows[0][0] == 0
+            assert all(a + n == b for (a, n), (b, _) in itertools.pairwise(rows))
+            assert _stored_rows(client, scan_id) == sum(n for _, n in rows)
+
+        wait_for(lambda: not _agent_info(db, computer_id), 20, "the agent to be marked offline")
+        refused = client.post(f"/api/queue/{queue_id}/start", expect_ok=False)
+        assert refused.status_code == 409
+        assert "not connected" in refused.json()["error"]["message"]
+        client.close()
+        db.close()
+
+
+def test_an_agent_measures_on_while_the_server_is_away(lab: Lab) -> None:
+    with ExitStack() as agent_and_database:
+        first_server = ExitStack()
+        url = first_server.enter_context(lab.server())
+        db, lab_id, computer_id, token = _register_computer(lab, url)
+        agent_and_database.callback(db.close)
+        agent_and_database.enter_context(running_agent(lab.agent_dir, url, token, lab.database_url))
+        wait_for(lambda: _agent_info(db, computer_id), 30, "the agent to register")
+        first_sid = _agent_info(db, computer_id)["sid"]
+        client = LabClient(url, "admin", PASSWORD)
+        scan_id = client.build(lab_id, "outage", 1500, 0.01, "outage queue", True, str(computer_id))
+        wait_for(lambda: client.scan(scan_id)["points_done"] > 20, 20, "the first points")
+        client.close()
+
+        first_server.close()
+        before = db.get_scan(scan_id).points_done
+        time.sleep(2)
+        assert db.get_scan(scan_id).points_done > before  # measuring on, stored meanwhile
+
+        with lab.server() as url:  # the same address: the agent finds it again
+            wait_for(
+                lambda: _agent_info(db, computer_id).get("sid") not in (None, first_sid),
+                30,
+                "the agent to reconnect",
+            )
+            client = LabClient(url, "admin", PASSWORD)
+            client.join("scan", scan_id)
+            client.post(f"/api/scan/{scan_id}/pause")
+            wait_for(lambda: client.last_status(scan_id) == "paused", 10, "the pause")
+            client.post(f"/api/scan/{scan_id}/resume")
+            wait_for(lambda: client.last_status(scan_id) == "completed", 60, "the scan to end")
+            wait_for(lambda: client.scan(scan_id)["status"] == "completed", 20, "the record")
+            assert _stored_rows(client, scan_id) == 1500
+            rows = client.rows(scan_id)
+            assert all(a + n == b for (a, n), (b, _) in itertools.pairwise(rows))
+            client.close()
+
+
+def test_an_agent_with_an_unknown_token_stops_and_says_why(lab: Lab) -> None:
+    with lab.server() as url:
+        env = {**os.environ, "PYBIRCH_DATA_DIR": str(lab.agent_dir)}
+        env["DATABASE_URL"] = lab.database_url
+        command = [sys.executable, "-m", "pybirch", "agent", "--server", url]
+        finished = subprocess.run(
+            [*command, "--token", "pbc_made-up", "--simulated"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert finished.returncode == 1
+    assert "does not know this token" in finished.stderr

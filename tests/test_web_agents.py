@@ -1,0 +1,132 @@
+"""The server's side of the agents: token on connect, registration, relayed events, presence."""
+
+from __future__ import annotations
+
+import pytest
+
+from pybirch.database.models import Role
+from pybirch.realtime.agent_protocol import AGENT_NAMESPACE
+from pybirch.web.sockets import socketio
+from web_support import add_member, csrf_token, log_in, make_app
+
+INSTRUMENTS = [
+    {"name": "Stage X", "kind": "movement", "type": "FakeStage", "position_units": "mm"},
+    {"name": "Lock-in", "kind": "measurement", "type": "FakeLockin", "columns": ["X (V)"]},
+]
+
+
+@pytest.fixture
+def lab(db):
+    return db.create_lab("Agent Lab")
+
+
+@pytest.fixture
+def app(db):
+    app = make_app(db)
+    yield app
+    app.extensions["pybirch.local_queues"].close()
+
+
+def agent_client(app, token: str | None):
+    auth = None if token is None else {"token": token}
+    return socketio.test_client(app, namespace=AGENT_NAMESPACE, auth=auth)
+
+
+def register(client) -> dict:
+    return client.emit(
+        "register",
+        {"computer": {"hostname": "raman-pc", "platform": "Linux"}, "instruments": INSTRUMENTS},
+        namespace=AGENT_NAMESPACE,
+        callback=True,
+    )
+
+
+def browser(app, db, lab, username: str = "watcher"):
+    add_member(db, lab.id, username, Role.VIEWER)
+    http = app.test_client()
+    log_in(http, username)
+    return socketio.test_client(app, flask_test_client=http)
+
+
+def test_an_agent_needs_a_computer_token(db, lab, app):
+    assert not agent_client(app, None).is_connected(AGENT_NAMESPACE)
+    assert not agent_client(app, "pbc_not-a-token").is_connected(AGENT_NAMESPACE)
+    _, token = db.create_computer(lab.id, "Raman PC")
+    assert agent_client(app, token).is_connected(AGENT_NAMESPACE)
+
+
+def test_a_logged_in_browser_is_not_an_agent(db, lab, app):
+    add_member(db, lab.id, "sneaky", Role.ADMIN)
+    http = app.test_client()
+    log_in(http, "sneaky")
+    client = socketio.test_client(app, namespace=AGENT_NAMESPACE, flask_test_client=http)
+    assert not client.is_connected(AGENT_NAMESPACE)
+
+
+def test_registration_records_presence_and_instruments_until_disconnect(db, lab, app):
+    computer, token = db.create_computer(lab.id, "Raman PC")
+    client = agent_client(app, token)
+    reply = register(client)
+    assert reply == {"ok": True, "computer_id": computer.id, "lab_id": lab.id, "name": "Raman PC"}
+    stored = db.get_computer(computer.id)
+    assert stored.extra_data["online"] is True
+    assert [i["name"] for i in stored.extra_data["agent"]["instruments"]] == ["Stage X", "Lock-in"]
+    assert stored.platform == "Linux"
+    client.disconnect(namespace=AGENT_NAMESPACE)
+    assert db.get_computer(computer.id).extra_data["online"] is False
+
+
+def test_a_bad_registration_is_refused_and_changes_nothing(db, lab, app):
+    computer, token = db.create_computer(lab.id, "Raman PC")
+    client = agent_client(app, token)
+    reply = client.emit(
+        "register",
+        {"instruments": [{"kind": "movement"}]},
+        namespace=AGENT_NAMESPACE,
+        callback=True,
+    )
+    assert reply["ok"] is False
+    assert "bad registration" in reply["error"]
+    assert not (db.get_computer(computer.id).extra_data or {}).get("online")
+
+
+def test_events_of_the_agents_lab_reach_the_browsers_and_others_are_dropped(db, lab, app):
+    other_lab = db.create_lab("Other Lab")
+    ours = db.create_scan("ours", lab_id=lab.id, status="running")
+    theirs = db.create_scan("theirs", lab_id=other_lab.id, status="running")
+    _, token = db.create_computer(lab.id, "Raman PC")
+    agent = agent_client(app, token)
+    register(agent)
+    watcher = browser(app, db, lab)
+    assert watcher.emit("join", {"room": "scan", "id": ours.scan_id}, callback=True)["ok"]
+
+    def status(scan_id: str) -> dict:
+        payload = {"scan_id": scan_id, "status": "paused", "progress": 0.5, "lab_id": other_lab.id}
+        return {"name": "scan_status", "payload": payload}
+
+    agent.emit("event", status(ours.scan_id), namespace=AGENT_NAMESPACE)
+    agent.emit("event", status(theirs.scan_id), namespace=AGENT_NAMESPACE)
+    agent.emit("event", {"name": "not_an_event", "payload": {}}, namespace=AGENT_NAMESPACE)
+    agent.emit("event", {"name": "scan_status", "payload": {"x": 1}}, namespace=AGENT_NAMESPACE)
+    received = [m["args"][0] for m in watcher.get_received() if m["name"] == "scan_status"]
+    assert received == [
+        {
+            **status(ours.scan_id)["payload"],
+            "lab_id": lab.id,
+            "queue_id": None,
+            "timestamp": received[0]["timestamp"],
+        }
+    ]
+
+
+def test_control_of_a_queue_whose_computer_is_offline_is_refused(db, lab, app):
+    computer, _ = db.create_computer(lab.id, "Raman PC")
+    queue = db.create_queue("far away", lab_id=lab.id, extra_data={"computer_id": computer.id})
+    add_member(db, lab.id, "mia", Role.MEMBER)
+    http = app.test_client()
+    log_in(http, "mia")
+
+    token = csrf_token(http, "/")
+    response = http.post(f"/api/queue/{queue.id}/pause", headers={"X-CSRFToken": token})
+    assert response.status_code == 409
+    assert "not connected" in response.get_json()["error"]["message"]

@@ -1,0 +1,183 @@
+"""Lab computers: admins register them and get agent tokens shown once; members only look."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import text
+
+from pybirch.database.errors import DuplicateError, NotFoundError
+from pybirch.database.models import Role
+from web_support import add_member, csrf_token, log_in, make_app
+
+TOKEN = re.compile(r"pbc_[A-Za-z0-9_-]+")
+
+
+@pytest.fixture
+def lab(db):
+    return db.create_lab("Computers Lab")
+
+
+def client_for(db, lab, username: str, role: Role):
+    add_member(db, lab.id, username, role)
+    client = make_app(db).test_client()
+    log_in(client, username)
+    return client
+
+
+def post(client, path: str, **data):
+    token = csrf_token(client, "/")
+    return client.post(path, data={**data, "csrf_token": token}, follow_redirects=True)
+
+
+# -- the service ------------------------------------------------------------------------
+
+
+def test_a_computer_token_is_stored_only_as_its_hash(db, lab):
+    computer, token = db.create_computer(lab.id, "  cryostat-pc  ")
+    assert token.startswith("pbc_")
+    assert computer.computer_name == "cryostat-pc"
+    assert re.fullmatch(r"[0-9a-f]{32}", computer.computer_id)
+    with db.engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT * FROM computers WHERE id = :id"), {"id": computer.id}
+        ).one()
+    assert token not in " ".join(str(value) for value in row)
+    assert db.computer_for_token(token).id == computer.id
+    assert db.computer_for_token("") is None
+    assert db.computer_for_token("pbc_unknown") is None
+
+
+def test_names_are_checked_and_unique_within_a_lab(db, lab):
+    db.create_computer(lab.id, "cryostat-pc")
+    with pytest.raises(DuplicateError, match="already has"):
+        db.create_computer(lab.id, " cryostat-pc ")
+    with pytest.raises(ValueError, match="needs a name"):
+        db.create_computer(lab.id, "   ")
+    with pytest.raises(ValueError, match="at most 100"):
+        db.create_computer(lab.id, "x" * 101)
+    other = db.create_lab("Other Lab")
+    db.create_computer(other.id, "cryostat-pc")  # another lab may use the name
+    assert [c.computer_name for c in db.list_computers(lab.id)] == ["cryostat-pc"]
+
+
+def test_computers_are_listed_by_name_reset_and_deleted(db, lab):
+    b, old = db.create_computer(lab.id, "b-pc")
+    a, _ = db.create_computer(lab.id, "a-pc")
+    assert [c.id for c in db.list_computers(lab.id)] == [a.id, b.id]
+    new = db.reset_computer_token(b.id)
+    assert new != old
+    assert db.computer_for_token(old) is None
+    assert db.computer_for_token(new).id == b.id
+    db.delete_computer(b.id)
+    with pytest.raises(NotFoundError):
+        db.get_computer(b.id)
+    assert db.computer_for_token(new) is None
+
+
+def test_presence_records_online_state_and_what_the_agent_reports(db, lab):
+    computer, _ = db.create_computer(lab.id, "cryostat-pc")
+    info = {"platform": "Linux-6.1", "username": "lab", "instruments": ["dmm", "stage"]}
+    seen = db.record_computer_presence(computer.id, online=True, info=info)
+    assert seen.extra_data == {"online": True, "agent": info}
+    assert (seen.platform, seen.username) == ("Linux-6.1", "lab")
+    assert seen.last_seen is not None
+    db.record_computer_presence(computer.id, online=False)
+    stored = db.get_computer(computer.id)
+    assert stored.extra_data == {"online": False, "agent": info}
+    assert stored.platform == "Linux-6.1"
+    assert stored.last_seen >= seen.last_seen
+
+
+# -- the pages --------------------------------------------------------------------------
+
+
+def test_an_admin_adds_a_computer_and_sees_its_token_and_command_once(db, lab):
+    admin = client_for(db, lab, "ada", Role.ADMIN)
+    page = post(admin, f"/computers/?lab={lab.id}", name="cryostat-pc").get_data(as_text=True)
+    token = TOKEN.search(page).group(0)
+    assert f"pybirch agent --server http://localhost --token {token}" in page
+    assert "will not be shown again" in page
+    assert db.computer_for_token(token).computer_name == "cryostat-pc"
+    again = admin.get(f"/computers/?lab={lab.id}").get_data(as_text=True)
+    assert "cryostat-pc" in again
+    assert token not in again
+
+
+def test_a_new_token_replaces_the_old_one(db, lab):
+    computer, old = db.create_computer(lab.id, "cryostat-pc")
+    admin = client_for(db, lab, "ada", Role.ADMIN)
+    page = post(admin, f"/computers/{computer.id}/token").get_data(as_text=True)
+    new = TOKEN.search(page).group(0)
+    assert new != old
+    assert db.computer_for_token(old) is None
+    assert db.computer_for_token(new).id == computer.id
+
+
+def test_an_admin_removes_a_computer(db, lab):
+    computer, token = db.create_computer(lab.id, "cryostat-pc")
+    admin = client_for(db, lab, "ada", Role.ADMIN)
+    assert "removed" in post(admin, f"/computers/{computer.id}/remove").get_data(as_text=True)
+    assert db.list_computers(lab.id) == []
+    assert db.computer_for_token(token) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("", "This field is required"), ("x" * 101, "100 characters"), ("cryostat-pc", "already")],
+)
+def test_bad_names_are_refused_with_a_message(db, lab, name, message):
+    db.create_computer(lab.id, "cryostat-pc")
+    admin = client_for(db, lab, "ada", Role.ADMIN)
+    page = post(admin, f"/computers/?lab={lab.id}", name=name).get_data(as_text=True)
+    assert message in page
+    assert not TOKEN.search(page)
+    assert len(db.list_computers(lab.id)) == 1
+
+
+@pytest.mark.parametrize("role", [Role.MEMBER, Role.VIEWER])
+def test_members_and_viewers_see_the_list_but_cannot_manage(db, lab, role):
+    computer, _ = db.create_computer(lab.id, "cryostat-pc")
+    client = client_for(db, lab, "mo", role)
+    page = client.get(f"/computers/?lab={lab.id}").get_data(as_text=True)
+    assert "cryostat-pc" in page
+    assert "Add a computer" not in page
+    assert "New token" not in page
+    assert post(client, f"/computers/?lab={lab.id}", name="x").status_code == 403
+    assert post(client, f"/computers/{computer.id}/token").status_code == 403
+    assert post(client, f"/computers/{computer.id}/remove").status_code == 403
+    assert [c.computer_name for c in db.list_computers(lab.id)] == ["cryostat-pc"]
+
+
+def test_a_user_of_another_lab_gets_404(db, lab):
+    computer, token = db.create_computer(lab.id, "secret-pc")
+    other = db.create_lab("Other Lab")
+    stranger = client_for(db, other, "sam", Role.OWNER)
+    assert "secret-pc" not in stranger.get(f"/computers/?lab={lab.id}").get_data(as_text=True)
+    assert post(stranger, f"/computers/?lab={lab.id}", name="x").status_code == 404
+    assert post(stranger, f"/computers/{computer.id}/token").status_code == 404
+    assert post(stranger, f"/computers/{computer.id}/remove").status_code == 404
+    assert post(stranger, "/computers/999999/remove").status_code == 404
+    assert db.computer_for_token(token).id == computer.id
+
+
+def test_the_list_shows_online_and_offline_computers(db, lab):
+    up, _ = db.create_computer(lab.id, "up-pc")
+    db.create_computer(lab.id, "down-pc")
+    db.record_computer_presence(
+        up.id, online=True, info={"platform": "Windows-11", "instruments": ["a", "b", "c"]}
+    )
+    client = client_for(db, lab, "viv", Role.VIEWER)
+    page = client.get(f"/computers/?lab={lab.id}").get_data(as_text=True)
+    rows = {name: row for name, row in re.findall(r"<tr>\s*<td>([\w-]+)(.*?)</tr>", page, re.S)}
+    assert "online" in rows["up-pc"]
+    assert "Windows-11" in rows["up-pc"]
+    assert "<td>3</td>" in rows["up-pc"]
+    assert "offline" in rows["down-pc"]
+    assert "<td>0</td>" in rows["down-pc"]
+
+
+def test_the_navigation_links_to_computers(db, lab):
+    client = client_for(db, lab, "viv", Role.VIEWER)
+    assert 'href="/computers/"' in client.get("/").get_data(as_text=True)
