@@ -11,6 +11,8 @@ from collections.abc import Callable
 import requests
 import socketio
 
+from pybirch.database import DatabaseService
+
 
 class LabClient:
     """Logs in, posts forms and REST calls with the CSRF token, and records live events."""
@@ -129,6 +131,24 @@ class LabClient:
     def close(self) -> None:
         """Disconnect the socket."""
         self.socket.disconnect()
+
+
+def register_computer(
+    database_url: str, url: str, password: str, name: str = "Raman PC"
+) -> tuple[DatabaseService, int, int, str]:
+    """The shared database, the admin's lab id, and a new computer's id and token."""
+    db = DatabaseService(database_url)
+    client = LabClient(url, "admin", password)
+    lab_id = client.http.get(f"{url}/api/v1/labs", timeout=10).json()["items"][0]["id"]
+    client.close()
+    computer, token = db.create_computer(lab_id, name)
+    return db, lab_id, computer.id, token
+
+
+def agent_info(db: DatabaseService, computer_id: int) -> dict:
+    """What an online agent reported about itself; empty while it is offline."""
+    extra = db.get_computer(computer_id).extra_data or {}
+    return extra.get("agent", {}) if extra.get("online") else {}
 
 
 def between(text: str, start: str, end: str) -> str:

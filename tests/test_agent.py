@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import free_port, running_agent, running_server
-from lab_client import LabClient, wait_for
-from pybirch.database import DatabaseService
+from lab_client import LabClient, agent_info, register_computer, wait_for
 
 PASSWORD = "agent test password"
 
@@ -48,21 +47,6 @@ def lab(tmp_path: Path) -> Lab:
     return Lab(tmp_path / "server", tmp_path / "agent", free_port())
 
 
-def _register_computer(lab: Lab, url: str) -> tuple[DatabaseService, int, int, str]:
-    """The shared database, the lab id, and a new computer's id and token."""
-    db = DatabaseService(lab.database_url)
-    client = LabClient(url, "admin", PASSWORD)
-    lab_id = client.http.get(f"{url}/api/v1/labs", timeout=10).json()["items"][0]["id"]
-    client.close()
-    computer, token = db.create_computer(lab_id, "Raman PC")
-    return db, lab_id, computer.id, token
-
-
-def _agent_info(db: DatabaseService, computer_id: int) -> dict:
-    extra = db.get_computer(computer_id).extra_data or {}
-    return extra.get("agent", {}) if extra.get("online") else {}
-
-
 def _stored_rows(client: LabClient, scan_id: str) -> int:
     measurements = client.scan(scan_id)["measurements"]
     return measurements[0]["rows"] if measurements else 0
@@ -70,11 +54,11 @@ def _stored_rows(client: LabClient, scan_id: str) -> int:
 
 def test_a_queue_on_an_agent_is_built_run_and_controlled_through_the_server(lab: Lab) -> None:
     with lab.server() as url:
-        db, lab_id, computer_id, token = _register_computer(lab, url)
+        db, lab_id, computer_id, token = register_computer(lab.database_url, url, PASSWORD)
         client = LabClient(url, "admin", PASSWORD)
         with running_agent(lab.agent_dir, url, token, lab.database_url):
-            wait_for(lambda: _agent_info(db, computer_id), 30, "the agent to register")
-            offered = {i["name"] for i in _agent_info(db, computer_id)["instruments"]}
+            wait_for(lambda: agent_info(db, computer_id), 30, "the agent to register")
+            offered = {i["name"] for i in agent_info(db, computer_id)["instruments"]}
             assert {"Stage X", "Lock-in"} <= offered
 
             builder = client.http.get(f"{url}/builder/", params={"lab": lab_id}, timeout=10)
@@ -118,7 +102,7 @@ def test_a_queue_on_an_agent_is_built_run_and_controlled_through_the_server(lab:
             assert all(a + n == b for (a, n), (b, _) in itertools.pairwise(rows))
             assert _stored_rows(client, scan_id) == sum(n for _, n in rows)
 
-        wait_for(lambda: not _agent_info(db, computer_id), 20, "the agent to be marked offline")
+        wait_for(lambda: not agent_info(db, computer_id), 20, "the agent to be marked offline")
         refused = client.post(f"/api/queue/{queue_id}/start", expect_ok=False)
         assert refused.status_code == 409
         assert "not connected" in refused.json()["error"]["message"]
@@ -130,11 +114,11 @@ def test_an_agent_measures_on_while_the_server_is_away(lab: Lab) -> None:
     with ExitStack() as agent_and_database:
         first_server = ExitStack()
         url = first_server.enter_context(lab.server())
-        db, lab_id, computer_id, token = _register_computer(lab, url)
+        db, lab_id, computer_id, token = register_computer(lab.database_url, url, PASSWORD)
         agent_and_database.callback(db.close)
         agent_and_database.enter_context(running_agent(lab.agent_dir, url, token, lab.database_url))
-        wait_for(lambda: _agent_info(db, computer_id), 30, "the agent to register")
-        first_sid = _agent_info(db, computer_id)["sid"]
+        wait_for(lambda: agent_info(db, computer_id), 30, "the agent to register")
+        first_sid = agent_info(db, computer_id)["sid"]
         client = LabClient(url, "admin", PASSWORD)
         scan_id = client.build(lab_id, "outage", 1500, 0.01, "outage queue", True, str(computer_id))
         wait_for(lambda: client.scan(scan_id)["points_done"] > 20, 20, "the first points")
@@ -147,7 +131,7 @@ def test_an_agent_measures_on_while_the_server_is_away(lab: Lab) -> None:
 
         with lab.server() as url:  # the same address: the agent finds it again
             wait_for(
-                lambda: _agent_info(db, computer_id).get("sid") not in (None, first_sid),
+                lambda: agent_info(db, computer_id).get("sid") not in (None, first_sid),
                 30,
                 "the agent to reconnect",
             )

@@ -104,3 +104,18 @@ def test_rooms_of_other_labs_cannot_be_joined_or_caught_up(db, lab, app):
         assert live.emit("join", room, callback=True) == {"ok": False, "error": "not found"}
     reply = live.emit("catch_up", {"scan_id": secret.scan_id, "measurement": "x"}, callback=True)
     assert reply == {"ok": False, "error": "not found"}
+
+
+def test_joining_late_answers_with_the_latest_statuses(db, lab, app):
+    queue = app.extensions["pybirch.local_queues"].add(DatabaseQueue("late", db, lab_id=lab.id))
+    settings, _ = iv_settings(points=20)
+    handle = queue.enqueue(Scan(settings))
+    queue.start()
+    assert queue.wait_for_completion(timeout=60)
+    live = browser(app, db, lab)
+    scan_reply = live.emit("join", {"room": "scan", "id": handle.scan_id}, callback=True)
+    assert [e["payload"]["status"] for e in scan_reply["latest"]] == ["completed"]
+    queue_reply = live.emit("join", {"room": "queue", "id": queue.db_queue_id}, callback=True)
+    latest = {e["name"]: e["payload"] for e in queue_reply["latest"]}
+    assert latest["queue_status"]["status"] == "idle"
+    assert latest["scan_status"]["scan_id"] == handle.scan_id

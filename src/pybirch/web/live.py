@@ -2,9 +2,10 @@
 
 A browser connects with its session cookie (refused without a login), then joins rooms
 with ``join`` ({"room": "scan"|"queue"|"lab", "id": ...}); each join is checked against
-the user's labs like any page. ``catch_up`` ({"scan_id", "measurement", "from_row"})
-returns the stored rows from ``from_row`` on, so a browser that reconnects fills its gap
-without duplicates. With ``REDIS_URL`` set, several server processes share the events.
+the user's labs like any page, and answered with the room's latest statuses.
+``catch_up`` ({"scan_id", "measurement", "from_row"}) returns the stored rows from
+``from_row`` on, so a browser that reconnects fills its gap without duplicates.
+With ``REDIS_URL`` set, several server processes share the events.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pybirch.database.models import Role
 from pybirch.realtime import EventBus
 from pybirch.realtime.events import Event
 from pybirch.web.api.serializers import data_document
+from pybirch.web.latest_status import LatestStatus
 from pybirch.web.services import database
 from pybirch.web.sockets import BUS_KEY, socketio
 
@@ -60,7 +62,11 @@ def rooms_of(event: Event) -> list[str]:
     return rooms
 
 
+_latest = LatestStatus()
+
+
 def _forward(event: Event) -> None:
+    _latest.note(event)
     payload = event.payload()
     for room in rooms_of(event):
         socketio.emit(event.name, payload, to=room)
@@ -84,7 +90,7 @@ def _join(message: dict[str, Any]) -> dict[str, Any]:
     if room is None:
         return {"ok": False, "error": "not found"}
     join_room(room)
-    return {"ok": True, "room": room}
+    return {"ok": True, "room": room, "latest": _latest.for_room(room)}
 
 
 @socketio.on("catch_up")

@@ -1,5 +1,8 @@
-// The plot of a scan page: a line (uPlot) or a heatmap (canvas), redrawn live while the scan
-// runs (pushed over Socket.IO; polled every 2 s if the socket library is missing).
+// The plot of a scan page: a line (uPlot) or a heatmap (canvas), live while the scan runs.
+// A line of up to LIVE_LIMIT points grows row by row from the pushed data_point events; rows
+// are placed by their index, so a gap (after a reconnection) is filled with catch_up and a
+// repeat is dropped. Bigger plots and heatmaps are re-fetched, downsampled, at most twice a
+// second. Without the socket library the page polls every 2 s.
 (function () {
   "use strict";
   const waiting = document.getElementById("scan-waiting");
@@ -22,6 +25,9 @@
   const columns = JSON.parse(root.dataset.columns);
   let chart = null;
   let timer = null;
+  const LIVE_LIMIT = 2000;
+  // The rows of the line drawn, when it is small enough to grow in the browser.
+  const live = { on: false, measurement: null, xLabel: null, yLabel: null, x: [], y: [], next: 0 };
 
   function fillColumns() {
     const names = columns[measurementSelect.value] || [];
@@ -40,6 +46,7 @@
       return;
     }
     const plot = await response.json();
+    followRows(plot);
     if (plot.kind === "grid") drawHeatmap(plot); else drawLine(plot);
     note.textContent = plot.kind === "grid"
       ? `${plot.rows.toLocaleString()} points${plot.block > 1 ? `, averaged over ${plot.block}×${plot.block} blocks` : ""}`
@@ -106,17 +113,71 @@
     if (bar && progress !== undefined) bar.value = progress;
   }
 
-  // Live: the server pushes rows and statuses; the plot is redrawn at most twice a second.
+  // A small line takes over the server's rows and grows from the pushed ones from then on.
+  function followRows(plot) {
+    const small = plot.kind === "line" && plot.sent === plot.rows && plot.rows < LIVE_LIMIT;
+    Object.assign(live, {
+      on: small, measurement: measurementSelect.value, xLabel: plot.x_label, yLabel: plot.y_label,
+      x: small ? plot.x.slice() : [], y: small ? plot.y.slice() : [], next: small ? plot.rows : 0,
+    });
+  }
+
+  // Adds the rows of a data_point or catch_up document from live.next on; false on a gap.
+  function append(firstRow, data) {
+    const xs = data[live.xLabel], ys = data[live.yLabel];
+    if (!xs || !ys) { live.on = false; return true; }  // columns this line cannot follow
+    if (firstRow > live.next) return false;
+    for (let i = live.next - firstRow; i < ys.length; i++) { live.x.push(xs[i]); live.y.push(ys[i]); }
+    live.next = Math.max(live.next, firstRow + ys.length);
+    if (live.x.length >= LIVE_LIMIT) live.on = false;  // from here the server downsamples
+    return true;
+  }
+
+  // Live: the server pushes rows and statuses over Socket.IO.
   function followLive() {
     const socket = window.io({ transports: ["websocket", "polling"] });
-    let redraw = null;
+    const pending = [];
+    let catching = false, redraw = null, draw = null;
     const scheduleRefresh = () => { if (!redraw) redraw = setTimeout(() => { redraw = null; refresh(); }, 500); };
-    socket.on("connect", () => socket.emit("join", { room: "scan", id: root.dataset.scanId }, scheduleRefresh));
-    socket.on("data_point", scheduleRefresh);
+    const scheduleDraw = () => {
+      if (!draw) draw = setTimeout(() => { draw = null; if (live.on) drawLine({ x: live.x, y: live.y, x_label: live.xLabel, y_label: live.yLabel }); }, 100);
+    };
+    const catchUp = () => new Promise((resolve) => socket.emit(
+      "catch_up", { scan_id: root.dataset.scanId, measurement: live.measurement, from_row: live.next },
+      (reply) => resolve(reply && reply.ok && reply.rows > 0 && append(reply.first_row, reply.columns)),
+    ));
+    async function pump() {  // in row order; a gap waits for the stored rows that fill it
+      if (catching) return;
+      while (pending.length && live.on) {
+        const event = pending[0];
+        if (!append(event.first_row, event.data)) {
+          catching = true;
+          const filled = await catchUp();
+          catching = false;
+          if (!filled) { setTimeout(pump, 250); return; }
+          continue;
+        }
+        pending.shift();
+      }
+      pending.length = 0;
+      if (live.on) scheduleDraw(); else scheduleRefresh();
+    }
+    socket.on("connect", () => socket.emit("join", { room: "scan", id: root.dataset.scanId }, (reply) => {
+      ((reply && reply.latest) || []).forEach((e) => showStatus(e.payload.status, e.payload.progress));
+      pump();
+    }));
+    socket.on("data_point", (event) => {
+      if (event.measurement !== measurementSelect.value) return;
+      if (live.on && live.measurement === event.measurement) { pending.push(event); pump(); } else scheduleRefresh();
+    });
     socket.on("scan_status", (event) => {
       showStatus(event.status, event.progress);
-      if (!["running", "paused", "queued"].includes(event.status)) { scheduleRefresh(); socket.disconnect(); }
+      if (!["running", "paused", "queued"].includes(event.status)) {
+        // The last rows may still be on their way: stop once the pump has placed them.
+        setTimeout(() => { if (!live.on) scheduleRefresh(); socket.disconnect(); }, 1500);
+      }
     });
+    window.pybirchLive = { socket, state: () => ({ on: live.on, next: live.next, x: live.x.slice(), y: live.y.slice() }) };
   }
 
   measurementSelect.addEventListener("change", () => { fillColumns(); chart = null; refresh(); });

@@ -1,0 +1,111 @@
+"""A lab computer's agent driven from chromium: build on it, watch the line grow, reconnect.
+
+The server and the agent are separate processes on one database. The scan page's line
+grows from the pushed rows; after its socket drops and comes back it asks for the rows it
+missed by index, and the line ends with every point exactly once, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from browser_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    require_chromium,
+    running_agent,
+    running_server,
+)
+from lab_client import agent_info, register_computer, wait_for
+
+PASSWORD = "agent browser password"
+POINTS = 1200
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> Iterator[dict]:
+    require_chromium()
+    server_dir, agent_dir = (Path(tmp_path_factory.mktemp(n)) for n in ("server", "agent"))
+    database_url = f"sqlite:///{server_dir / 'pybirch.db'}"
+    with running_server(server_dir, PASSWORD) as url:
+        db, _, computer_id, token = register_computer(database_url, url, PASSWORD)
+        with running_agent(agent_dir, url, token, database_url):
+            wait_for(lambda: agent_info(db, computer_id), 30, "the agent to register")
+            yield {"url": url, "db": db, "computer_id": computer_id}
+        db.close()
+
+
+@pytest.fixture(scope="module")
+def page(lab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+        )
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.goto(f"{lab['url']}/login")
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{lab['url']}/")
+        yield page
+        browser.close()
+
+
+def build_on_the_agent(page, url: str, name: str, points: int, queue: str) -> None:
+    page.goto(f"{url}/builder/")
+    assert "Raman PC" in page.locator("h1").inner_text()  # the only computer with instruments
+    page.fill("input[name=scan_name]", name)
+    page.select_option("select[name=queue]", "new")
+    page.fill("input[name=new_queue]", queue)
+    page.select_option("select[name=axis1_instrument]", "Stage X")
+    page.fill("input[name=axis1_start]", "0")
+    page.fill("input[name=axis1_stop]", "100")
+    page.fill("input[name=axis1_points]", str(points))
+    page.fill("textarea[name='settings_Lock-in']", "")
+    page.check("input[name=measure][value='Lock-in']")
+    page.evaluate(
+        "document.querySelector('form.builder').insertAdjacentHTML('beforeend', "
+        "'<input type=hidden name=\"settings_Stage X\" value=\\'{\"delay\": 0.01}\\'>')"
+    )
+    page.click("button:has-text('Add and start')")
+    page.wait_for_url("**/scans/*")
+
+
+def test_the_line_grows_and_a_reconnected_page_misses_no_row(page, lab):
+    build_on_the_agent(page, lab["url"], "Agent line", POINTS, "agent-line")
+    page.wait_for_function(
+        "window.pybirchLive && window.pybirchLive.state().next > 50", timeout=30_000
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "agent-live-line.png"), full_page=True)
+
+    page.evaluate("window.pybirchLive.socket.disconnect()")
+    page.wait_for_timeout(1500)  # rows go by meanwhile
+    page.evaluate("window.pybirchLive.socket.connect()")
+    page.locator("#scan-status", has_text="completed").wait_for(timeout=60_000)
+    page.wait_for_function(f"window.pybirchLive.state().next === {POINTS}", timeout=20_000)
+
+    state = page.evaluate("window.pybirchLive.state()")
+    assert state["on"]
+    assert np.allclose(state["x"], np.linspace(0, 100, POINTS))  # every row once, in order
+
+
+def test_a_queue_on_the_agent_is_paused_resumed_and_aborted_from_its_page(page, lab):
+    build_on_the_agent(page, lab["url"], "Agent long", 20_000, "agent-long")
+    page.locator("#scan-status", has_text="running").wait_for(timeout=30_000)
+    page.click("nav >> text=Queues")
+    page.click("table >> text=agent-long")
+    page.click("td.controls button:has-text('Pause')")
+    page.locator("tr[data-scan-id] .status", has_text="paused").wait_for(timeout=10_000)
+    page.click("td.controls button:has-text('Resume')")
+    page.locator("tr[data-scan-id] .status", has_text="running").wait_for(timeout=10_000)
+    page.click("div.page-head button:has-text('Abort')")
+    page.locator("tr[data-scan-id] .status", has_text="aborted").wait_for(timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "agent-queue-aborted.png"), full_page=True)
