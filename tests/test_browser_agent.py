@@ -109,3 +109,12 @@ def test_a_queue_on_the_agent_is_paused_resumed_and_aborted_from_its_page(page, 
     page.click("div.page-head button:has-text('Abort')")
     page.locator("tr[data-scan-id] .status", has_text="aborted").wait_for(timeout=20_000)
     page.screenshot(path=str(ARTIFACTS / "agent-queue-aborted.png"), full_page=True)
+
+
+def test_the_agents_instruments_are_listed_as_connected(page, lab):
+    page.goto(f"{lab['url']}/instruments/")
+    row = page.locator("tr[data-instrument='Stage X']")
+    assert row.locator(".status").inner_text() == "connected"
+    page.goto(f"{lab['url']}/computers/")
+    assert "Raman PC" in page.locator("main").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "computers.png"), full_page=True)

@@ -24,7 +24,8 @@ def world(db):
     scan = db.create_scan("their scan", lab_id=theirs.id)
     queue = db.create_queue("their queue", lab_id=theirs.id)
     sample = db.create_sample("THEIRS-1", lab_id=theirs.id)
-    return mine, theirs, scan, queue, sample
+    computer, _ = db.create_computer(theirs.id, "Their PC")
+    return mine, theirs, scan, queue, sample, computer
 
 
 def test_every_route_needs_a_login(db, world):
@@ -48,7 +49,7 @@ def test_every_route_needs_a_login(db, world):
 
 
 def test_every_lab_scoped_route_hides_another_labs_things(db, world):
-    mine, theirs, scan, queue, sample = world
+    mine, theirs, scan, queue, sample, computer = world
     add_member(db, mine.id, "eve", Role.OWNER)  # powerful in her lab, nobody in theirs
     app = make_app(db)
     client = app.test_client()
@@ -64,6 +65,7 @@ def test_every_lab_scoped_route_hides_another_labs_things(db, world):
         "export_format": "csv",
         "action": "pause",
         "token_id": "999999",
+        "computer_id": str(computer.id),
     }
     own_only = {"account.revoke_token"}  # acts on the caller's own tokens only
     checked = 0

@@ -130,3 +130,23 @@ def test_control_of_a_queue_whose_computer_is_offline_is_refused(db, lab, app):
     response = http.post(f"/api/queue/{queue.id}/pause", headers={"X-CSRFToken": token})
     assert response.status_code == 409
     assert "not connected" in response.get_json()["error"]["message"]
+
+
+def test_a_gone_agents_instruments_are_offline_in_the_database_and_live(db, lab, app):
+    from pybirch.demo.web_lab import demo_instruments
+
+    stage = next(i for i in demo_instruments() if i.name == "Stage X")
+    record = db.register_instrument(stage, lab_id=lab.id)
+    db.update_instrument_status(record.id, "connected")
+    _, token = db.create_computer(lab.id, "Raman PC")
+    agent = agent_client(app, token)
+    register(agent)
+    watcher = browser(app, db, lab)
+    assert watcher.emit("join", {"room": "lab", "id": lab.id}, callback=True)["ok"]
+    agent.disconnect(namespace=AGENT_NAMESPACE)
+    assert db.get_instrument_by_name("Stage X", lab.id).status == "offline"
+    statuses = [m["args"][0] for m in watcher.get_received() if m["name"] == "instrument_status"]
+    assert {(s["instrument"], s["status"]) for s in statuses} == {
+        ("Stage X", "offline"),
+        ("Lock-in", "offline"),
+    }

@@ -124,10 +124,18 @@ def _disconnect(*_reason: Any) -> None:
     if agent.get("sid") != request.sid:
         return  # it already came back on a new connection
     db.record_computer_presence(computer.id, online=False, info=agent)
-    bus = current_app.extensions[BUS_KEY]
-    for instrument in agent.get("instruments", []):
-        bus.publish(InstrumentStatus(instrument["name"], "offline", session.name, session.lab_id))
+    _instruments_offline(session, [each["name"] for each in agent.get("instruments", [])])
     log.info("agent of computer %r disconnected", session.name)
+
+
+def _instruments_offline(session: AgentSession, names: list[str]) -> None:
+    """Record and announce that a gone agent's instruments cannot be reached."""
+    db, bus = database(), current_app.extensions[BUS_KEY]
+    for name in names:
+        record = db.get_instrument_by_name(name, session.lab_id)
+        if record is not None:
+            db.update_instrument_status(record.id, "offline")
+        bus.publish(InstrumentStatus(name, "offline", session.name, session.lab_id))
 
 
 @socketio.on(REGISTER, namespace=AGENT_NAMESPACE)
