@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 #: Most data messages per second per scan: rows arriving faster are sent together.
 MAX_MESSAGES_PER_SECOND = 20
+#: Seconds between progress updates while rows flow (state changes go out at once).
+PROGRESS_INTERVAL = 0.5
 
 
 class RealtimeExtension(ScanExtension):
@@ -42,6 +44,7 @@ class RealtimeExtension(ScanExtension):
         self._pending: dict[str, list[DataBatch]] = {}
         self._next_row: dict[str, int] = {}
         self._last_sent = 0.0
+        self._last_progress = 0.0
         self._lock = threading.Lock()
 
     def set_scan_reference(self, scan: Scan) -> None:
@@ -85,10 +88,12 @@ class RealtimeExtension(ScanExtension):
             columns = _columns(batches)
             self._next_row[measurement] = first_row + sum(b.row_count for b in batches)
             self.bus.publish(DataPoints(self.scan_id, measurement, first_row, columns, self.lab_id))
-        if pending and self._scan is not None:
+        now = time.monotonic()
+        if pending and self._scan is not None and now - self._last_progress >= PROGRESS_INTERVAL:
             self._status(self._scan.state.value)
 
     def _status(self, status: str) -> None:
+        self._last_progress = time.monotonic()
         progress = 0.0 if self._scan is None else self._scan.progress
         if status == "completed":
             progress = 1.0
