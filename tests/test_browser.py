@@ -11,7 +11,7 @@ import io
 import numpy as np
 import pytest
 
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, require_chromium, running_server
+from browser_support import ARTIFACTS, chromium, logged_in, require_chromium, running_server
 from database_builders import iv_settings, map_settings
 from pybirch.database import DatabaseService
 from pybirch.database.models import Role
@@ -53,25 +53,8 @@ def server(lab_data):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-        )
-        yield chromium
-        chromium.close()
-
-
-def logged_in(browser, server: str, username: str, password: str):
-    page = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
-    page.goto(f"{server}/")
-    assert "/login" in page.url
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/")
-    return page
+    with chromium() as browser:
+        yield browser
 
 
 def shot(page, name: str) -> None:

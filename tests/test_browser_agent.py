@@ -15,8 +15,8 @@ import pytest
 
 from browser_support import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_FLAGS,
+    chromium,
+    logged_in,
     require_chromium,
     running_agent,
     running_server,
@@ -42,20 +42,8 @@ def lab(tmp_path_factory) -> Iterator[dict]:
 
 @pytest.fixture(scope="module")
 def page(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-        )
-        page = browser.new_page(viewport={"width": 1366, "height": 900})
-        page.goto(f"{lab['url']}/login")
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{lab['url']}/")
-        yield page
-        browser.close()
+    with chromium() as browser:
+        yield logged_in(browser, lab["url"], "admin", PASSWORD)
 
 
 def build_on_the_agent(page, url: str, name: str, points: int, queue: str) -> None:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, require_chromium, running_server
+from browser_support import ARTIFACTS, chromium, logged_in, require_chromium, running_server
 
 ADMIN_PASSWORD = "live demo admin password"
 
@@ -20,20 +20,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-        )
-        page = browser.new_page(viewport={"width": 1366, "height": 900})
-        page.goto(f"{server}/login")
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", ADMIN_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server}/")
-        yield page
-        browser.close()
+    with chromium() as browser:
+        yield logged_in(browser, server, "admin", ADMIN_PASSWORD)
 
 
 def points_shown(page) -> int:

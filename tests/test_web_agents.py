@@ -150,3 +150,19 @@ def test_a_gone_agents_instruments_are_offline_in_the_database_and_live(db, lab,
         ("Stage X", "offline"),
         ("Lock-in", "offline"),
     }
+
+
+def test_a_new_token_disconnects_the_agent_and_the_old_token_is_refused(db, lab, app):
+    computer, token = db.create_computer(lab.id, "Raman PC")
+    agent = agent_client(app, token)
+    register(agent)
+    add_member(db, lab.id, "boss", Role.ADMIN)
+    http = app.test_client()
+    log_in(http, "boss")
+    response = http.post(
+        f"/computers/{computer.id}/token", data={"csrf_token": csrf_token(http, "/computers/")}
+    )
+    assert response.status_code == 302
+    assert not agent.is_connected(AGENT_NAMESPACE)
+    assert db.get_computer(computer.id).extra_data["online"] is False
+    assert not agent_client(app, token).is_connected(AGENT_NAMESPACE)

@@ -95,6 +95,13 @@ def ask_agent(computer: Computer, event: str, payload: dict[str, Any]) -> dict[s
     return reply
 
 
+def disconnect_agent(computer: Computer) -> None:
+    """Close a computer's agent connection, e.g. once its token was replaced."""
+    sid = (computer.extra_data or {}).get("agent", {}).get("sid")
+    if sid and (computer.extra_data or {}).get("online"):
+        socketio.server.disconnect(sid, namespace=AGENT_NAMESPACE)
+
+
 @socketio.on("connect", namespace=AGENT_NAMESPACE)
 def _connect(auth: Any = None) -> None:
     """An agent proves itself with its computer token."""

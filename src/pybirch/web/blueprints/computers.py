@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, Length
 from pybirch.database.errors import DuplicateError, NotFoundError
 from pybirch.database.models import Computer, Role
 from pybirch.database.services.computers import MAX_COMPUTER_NAME
+from pybirch.web.agents import disconnect_agent
 from pybirch.web.auth.access import chosen_lab, require_lab_role
 from pybirch.web.services import database
 
@@ -72,6 +73,7 @@ def reset_token(computer_id: int) -> Response:
     """Give a computer a new token; the old one stops working."""
     computer = _managed_computer(computer_id)
     _show_token(computer, database().reset_computer_token(computer.id))
+    disconnect_agent(computer)  # it must come back with the new token
     return redirect(url_for("computers.index", lab=computer.lab_id))
 
 
@@ -81,6 +83,7 @@ def remove(computer_id: int) -> Response:
     """Forget a computer; its agent can no longer connect."""
     computer = _managed_computer(computer_id)
     database().delete_computer(computer.id)
+    disconnect_agent(computer)
     flash(f"{computer.computer_name} removed.", "info")
     return redirect(url_for("computers.index", lab=computer.lab_id))
 
