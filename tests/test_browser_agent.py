@@ -21,7 +21,7 @@ from browser_support import (
     running_agent,
     running_server,
 )
-from lab_client import agent_info, register_computer, wait_for
+from lab_client import LabClient, agent_info, register_computer, wait_for
 
 PASSWORD = "agent browser password"
 POINTS = 1200
@@ -106,3 +106,25 @@ def test_the_agents_instruments_are_listed_as_connected(page, lab):
     page.goto(f"{lab['url']}/computers/")
     assert "Raman PC" in page.locator("main").inner_text()
     page.screenshot(path=str(ARTIFACTS / "computers.png"), full_page=True)
+
+
+def test_the_dashboard_follows_a_scan_without_a_reload(page, lab):
+    page.goto(f"{lab['url']}/")
+    page.evaluate("window.notReloaded = true")
+    client = LabClient(lab["url"], "admin", PASSWORD)
+    lab_id = client.http.get(f"{lab['url']}/api/v1/labs", timeout=10).json()["items"][0]["id"]
+    scan_id = client.build(
+        lab_id, "Dashboard watch", 3000, 0.01, "agent-dashboard", True, str(lab["computer_id"])
+    )
+    row = page.locator(f"#dashboard-live tr[data-scan-id='{scan_id}']")
+    row.locator(".status", has_text="running").wait_for(timeout=20_000)
+    first = float(row.locator("progress").get_attribute("value") or 0)
+    page.wait_for_function(
+        f"document.querySelector(\"tr[data-scan-id='{scan_id}'] progress\").value > {first}",
+        timeout=20_000,
+    )
+    page.screenshot(path=str(ARTIFACTS / "dashboard-live.png"), full_page=True)
+    client.post(f"/api/queue/{client.scan(scan_id)['queue_id']}/abort")
+    row.wait_for(state="detached", timeout=20_000)  # no longer running: the lists were renewed
+    assert page.evaluate("window.notReloaded")
+    client.close()
