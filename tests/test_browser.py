@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from browser_support import ARTIFACTS, chromium, logged_in, require_chromium, running_server
-from database_builders import iv_settings, map_settings
+from database_builders import iv_settings, map_settings, spectrum_settings
 from pybirch.database import DatabaseService
 from pybirch.database.models import Role
 from pybirch.database_integration import DatabaseQueue
@@ -26,7 +26,7 @@ VIEWER_PASSWORD = "browser viewer password"
 
 @pytest.fixture(scope="module")
 def lab_data(tmp_path_factory):
-    """A database with a lab, a viewer, a finished I-V sweep and a finished 2-D map."""
+    """A lab, a viewer, and a finished I-V sweep, 2-D map and line of spectra."""
     require_chromium()
     folder = tmp_path_factory.mktemp("browser-lab")
     with DatabaseService(folder / "pybirch.db") as db:
@@ -37,12 +37,15 @@ def lab_data(tmp_path_factory):
         queue = DatabaseQueue("bench", db, lab_id=lab.id, operator="admin")
         iv, meter = iv_settings(points=101, scan_name="IV sweep")
         grid, _ = map_settings(np.linspace(0, 100, 21), np.linspace(0, 60, 13), "Lock-in map")
+        spectra, _ = spectrum_settings(np.linspace(0, 10, 6), pixels=48)
         iv_handle = queue.enqueue(Scan(iv))
         map_handle = queue.enqueue(Scan(grid))
+        spectra_handle = queue.enqueue(Scan(spectra))
         queue.start()
         assert queue.wait_for_completion(timeout=120)
         queue.close()
-    return folder, iv_handle.scan_id, map_handle.scan_id, meter.rows()[:, 0]
+    ids = iv_handle.scan_id, map_handle.scan_id, meter.rows()[:, 0], spectra_handle.scan_id
+    return folder, *ids
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +83,7 @@ def test_an_admin_logs_in_and_browses_the_lab(browser, server):
 
 
 def test_a_2d_map_is_drawn_as_a_heatmap_and_a_sweep_as_a_line(browser, server, lab_data):
-    _, iv_id, map_id, _ = lab_data
+    _, iv_id, map_id, _, spectra_id = lab_data
     page = logged_in(browser, server, "admin", ADMIN_PASSWORD)
     page.goto(f"{server}/scans/{map_id}")
     canvas = page.locator("canvas.heatmap")
@@ -91,11 +94,20 @@ def test_a_2d_map_is_drawn_as_a_heatmap_and_a_sweep_as_a_line(browser, server, l
     page.locator(".plot-area .uplot").wait_for()
     assert "101 points" in page.locator(".plot-note").inner_text()
     shot(page, "scan-iv")
+    page.goto(f"{server}/scans/{spectra_id}")
+    page.locator(".plot-area .uplot").wait_for()
+    assert page.locator(".plot-note").inner_text().startswith("point 6 of 6")
+    page.locator("input[name=point]").evaluate(
+        "slider => { slider.value = 1; slider.dispatchEvent(new Event('change')); }"
+    )
+    page.locator(".plot-note", has_text="point 2 of 6").wait_for()
+    assert page.locator("select[name=column]").input_value() == "intensity (counts)"
+    shot(page, "scan-spectra")
     page.close()
 
 
 def test_the_csv_download_holds_the_measured_values(browser, server, lab_data):
-    _, iv_id, _, voltages = lab_data
+    _, iv_id, _, voltages, _ = lab_data
     page = logged_in(browser, server, "admin", ADMIN_PASSWORD)
     page.goto(f"{server}/scans/{iv_id}")
     with page.expect_download() as download:

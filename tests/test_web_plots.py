@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from database_builders import iv_settings, map_settings
+from database_builders import iv_settings, map_settings, spectrum_settings
 from pybirch.database.models import Role
 from pybirch.database_integration import DatabaseQueue
 from pybirch.scan import Scan
@@ -92,6 +92,26 @@ def test_a_2d_scan_plots_as_a_heatmap_over_its_two_axes(db, lab, client):
     line = client.get(f"/api/v1/scans/{scan_id}/plot/Lock-in?kind=line").json
     assert line["kind"] == "line"
     assert line["rows"] == 24
+
+
+def test_a_line_of_spectra_plots_one_points_spectrum(db, lab, client):
+    positions = np.linspace(0, 10, 5)
+    settings, _ = spectrum_settings(positions, pixels=32)
+    scan_id = run(db, lab, settings)
+    url = f"/api/v1/scans/{scan_id}/plot/Spectrometer"
+    last = client.get(url).json
+    assert last["kind"] == "spectrum"
+    assert (last["point"], last["points"], last["rows"]) == (4, 5, 32)
+    assert last["x_label"] == "wavelength (nm)"
+    assert last["y_label"] == "intensity (counts)"
+    assert list(last["position"].values()) == [10.0]
+    stored = db.read_scan_data(db.get_scan(scan_id).id)
+    second = client.get(f"{url}?point=1&y=intensity (counts)").json
+    rows = stored.point_index == 1
+    assert np.array_equal(second["y"], stored["intensity (counts)"][rows])
+    assert np.array_equal(second["x"], stored["wavelength (nm)"][rows])
+    assert client.get(f"{url}?point=5").status_code == 400
+    assert client.get(f"{url}?kind=line").json["rows"] == 160
 
 
 def test_the_scan_page_offers_the_plot_with_local_libraries_only(db, lab, client):

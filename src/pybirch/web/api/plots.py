@@ -1,4 +1,8 @@
-"""Plot data of a measurement, downsampled on the server: a line, or a heatmap for 2-D scans."""
+"""Plot data of a measurement, downsampled on the server.
+
+A line (``y`` against a position or the point index), a heatmap for 2-D scans, and for a
+reading of several rows per point (a spectrum) the rows of one point (``y`` against ``x``).
+"""
 
 from __future__ import annotations
 
@@ -32,13 +36,25 @@ def scan_plot(scan_id: str, measurement_name: str) -> Response:
     if y not in layout.data_labels:
         abort(400, f"no data column {y!r}; there are {layout.data_labels}")
     positions = layout.position_labels
-    kind = request.args.get("kind") or ("grid" if len(positions) == 2 else "line")
+    rows_per_point = measurement.point_shape[0] if measurement.point_shape else 1
+    kind = request.args.get("kind") or _default_kind(len(positions), rows_per_point)
+    if kind == "spectrum":
+        if rows_per_point < 2:
+            abort(400, "a spectrum needs readings of several rows per point")
+        if not request.args.get("y"):  # a spectrum: the last column against the first
+            y = layout.data_labels[-1]
+        others = [label for label in layout.data_labels if label != y] or [y]
+        x = request.args.get("x") or others[0]
+        if x not in layout.data_labels:
+            abort(400, f"no data column {x!r}")
+        point = request.args.get("point", type=int)
+        return jsonify(_spectrum(measurement.id, x, y, rows_per_point, point, positions))
     if kind == "grid":
         if len(positions) != 2:
             abort(400, "a heatmap needs a scan over exactly two axes")
         return jsonify(_heatmap(measurement.id, y, positions))
     if kind != "line":
-        abort(400, "kind is line or grid")
+        abort(400, "kind is line, grid or spectrum")
     x = request.args.get("x") or (positions[-1] if positions else POINT_INDEX)
     if x != POINT_INDEX and x not in layout.labels:
         abort(400, f"no column {x!r}")
@@ -60,6 +76,44 @@ def _line(measurement_id: int, x: str, y: str, limit: int) -> dict[str, Any]:
         "y": json_numbers(data[y][kept]),
         "rows": len(data),
         "sent": int(kept.size),
+    }
+
+
+def _default_kind(axes: int, rows_per_point: int) -> str:
+    if rows_per_point > 1 and axes != 2:
+        return "spectrum"
+    return "grid" if axes == 2 else "line"
+
+
+def _spectrum(
+    measurement_id: int,
+    x: str,
+    y: str,
+    rows_per_point: int,
+    point: int | None,
+    positions: list[str],
+) -> dict[str, Any]:
+    """The rows of one point (the last complete one by default), ``y`` against ``x``."""
+    db = database()
+    points = db.get_row_count(measurement_id) // rows_per_point
+    if points == 0:
+        return {"kind": "spectrum", "x_label": x, "y_label": y, "x": [], "y": [], "points": 0}
+    chosen = points - 1 if point is None else point
+    if not 0 <= chosen < points:
+        abort(400, f"point must be 0 to {points - 1}")
+    start = chosen * rows_per_point
+    data = db.read_measurement(measurement_id, start, start + rows_per_point, [x, y, *positions])
+    return {
+        "kind": "spectrum",
+        "x_label": x,
+        "y_label": y,
+        "x": json_numbers(data[x]),
+        "y": json_numbers(data[y]),
+        "point": chosen,
+        "points": points,
+        "position": {label: float(data[label][0]) for label in positions},
+        "rows": len(data),
+        "sent": len(data),
     }
 
 

@@ -20,6 +20,10 @@
   const plotUrl = root.dataset.plotUrl;
   const measurementSelect = root.querySelector("select[name=measurement]");
   const columnSelect = root.querySelector("select[name=column]");
+  const pointSlider = root.querySelector("input[name=point]");
+  // Until the user picks, the server picks the value (a spectrum's last column) and the point
+  // (a spectrum's newest one).
+  let columnChosen = false, pointChosen = false;
   const area = root.querySelector(".plot-area");
   const note = root.querySelector(".plot-note");
   const columns = JSON.parse(root.dataset.columns);
@@ -39,7 +43,9 @@
   }
 
   async function refresh() {
-    const params = new URLSearchParams({ y: columnSelect.value });
+    const params = new URLSearchParams();
+    if (columnChosen) params.set("y", columnSelect.value);
+    if (pointChosen) params.set("point", pointSlider.value);
     const response = await fetch(`${plotUrl}/${encodeURIComponent(measurementSelect.value)}?${params}`);
     if (!response.ok) {
       note.textContent = `No plot: ${(await response.json()).error.message}`;
@@ -47,10 +53,24 @@
     }
     const plot = await response.json();
     followRows(plot);
+    showPoint(plot);
+    if (plot.value_label || plot.y_label) columnSelect.value = plot.kind === "grid" ? plot.value_label : plot.y_label;
     if (plot.kind === "grid") drawHeatmap(plot); else drawLine(plot);
+    if (plot.kind === "spectrum") {
+      const where = Object.entries(plot.position || {}).map(([k, v]) => `${k} = ${v}`).join(", ");
+      note.textContent = plot.points ? `point ${plot.point + 1} of ${plot.points.toLocaleString()}${where ? ` (${where})` : ""}` : "no point yet";
+      return;
+    }
     note.textContent = plot.kind === "grid"
       ? `${plot.rows.toLocaleString()} points${plot.block > 1 ? `, averaged over ${plot.block}×${plot.block} blocks` : ""}`
       : `${plot.rows.toLocaleString()} points${plot.sent < plot.rows ? `, ${plot.sent.toLocaleString()} drawn (extremes kept)` : ""}`;
+  }
+
+  function showPoint(plot) {  // the point slider of a spectrum plot
+    pointSlider.parentElement.hidden = plot.kind !== "spectrum";
+    if (plot.kind !== "spectrum" || !plot.points) return;
+    pointSlider.max = plot.points - 1;
+    pointSlider.value = plot.point;
   }
 
   function drawLine(plot) {
@@ -180,8 +200,11 @@
     window.pybirchLive = { socket, state: () => ({ on: live.on, next: live.next, x: live.x.slice(), y: live.y.slice() }) };
   }
 
-  measurementSelect.addEventListener("change", () => { fillColumns(); chart = null; refresh(); });
-  columnSelect.addEventListener("change", () => { chart = null; refresh(); });
+  measurementSelect.addEventListener("change", () => {
+    fillColumns(); columnChosen = false; pointChosen = false; chart = null; refresh();
+  });
+  columnSelect.addEventListener("change", () => { columnChosen = true; chart = null; refresh(); });
+  pointSlider.addEventListener("change", () => { pointChosen = true; refresh(); });
   fillColumns();
   refresh();
   if (root.dataset.live === "1") {
