@@ -148,3 +148,21 @@ def test_instrument_status_shows_only_the_callers_labs(db, lab, client, token):
     assert [(item["name"], item["status"]) for item in items] == [("Lock-in", "connected")]
     assert items[0]["last_settings"] == {"sensitivity": 0.002}
     assert items[0]["last_connected"] is not None
+
+
+def test_queues_are_listed_and_one_queue_shows_its_scans(measured, client, token, db, lab):
+    scan, _ = measured
+    scan_id, queue_id = scan.scan_id, scan.queue_id
+    listed = client.get(f"/api/v1/labs/{lab.id}/queues", headers=bearer(token)).json
+    assert [q["id"] for q in listed["items"]] == [queue_id]
+    assert listed["total"] == 1
+    one = client.get(f"/api/v1/queues/{queue_id}", headers=bearer(token)).json
+    assert [s["scan_id"] for s in one["scans"]] == [scan_id]
+    assert one["status"] == "idle"
+    assert one["controllable"] is False  # the test ran it, not this server
+    bad = client.get(f"/api/v1/labs/{lab.id}/queues?status=bored", headers=bearer(token))
+    assert bad.status_code == 400
+    other = db.create_lab("Elsewhere")
+    theirs = db.create_queue("theirs", lab_id=other.id)
+    assert client.get(f"/api/v1/queues/{theirs.id}", headers=bearer(token)).status_code == 404
+    assert client.get(f"/api/v1/labs/{other.id}/queues", headers=bearer(token)).status_code == 404

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from pybirch.database.errors import DatabaseError, NotFoundError
 from pybirch.database.models import (
@@ -22,6 +22,7 @@ from pybirch.database.models import (
 from pybirch.database.models.scans import ACTIVE_SCAN_STATUSES, QUEUE_STATUSES
 from pybirch.database.services.core import ServiceCore
 from pybirch.database.services.paging import Page
+from pybirch.database.services.scans import HEAVY_SCAN_COLUMNS
 
 #: Queue statuses of a queue that was running when its process went away.
 _LIVE_QUEUE_STATUSES = ("running", "paused", "stopping")
@@ -62,10 +63,17 @@ class QueuesMixin(ServiceCore):
         with self.session() as session:
             return self._queue(session, queue_id)
 
-    def get_queue_with_scans(self, queue_id: int | str) -> Queue:
-        """The queue with its scans loaded (oldest first)."""
+    def get_queue_with_scans(self, queue_id: int | str, *, with_settings: bool = True) -> Queue:
+        """The queue with its scans loaded (oldest first).
+
+        ``with_settings=False`` leaves out the scans' columns that grow with their size, as
+        :meth:`get_scan` does.
+        """
+        scans = selectinload(Queue.scans)
+        if not with_settings:
+            scans = scans.options(*(defer(c, raiseload=True) for c in HEAVY_SCAN_COLUMNS))
         with self.session() as session:
-            return self._queue(session, queue_id, selectinload(Queue.scans))
+            return self._queue(session, queue_id, scans)
 
     def update_queue(self, queue_id: int, **fields: Any) -> Queue:
         """Change a queue's fields."""

@@ -21,7 +21,7 @@ from pybirch.database.services.paging import Page
 #: Statuses after which a scan produces no more data.
 FINISHED_STATUSES = ("completed", "aborted", "failed", "interrupted")
 #: Columns too big to load for a list of scans.
-_HEAVY_COLUMNS = (
+HEAVY_SCAN_COLUMNS = (
     Scan.scan_tree_data,
     Scan.instrument_settings,
     Scan.driver_versions,
@@ -96,7 +96,7 @@ class ScansMixin(ServiceCore):
         statement = select(Scan).where(key == scan_id)
         if not with_settings:
             statement = statement.options(
-                *(defer(column, raiseload=True) for column in _HEAVY_COLUMNS)
+                *(defer(column, raiseload=True) for column in HEAVY_SCAN_COLUMNS)
             )
         with self.session() as session:
             scan = session.scalar(statement)
@@ -175,7 +175,7 @@ class ScansMixin(ServiceCore):
             queue_id=queue_id,
             operator=operator,
             scan_type=scan_type,
-        ).options(*(defer(column) for column in _HEAVY_COLUMNS))
+        ).options(*(defer(column) for column in HEAVY_SCAN_COLUMNS))
         if isinstance(status, str):
             statement = statement.where(Scan.status == status)
         elif status is not None:

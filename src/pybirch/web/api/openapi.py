@@ -103,6 +103,22 @@ def openapi_document() -> dict[str, Any]:
                 ],
                 "a page of scans with total and pages",
             ),
+            "/api/v1/labs/{lab_id}/queues": _get(
+                "A lab's queues, most recently changed first",
+                [
+                    _path("lab_id", "integer"),
+                    _query("q", "string", "text in the queue's name"),
+                    _query("status", "string", "one status"),
+                    _query("page", "integer", "page number from 1"),
+                    _query("per_page", "integer", "1 to 500 (default 50)"),
+                ],
+                "a page of queues with total and pages",
+            ),
+            "/api/v1/queues/{queue_id}": _get(
+                "One queue with its scans, and whether it can be controlled now",
+                [_path("queue_id", "integer")],
+                "queue",
+            ),
             "/api/v1/scans/{scan_id}": _get(
                 "One scan with settings, instruments and measurements", [_path("scan_id")], "scan"
             ),
@@ -110,13 +126,19 @@ def openapi_document() -> dict[str, Any]:
                 "Rows of one measurement, column by column", _DATA_PARAMETERS, "rows"
             ),
             "/api/v1/scans/{scan_id}/plot/{measurement_name}": _get(
-                "Plot data, downsampled: a line, or a heatmap of a 2-D scan",
+                "Plot data, downsampled: a line, a heatmap of a 2-D scan, or one point's spectrum",
                 [
                     _path("scan_id"),
                     _path("measurement_name"),
                     _query("y", "string", "data column (default: the first)"),
                     _query("x", "string", "column for the x axis of a line"),
-                    _query("kind", "string", "line or grid (default: grid for 2-D scans)"),
+                    _query(
+                        "kind",
+                        "string",
+                        "line, grid or spectrum (default: grid for 2-D scans, spectrum for "
+                        "readings of several rows per point)",
+                    ),
+                    _query("point", "integer", "the point of a spectrum (default: the last)"),
                     _query("max_points", "integer", "points of a line, 10 to 20,000"),
                 ],
                 "x, y (and z for a grid) arrays",

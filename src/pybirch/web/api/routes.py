@@ -10,10 +10,17 @@ from werkzeug.exceptions import HTTPException
 
 from pybirch.database.errors import DataIntegrityError, NotFoundError
 from pybirch.database.models import MeasurementObject
-from pybirch.database.models.scans import SCAN_STATUSES
+from pybirch.database.models.scans import QUEUE_STATUSES, SCAN_STATUSES
 from pybirch.web.api.openapi import openapi_document
-from pybirch.web.api.serializers import data_document, iso, scan_document, scan_summary
+from pybirch.web.api.serializers import (
+    data_document,
+    iso,
+    queue_summary,
+    scan_document,
+    scan_summary,
+)
 from pybirch.web.auth.access import labs_of_current_user, require_lab_role, visible_scan
+from pybirch.web.control import can_control
 from pybirch.web.extensions import csrf
 from pybirch.web.services import database
 
@@ -96,6 +103,45 @@ def lab_scans(lab_id: int) -> Response:
     except ValueError as exc:
         abort(400, str(exc))
     return jsonify(page.to_dict(scan_summary))
+
+
+@blueprint.route("/v1/labs/<int:lab_id>/queues")
+@login_required
+def lab_queues(lab_id: int) -> Response:
+    """A lab's queues, most recently changed first: ``?q=``, ``?status=``, paging."""
+    require_lab_role(lab_id)
+    status = request.args.get("status") or None
+    if status is not None and status not in QUEUE_STATUSES:
+        abort(400, f"unknown status {status!r}; use one of {', '.join(QUEUE_STATUSES)}")
+    try:
+        page = database().search_queues(
+            request.args.get("q") or None,
+            lab_id=lab_id,
+            status=status,
+            page=request.args.get("page", 1, type=int),
+            per_page=request.args.get("per_page", 50, type=int),
+        )
+    except ValueError as exc:
+        abort(400, str(exc))
+    return jsonify(page.to_dict(queue_summary))
+
+
+@blueprint.route("/v1/queues/<int:queue_id>")
+@login_required
+def queue(queue_id: int) -> Response:
+    """One queue with its scans (oldest first)."""
+    try:
+        record = database().get_queue_with_scans(queue_id, with_settings=False)
+    except NotFoundError:
+        abort(404, f"queue {queue_id} not found")
+    require_lab_role(record.lab_id)
+    return jsonify(
+        {
+            **queue_summary(record),
+            "controllable": can_control(record),
+            "scans": [scan_summary(scan) for scan in record.scans],
+        }
+    )
 
 
 @blueprint.route("/v1/scans/<scan_id>")

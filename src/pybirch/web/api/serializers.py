@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pybirch.database import MeasurementData
-from pybirch.database.models import MeasurementObject, Scan
+from pybirch.database.models import MeasurementObject, Queue, Scan
 from pybirch.realtime.json_numbers import json_numbers
 
 
@@ -33,6 +33,24 @@ def scan_summary(scan: Scan) -> dict[str, Any]:
         "created_at": iso(scan.created_at),
         "started_at": iso(scan.started_at),
         "completed_at": iso(scan.completed_at),
+    }
+
+
+def queue_summary(queue: Queue) -> dict[str, Any]:
+    """A queue as the API lists it."""
+    return {
+        "id": queue.id,
+        "queue_id": queue.queue_id,
+        "name": queue.name,
+        "status": queue.status,
+        "lab_id": queue.lab_id,
+        "operator": queue.operator,
+        "computer_name": queue.computer_name,
+        "execution_mode": queue.execution_mode,
+        "total_scans": queue.total_scans,
+        "completed_scans": queue.completed_scans,
+        "started_at": iso(queue.started_at),
+        "completed_at": iso(queue.completed_at),
     }
 
 

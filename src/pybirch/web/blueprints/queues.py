@@ -36,7 +36,7 @@ def detail(queue_id: int) -> str:
     """One queue: status, scans with progress, log, and controls for members."""
     db = database()
     try:
-        queue = db.get_queue_with_scans(queue_id)
+        queue = db.get_queue_with_scans(queue_id, with_settings=False)
     except NotFoundError:
         abort(404)
     role = require_lab_role(queue.lab_id)
