@@ -82,9 +82,9 @@ class Agent:
     def close(self, timeout: float = 30.0) -> None:
         """Abort what runs, store every point, and disconnect."""
         for queue in self.queues():
-            if queue.state is not QueueState.IDLE:
+            if queue.state is not QueueState.IDLE:  # scans never started stay queued
                 queue.abort()
-            queue.wait_for_completion(timeout)
+                queue.wait_for_completion(timeout)
             queue.close()
         self.uplink.close()
 
@@ -101,6 +101,9 @@ class Agent:
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("bad enqueue request from the server: %r", request, exc_info=exc)
             return {"ok": False, "errors": {"scan": f"bad request: {exc}"}}
+        except Exception as exc:  # the browser must hear of it, not wait for a timeout
+            log.exception("could not queue the scan the server sent")
+            return {"ok": False, "errors": {"scan": f"this computer could not queue it: {exc}"}}
 
     def control(self, request: Any) -> dict[str, Any]:
         """Start, pause, resume or abort a queue, or pause, resume or abort one scan."""
@@ -111,6 +114,9 @@ class Agent:
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("bad control request from the server: %r", request, exc_info=exc)
             return {"ok": False, "error": f"bad request: {exc}"}
+        except Exception as exc:  # the browser must hear of it, not wait for a timeout
+            log.exception("could not obey the control request %r", request)
+            return {"ok": False, "error": f"this computer could not obey: {exc}"}
 
     def _enqueue(self, request: dict[str, Any]) -> dict[str, Any]:
         registration = self._registered()
