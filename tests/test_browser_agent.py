@@ -7,6 +7,8 @@ missed by index, and the line ends with every point exactly once, in order.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,6 +85,13 @@ def test_the_line_grows_and_a_reconnected_page_misses_no_row(page, lab):
     state = page.evaluate("window.pybirchLive.state()")
     assert state["on"]
     assert np.allclose(state["x"], np.linspace(0, 100, POINTS))  # every row once, in order
+
+    with page.expect_download() as download:  # the data of the scan just built, as CSV
+        page.click("td.downloads >> text=CSV")
+    with open(download.value.path(), encoding="utf-8") as saved:
+        lines = [line for line in saved.read().splitlines() if not line.startswith("#")]
+    table = list(csv.DictReader(io.StringIO("\n".join(lines))))
+    assert [float(row["X (V)"]) for row in table] == pytest.approx(state["y"], rel=1e-12)
 
 
 def test_a_queue_on_the_agent_is_paused_resumed_and_aborted_from_its_page(page, lab):
