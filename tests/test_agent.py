@@ -20,6 +20,9 @@ import pytest
 
 from browser_support import free_port, running_agent, running_server
 from lab_client import LabClient, agent_info, register_computer, wait_for
+from pybirch.agent import uplink as uplink_module
+from pybirch.agent.uplink import Uplink
+from pybirch.realtime.agent_protocol import REGISTER
 
 PASSWORD = "agent test password"
 
@@ -162,3 +165,25 @@ def test_an_agent_with_an_unknown_token_stops_and_says_why(lab: Lab) -> None:
         )
     assert finished.returncode == 1
     assert "does not know this token" in finished.stderr
+
+
+def test_a_failed_registration_is_tried_again_on_a_new_connection(lab: Lab, monkeypatch) -> None:
+    monkeypatch.setattr(uplink_module, "RETRY_DELAYS", (0.2,))
+    with lab.server() as url:
+        db, _, computer_id, token = register_computer(lab.database_url, url, PASSWORD)
+        attempts: list[str] = []
+
+        def register() -> None:
+            attempts.append(uplink.server_url)
+            if len(attempts) == 1:
+                raise RuntimeError("the first registration fails")
+            reply = uplink.request(REGISTER, {"computer": {}, "instruments": [], "queues": []})
+            assert reply["ok"]
+
+        uplink = Uplink(url, token, on_connected=register, handlers={})
+        uplink.start()
+        assert uplink.connected.wait(30)
+        assert len(attempts) == 2
+        wait_for(lambda: agent_info(db, computer_id), 10, "the registration to be recorded")
+        uplink.close()
+        db.close()

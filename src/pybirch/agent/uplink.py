@@ -112,8 +112,14 @@ class Uplink:
         try:
             self._on_connected()
         except Exception:
-            log.exception("registering with %s failed; dropping the connection", self.server_url)
+            delay = RETRY_DELAYS[-1]
+            log.exception(
+                "registering with %s failed; connecting again in %g s", self.server_url, delay
+            )
+            # A disconnect we ask for is final for python-socketio: connect anew ourselves.
             self._client.disconnect()
+            if not self._stopping.wait(delay):
+                self.start()
             return
         with self._lock:
             self._send_buffered()
