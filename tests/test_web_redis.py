@@ -90,6 +90,25 @@ def test_a_browser_on_server_b_sees_rows_of_a_scan_server_a_runs(tmp_path, redis
             )
         finally:
             client.disconnect()
+        # A browser joining on server B learns the state server A published last.
+        late = socketio.Client()
+        late.connect(
+            server_b,
+            headers={"Cookie": f"session={watcher.cookies['session']}"},
+            transports=["websocket"],
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                reply = late.call("join", {"room": "queue", "id": queue_id}, timeout=10)
+                latest = {(e["name"], e["payload"]["status"]) for e in reply["latest"]}
+                if ("scan_status", "aborted") in latest or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert ("scan_status", "aborted") in latest
+            assert ("queue_status", "idle") in latest
+        finally:
+            late.disconnect()
     assert len(received) >= 3
     rows = [len(event["data"]["X (V)"]) for event in received]
     firsts = [event["first_row"] for event in received]

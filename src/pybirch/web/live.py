@@ -14,7 +14,7 @@ import logging
 import os
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_login import current_user
 from flask_socketio import join_room
 
@@ -23,11 +23,13 @@ from pybirch.database.models import Role
 from pybirch.realtime import EventBus
 from pybirch.realtime.events import Event
 from pybirch.web.api.serializers import data_document
-from pybirch.web.latest_status import LatestStatus
+from pybirch.web.latest_status import LatestStatus, latest_status
 from pybirch.web.services import database
 from pybirch.web.sockets import BUS_KEY, socketio
 
 log = logging.getLogger(__name__)
+
+LATEST_KEY = "pybirch.latest_status"
 
 #: Most rows one catch-up returns; ask again from the next row for more.
 MAX_CATCH_UP_ROWS = 100_000
@@ -35,15 +37,18 @@ MAX_CATCH_UP_ROWS = 100_000
 
 def init_live(app: Flask) -> EventBus:
     """Attach Socket.IO and an event bus to the app; the bus's events go to the rooms."""
+    redis_url = os.environ.get("REDIS_URL") or None
     socketio.init_app(
         app,
         async_mode="threading",
-        message_queue=os.environ.get("REDIS_URL") or None,
+        message_queue=redis_url,
         ping_interval=float(os.environ.get("SOCKETIO_PING_INTERVAL", "25")),
         ping_timeout=float(os.environ.get("SOCKETIO_PING_TIMEOUT", "60")),
         cors_allowed_origins=[],  # same origin only
     )
+    latest = app.extensions[LATEST_KEY] = latest_status(redis_url)
     bus = EventBus()
+    bus.subscribe(latest.note)
     bus.subscribe(_forward)
     app.extensions[BUS_KEY] = bus
     return bus
@@ -62,11 +67,7 @@ def rooms_of(event: Event) -> list[str]:
     return rooms
 
 
-_latest = LatestStatus()
-
-
 def _forward(event: Event) -> None:
-    _latest.note(event)
     payload = event.payload()
     for room in rooms_of(event):
         socketio.emit(event.name, payload, to=room)
@@ -90,7 +91,8 @@ def _join(message: dict[str, Any]) -> dict[str, Any]:
     if room is None:
         return {"ok": False, "error": "not found"}
     join_room(room)
-    return {"ok": True, "room": room, "latest": _latest.for_room(room)}
+    latest: LatestStatus = current_app.extensions[LATEST_KEY]
+    return {"ok": True, "room": room, "latest": latest.for_room(room)}
 
 
 @socketio.on("catch_up")
