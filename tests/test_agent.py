@@ -167,7 +167,7 @@ def test_an_agent_with_an_unknown_token_stops_and_says_why(lab: Lab) -> None:
     assert "does not know this token" in finished.stderr
 
 
-def test_a_failed_registration_is_tried_again_on_a_new_connection(lab: Lab, monkeypatch) -> None:
+def test_a_failed_registration_is_tried_again(lab: Lab, monkeypatch) -> None:
     monkeypatch.setattr(uplink_module, "RETRY_DELAYS", (0.2,))
     with lab.server() as url:
         db, _, computer_id, token = register_computer(lab.database_url, url, PASSWORD)
@@ -186,4 +186,37 @@ def test_a_failed_registration_is_tried_again_on_a_new_connection(lab: Lab, monk
         assert len(attempts) == 2
         wait_for(lambda: agent_info(db, computer_id), 10, "the registration to be recorded")
         uplink.close()
+        db.close()
+
+
+def test_a_restarted_agent_takes_back_the_queue_its_killed_run_left(lab: Lab) -> None:
+    with lab.server() as url:
+        db, lab_id, computer_id, token = register_computer(lab.database_url, url, PASSWORD)
+        client = LabClient(url, "admin", PASSWORD)
+        with running_agent(lab.agent_dir, url, token, lab.database_url) as first:
+            wait_for(lambda: agent_info(db, computer_id), 30, "the agent to register")
+            scan_id = client.build(lab_id, "cut", 5000, 0.01, "cut queue", True, str(computer_id))
+            wait_for(lambda: client.scan(scan_id)["points_done"] > 30, 20, "the first points")
+            first.kill()  # no goodbye: the queue stays "running" in the database
+            first.wait(10)
+        queue_id = client.scan(scan_id)["queue_id"]
+        assert db.get_queue(queue_id).status == "running"
+
+        with running_agent(lab.agent_dir, url, token, lab.database_url):
+            wait_for(
+                lambda: (
+                    [q["id"] for q in agent_info(db, computer_id).get("queues", [])] == [queue_id]
+                ),
+                30,
+                "the new agent to take the queue back",
+            )
+            scan = client.scan(scan_id)
+            assert scan["status"] == "interrupted"
+            assert scan["measurements"][0]["rows"] >= 30  # what the killed run spooled
+            logs = db.get_queue_logs(queue_id, limit=50)
+            assert any("taken back" in entry.message for entry in logs)
+            # The queue is this agent's again: a new scan joins it and runs.
+            again = client.build(lab_id, "again", 20, 0.0, "cut queue", True, str(computer_id))
+            wait_for(lambda: client.scan(again)["status"] == "completed", 30, "the new scan")
+        client.close()
         db.close()

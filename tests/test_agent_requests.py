@@ -15,6 +15,7 @@ def agent(db):
     lab = db.create_lab("Agent Lab")
     agent = Agent("http://127.0.0.1:9", "pbc_unused", db, InstrumentSet(*demo_instruments(0.0)))
     agent.registration = Registration(computer_id=7, lab_id=lab.id, name="Raman PC")
+    agent._ready.set()  # as after the first registration
     yield agent
     agent.close()
 

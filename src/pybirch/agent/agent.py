@@ -20,10 +20,11 @@ from typing import Any
 
 from pybirch.agent.uplink import Uplink
 from pybirch.database import DatabaseService
+from pybirch.database.services.queues import LIVE_QUEUE_STATUSES
 from pybirch.database_integration import DatabaseQueue, EquipmentManager
 from pybirch.errors import PyBirchError
 from pybirch.instruments.catalogue import InstrumentSet
-from pybirch.queue import QueueState
+from pybirch.queue import QueueState, QueueStateError
 from pybirch.realtime import EventBus, follow_queue
 from pybirch.realtime.agent_protocol import CONTROL, ENQUEUE, REGISTER
 from pybirch.realtime.events import InstrumentStatus, QueueStatus, ScanStatus
@@ -33,6 +34,8 @@ from pybirch.scan.design import DesignError, ScanDesign, build_settings
 log = logging.getLogger(__name__)
 
 QUEUE_ACTIONS = ("start", "pause", "resume", "abort")
+#: Seconds a request waits for the first registration (less than the server waits for us).
+REGISTRATION_WAIT = 8.0
 SCAN_ACTIONS = ("pause", "resume", "abort")
 
 
@@ -59,9 +62,9 @@ class Agent:
         self.instruments = instruments
         self.bus = EventBus()
         self.registration: Registration | None = None
+        self._ready = threading.Event()
         self._queues: dict[int, DatabaseQueue] = {}
         self._lock = threading.Lock()
-        self._instruments_recorded = False
         self.uplink = Uplink(
             server_url,
             token,
@@ -154,11 +157,43 @@ class Agent:
             lab_id=registration.lab_id,
             record_extra={"computer_id": registration.computer_id},
         )
+        return self._run(queue)
+
+    def _run(self, queue: DatabaseQueue) -> DatabaseQueue:
+        """Make ``queue`` this agent's: followed live, controllable, listed to the server."""
         follow_queue(queue, self.bus)
         queue.add_queue_state_callback(lambda _state: self._announce_queues())
         with self._lock:
             self._queues[queue.db_queue_id] = queue
         return queue
+
+    def _adopt_cut_short_queues(self, registration: Registration) -> int:
+        """Take back the queues an earlier run of this agent left running when it stopped.
+
+        Their spooled points are stored, their cut-short scans marked interrupted, and the
+        queues run here again, ready for new scans. Returns how many were taken back.
+        """
+        mine = [
+            record
+            for status in LIVE_QUEUE_STATUSES
+            for record in self.db.search_queues(
+                lab_id=registration.lab_id, status=status, per_page=500
+            ).items
+            if (record.extra_data or {}).get("computer_id") == registration.computer_id
+        ]
+        for record in mine:
+            try:
+                queue = DatabaseQueue.from_database(
+                    self.db,
+                    record.queue_id,
+                    record_extra={"computer_id": registration.computer_id},
+                )
+            except QueueStateError as exc:  # another agent process still runs it
+                log.warning("leaving queue %r alone: %s", record.queue_id, exc)
+                continue
+            self._run(queue)
+            queue.log("WARNING", "this computer's agent stopped while the queue ran; taken back")
+        return len(self.queues())
 
     def _control(self, request: dict[str, Any]) -> str:
         action = str(request["action"])
@@ -180,7 +215,8 @@ class Agent:
     # -- registration ------------------------------------------------------------------
 
     def _registered(self) -> Registration:
-        if self.registration is None:
+        # A request may come while the first registration still takes back old queues.
+        if not self._ready.wait(REGISTRATION_WAIT) or self.registration is None:
             raise AgentError("the agent has not registered with the server yet")
         return self.registration
 
@@ -189,11 +225,15 @@ class Agent:
         reply = self.uplink.request(REGISTER, self._registration_message())
         if not isinstance(reply, dict) or not reply.get("ok"):
             raise AgentError(f"the server refused the registration: {reply!r}")
-        self.registration = Registration(
+        registration = Registration(
             int(reply["computer_id"]), int(reply["lab_id"]), str(reply["name"])
         )
-        if not self._instruments_recorded:
-            self._record_instruments()
+        if self.registration is None:  # the first time: requests wait until this is done
+            self._record_instruments(registration)
+            if self._adopt_cut_short_queues(registration):
+                self.uplink.request(REGISTER, self._registration_message())  # with them
+        self.registration = registration
+        self._ready.set()
         for event in self._current_state():
             self.uplink.send(event)
 
@@ -216,8 +256,7 @@ class Agent:
         if self.registration is not None:
             self.uplink.notify(REGISTER, self._registration_message())
 
-    def _record_instruments(self) -> None:
-        registration = self._registered()
+    def _record_instruments(self, registration: Registration) -> None:
         equipment = EquipmentManager(self.db, registration.lab_id)
         for instrument in self.instruments.all():
             try:
@@ -231,7 +270,6 @@ class Agent:
                     instrument.name, "connected", registration.name, registration.lab_id
                 )
             )
-        self._instruments_recorded = True
 
     def _current_state(self) -> list[Any]:
         """Each queue's state and each active scan's status, as the server should see them."""

@@ -7,6 +7,7 @@ that did not fit are in the database, where a browser fetches them by row index.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections import deque
@@ -109,18 +110,15 @@ class Uplink:
         threading.Thread(target=self._go_live, name="agent-register", daemon=True).start()
 
     def _go_live(self) -> None:
-        try:
-            self._on_connected()
-        except Exception:
-            delay = RETRY_DELAYS[-1]
-            log.exception(
-                "registering with %s failed; connecting again in %g s", self.server_url, delay
-            )
-            # A disconnect we ask for is final for python-socketio: connect anew ourselves.
-            self._client.disconnect()
-            if not self._stopping.wait(delay):
-                self.start()
-            return
+        for attempt in itertools.count():
+            try:
+                self._on_connected()
+                break
+            except Exception:
+                delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+                log.exception("registering with %s failed; again in %g s", self.server_url, delay)
+                if self._stopping.wait(delay) or not self._client.connected:
+                    return  # stopping, or the connection dropped: reconnecting registers anew
         with self._lock:
             self._send_buffered()
             self._live = True

@@ -25,7 +25,8 @@ from pybirch.database.services.paging import Page
 from pybirch.database.services.scans import HEAVY_SCAN_COLUMNS
 
 #: Queue statuses of a queue that was running when its process went away.
-_LIVE_QUEUE_STATUSES = ("running", "paused", "stopping")
+#: Statuses of a queue some process is running.
+LIVE_QUEUE_STATUSES = ("running", "paused", "stopping")
 
 
 class QueuesMixin(ServiceCore):
@@ -184,7 +185,7 @@ class QueuesMixin(ServiceCore):
                 scan.completed_at = now
                 scan.points_done = _stored_points(session, scan.id)
                 scan.progress = scan.points_done / scan.total_points if scan.total_points else 0.0
-            if queue.status in _LIVE_QUEUE_STATUSES:
+            if queue.status in LIVE_QUEUE_STATUSES:
                 queue.status = "interrupted"
                 queue.completed_at = now
             session.add(

@@ -12,6 +12,7 @@ from pybirch.database import DatabaseService
 from pybirch.database.errors import NotFoundError
 from pybirch.database.models import Queue as QueueRecord
 from pybirch.database.models import Scan as ScanRecord
+from pybirch.database.services.queues import LIVE_QUEUE_STATUSES
 from pybirch.database_integration.extensions.database_extension import DatabaseExtension
 from pybirch.database_integration.managers.data_manager import DataManager
 from pybirch.database_integration.managers.queue_manager import QueueManager
@@ -26,8 +27,6 @@ from pybirch.scan.scan import Scan
 from pybirch.scan.state import ScanState
 
 log = logging.getLogger(__name__)
-
-_LIVE_QUEUE_STATUSES = ("running", "paused", "stopping")
 
 
 class DatabaseQueue(Queue):
@@ -236,7 +235,7 @@ def _refuse_if_live(record: QueueRecord, force: bool) -> None:
     On this computer the recorded process id tells; a queue recorded as running on
     another computer is taken over only with ``force`` (that computer may have crashed).
     """
-    if record.status not in _LIVE_QUEUE_STATUSES or force:
+    if record.status not in LIVE_QUEUE_STATUSES or force:
         return
     if record.computer_name != socket.gethostname():
         raise QueueStateError(
@@ -258,5 +257,5 @@ def _refuse_if_live(record: QueueRecord, force: bool) -> None:
 def _mark_dead_run(managers: QueueManager, record: QueueRecord) -> None:
     """Mark the queue and its running scans interrupted if its last run never finished."""
     unfinished = [s for s in managers.get_incomplete_scans(record.id) if s.status != "queued"]
-    if record.status in _LIVE_QUEUE_STATUSES or any(s.status != "interrupted" for s in unfinished):
+    if record.status in LIVE_QUEUE_STATUSES or any(s.status != "interrupted" for s in unfinished):
         managers.mark_interrupted(record.id, "interrupted: the process running the queue stopped")
