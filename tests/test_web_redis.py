@@ -102,7 +102,8 @@ def test_a_browser_on_server_b_sees_rows_of_a_scan_server_a_runs(tmp_path, redis
             while True:
                 reply = late.call("join", {"room": "queue", "id": queue_id}, timeout=10)
                 latest = {(e["name"], e["payload"]["status"]) for e in reply["latest"]}
-                if ("scan_status", "aborted") in latest or time.monotonic() > deadline:
+                wanted = {("scan_status", "aborted"), ("queue_status", "idle")}
+                if wanted <= latest or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
             assert ("scan_status", "aborted") in latest
