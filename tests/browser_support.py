@@ -78,11 +78,17 @@ def running_server(
     demo: bool = False,
     threads: int = 16,
     port: int | None = None,
+    database_url: str | None = None,
 ) -> Iterator[str]:
-    """``pybirch serve`` in its own process on the database in ``data_dir``; yields its URL."""
+    """``pybirch serve`` in its own process; yields its URL.
+
+    Its database is ``database_url``, or by default the SQLite file in ``data_dir``.
+    """
     port = port or free_port()
     env = {**os.environ, "PYBIRCH_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
     log = (data_dir / "server.log").open("a")
     server = subprocess.Popen(
         [

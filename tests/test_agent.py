@@ -22,6 +22,7 @@ from browser_support import free_port, running_agent, running_server
 from lab_client import LabClient, agent_info, register_computer, wait_for
 from pybirch.agent import uplink as uplink_module
 from pybirch.agent.uplink import Uplink
+from pybirch.database import DatabaseService
 from pybirch.realtime.agent_protocol import REGISTER
 
 PASSWORD = "agent test password"
@@ -29,25 +30,29 @@ PASSWORD = "agent test password"
 
 @dataclass
 class Lab:
-    """Where the server and the agent keep their files, and the shared database."""
+    """Where the server and the agent keep their files, and the database they share."""
 
     server_dir: Path
     agent_dir: Path
     port: int
-
-    @property
-    def database_url(self) -> str:
-        return f"sqlite:///{self.server_dir / 'pybirch.db'}"
+    database_url: str
 
     def server(self):
-        return running_server(self.server_dir, PASSWORD, port=self.port)
+        return running_server(
+            self.server_dir, PASSWORD, port=self.port, database_url=self.database_url
+        )
 
 
 @pytest.fixture
-def lab(tmp_path: Path) -> Lab:
+def lab(request: pytest.FixtureRequest, tmp_path: Path) -> Lab:
+    """A SQLite file by default; ``postgresql`` (indirect parameter) for a lab's database."""
     (tmp_path / "server").mkdir()
     (tmp_path / "agent").mkdir()
-    return Lab(tmp_path / "server", tmp_path / "agent", free_port())
+    url = f"sqlite:///{tmp_path / 'server' / 'pybirch.db'}"
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        DatabaseService(url, auto_upgrade=True).close()  # `pybirch db upgrade`, as a lab does
+    return Lab(tmp_path / "server", tmp_path / "agent", free_port(), url)
 
 
 def _stored_rows(client: LabClient, scan_id: str) -> int:
@@ -55,6 +60,7 @@ def _stored_rows(client: LabClient, scan_id: str) -> int:
     return measurements[0]["rows"] if measurements else 0
 
 
+@pytest.mark.parametrize("lab", ["sqlite", "postgresql"], indirect=True)
 def test_a_queue_on_an_agent_is_built_run_and_controlled_through_the_server(lab: Lab) -> None:
     with lab.server() as url:
         db, lab_id, computer_id, token = register_computer(lab.database_url, url, PASSWORD)
