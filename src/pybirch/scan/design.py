@@ -33,7 +33,8 @@ class DesignError(PyBirchError):
 class InstrumentLookup(Protocol):
     """Anything that finds an instrument by name."""
 
-    def get(self, name: str) -> Instrument | None: ...
+    def get(self, name: str) -> Instrument | None:
+        """The instrument called ``name``, or None."""
 
 
 @dataclass
