@@ -81,6 +81,8 @@ def test_a_queue_on_an_agent_is_built_run_and_controlled_through_the_server(lab:
             assert record["status"] == "queued"
             queue_id = record["queue_id"]
             assert db.get_queue(queue_id).extra_data["computer_id"] == computer_id
+            queue_page = client.http.get(f"{url}/queues/{queue_id}", timeout=10).text
+            assert "<dd>Raman PC</dd>" in queue_page  # the name a lab knows it by
             client.join("scan", scan_id)
 
             client.post(f"/api/queue/{queue_id}/start")

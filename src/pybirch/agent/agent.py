@@ -155,7 +155,7 @@ class Agent:
             self.db,
             operator=operator,
             lab_id=registration.lab_id,
-            record_extra={"computer_id": registration.computer_id},
+            record_extra={"computer_id": registration.computer_id, "computer": registration.name},
         )
         return self._run(queue)
 
@@ -186,7 +186,10 @@ class Agent:
                 queue = DatabaseQueue.from_database(
                     self.db,
                     record.queue_id,
-                    record_extra={"computer_id": registration.computer_id},
+                    record_extra={
+                        "computer_id": registration.computer_id,
+                        "computer": registration.name,
+                    },
                 )
             except QueueStateError as exc:  # another agent process still runs it
                 log.warning("leaving queue %r alone: %s", record.queue_id, exc)

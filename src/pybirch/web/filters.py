@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Flask
 
@@ -19,7 +20,13 @@ def percent(fraction: float | None) -> str:
     return "—" if fraction is None else f"{100 * fraction:.0f} %"
 
 
+def computer(queue: Any) -> str:
+    """The computer that runs a queue: its name on the Computers page, else its host name."""
+    return (queue.extra_data or {}).get("computer") or queue.computer_name or "—"
+
+
 def register_filters(app: Flask) -> None:
     """Make the filters available to every template."""
     app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["computer"] = computer
     app.jinja_env.filters["percent"] = percent
