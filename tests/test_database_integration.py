@@ -352,6 +352,9 @@ def test_queue_status_transitions_and_logs_are_persisted(db, make_queue):
     hold.wait_reached()  # three points taken
     wait_until(lambda: queue_status() == "running" and scan_status() == "running")
     assert db.get_queue(queue.db_queue_id).started_at is not None
+    wait_until(  # counted when a scan starts, not only when it ends
+        lambda: db.get_queue(queue.db_queue_id).total_scans == 1, what="the scan counted"
+    )
     queue.pause()
     wait_until(lambda: queue_status() == "paused", what="the queue recorded paused")
     hold.release()  # the scan takes reading 3, then pauses

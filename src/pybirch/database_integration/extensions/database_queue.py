@@ -207,9 +207,10 @@ class DatabaseQueue(Queue):
 
     def _persist_scan_state(self, scan_id: str, state: ScanState) -> None:
         record_id = self._records.get(scan_id)
-        if record_id is None or not state.finished:
+        if record_id is None or not (state.finished or state is ScanState.RUNNING):
             return
-        # Counted when the writer runs it, so two scans ending together cannot race.
+        # Counted when the writer runs it, so two scans ending together cannot race; a
+        # start counts too, so a queue's first scan shows while it runs.
         self.data_manager.call("recording queue progress", self._record_progress)
         if state is ScanState.ABORTED:  # a scan aborted before it started never ran its extension
             self.data_manager.call(
