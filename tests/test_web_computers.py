@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from pybirch.database.errors import DuplicateError, NotFoundError
 from pybirch.database.models import Role
-from web_support import add_member, csrf_token, log_in, make_app
+from web_support import client_for, post_form
 
 TOKEN = re.compile(r"pbc_[A-Za-z0-9_-]+")
 
@@ -17,18 +17,6 @@ TOKEN = re.compile(r"pbc_[A-Za-z0-9_-]+")
 @pytest.fixture
 def lab(db):
     return db.create_lab("Computers Lab")
-
-
-def client_for(db, lab, username: str, role: Role):
-    add_member(db, lab.id, username, role)
-    client = make_app(db).test_client()
-    log_in(client, username)
-    return client
-
-
-def post(client, path: str, **data):
-    token = csrf_token(client, "/")
-    return client.post(path, data={**data, "csrf_token": token}, follow_redirects=True)
 
 
 # -- the service ------------------------------------------------------------------------
@@ -95,7 +83,7 @@ def test_presence_records_online_state_and_what_the_agent_reports(db, lab):
 
 def test_an_admin_adds_a_computer_and_sees_its_token_and_command_once(db, lab):
     admin = client_for(db, lab, "ada", Role.ADMIN)
-    page = post(admin, f"/computers/?lab={lab.id}", name="cryostat-pc").get_data(as_text=True)
+    page = post_form(admin, f"/computers/?lab={lab.id}", name="cryostat-pc").get_data(as_text=True)
     token = TOKEN.search(page).group(0)
     assert f"pybirch agent --server http://localhost --token {token}" in page
     assert "will not be shown again" in page
@@ -108,7 +96,7 @@ def test_an_admin_adds_a_computer_and_sees_its_token_and_command_once(db, lab):
 def test_a_new_token_replaces_the_old_one(db, lab):
     computer, old = db.create_computer(lab.id, "cryostat-pc")
     admin = client_for(db, lab, "ada", Role.ADMIN)
-    page = post(admin, f"/computers/{computer.id}/token").get_data(as_text=True)
+    page = post_form(admin, f"/computers/{computer.id}/token").get_data(as_text=True)
     new = TOKEN.search(page).group(0)
     assert new != old
     assert db.computer_for_token(old) is None
@@ -118,7 +106,7 @@ def test_a_new_token_replaces_the_old_one(db, lab):
 def test_an_admin_removes_a_computer(db, lab):
     computer, token = db.create_computer(lab.id, "cryostat-pc")
     admin = client_for(db, lab, "ada", Role.ADMIN)
-    assert "removed" in post(admin, f"/computers/{computer.id}/remove").get_data(as_text=True)
+    assert "removed" in post_form(admin, f"/computers/{computer.id}/remove").get_data(as_text=True)
     assert db.list_computers(lab.id) == []
     assert db.computer_for_token(token) is None
 
@@ -130,7 +118,7 @@ def test_an_admin_removes_a_computer(db, lab):
 def test_bad_names_are_refused_with_a_message(db, lab, name, message):
     db.create_computer(lab.id, "cryostat-pc")
     admin = client_for(db, lab, "ada", Role.ADMIN)
-    page = post(admin, f"/computers/?lab={lab.id}", name=name).get_data(as_text=True)
+    page = post_form(admin, f"/computers/?lab={lab.id}", name=name).get_data(as_text=True)
     assert message in page
     assert not TOKEN.search(page)
     assert len(db.list_computers(lab.id)) == 1
@@ -144,9 +132,9 @@ def test_members_and_viewers_see_the_list_but_cannot_manage(db, lab, role):
     assert "cryostat-pc" in page
     assert "Add a computer" not in page
     assert "New token" not in page
-    assert post(client, f"/computers/?lab={lab.id}", name="x").status_code == 403
-    assert post(client, f"/computers/{computer.id}/token").status_code == 403
-    assert post(client, f"/computers/{computer.id}/remove").status_code == 403
+    assert post_form(client, f"/computers/?lab={lab.id}", name="x").status_code == 403
+    assert post_form(client, f"/computers/{computer.id}/token").status_code == 403
+    assert post_form(client, f"/computers/{computer.id}/remove").status_code == 403
     assert [c.computer_name for c in db.list_computers(lab.id)] == ["cryostat-pc"]
 
 
@@ -155,10 +143,10 @@ def test_a_user_of_another_lab_gets_404(db, lab):
     other = db.create_lab("Other Lab")
     stranger = client_for(db, other, "sam", Role.OWNER)
     assert "secret-pc" not in stranger.get(f"/computers/?lab={lab.id}").get_data(as_text=True)
-    assert post(stranger, f"/computers/?lab={lab.id}", name="x").status_code == 404
-    assert post(stranger, f"/computers/{computer.id}/token").status_code == 404
-    assert post(stranger, f"/computers/{computer.id}/remove").status_code == 404
-    assert post(stranger, "/computers/999999/remove").status_code == 404
+    assert post_form(stranger, f"/computers/?lab={lab.id}", name="x").status_code == 404
+    assert post_form(stranger, f"/computers/{computer.id}/token").status_code == 404
+    assert post_form(stranger, f"/computers/{computer.id}/remove").status_code == 404
+    assert post_form(stranger, "/computers/999999/remove").status_code == 404
     assert db.computer_for_token(token).id == computer.id
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from pybirch.database.models import Role
 from pybirch.web.auth.passwords import verify_password
-from web_support import add_member, csrf_token, log_in, make_app
+from web_support import add_member, client_for, log_in, make_app, post_form
 
 
 @pytest.fixture
@@ -16,21 +16,9 @@ def lab(db):
     return db.create_lab("Members Lab")
 
 
-def client_for(db, lab, username: str, role: Role):
-    add_member(db, lab.id, username, role)
-    client = make_app(db).test_client()
-    log_in(client, username)
-    return client
-
-
-def post(client, path: str, **data):
-    token = csrf_token(client, "/")
-    return client.post(path, data={**data, "csrf_token": token}, follow_redirects=True)
-
-
 def test_an_admin_adds_a_new_user_who_can_log_in_with_the_password_shown_once(db, lab):
     admin = client_for(db, lab, "ada", Role.ADMIN)
-    page = post(admin, f"/labs/{lab.id}/members", username="newbie", role="member")
+    page = post_form(admin, f"/labs/{lab.id}/members", username="newbie", role="member")
     text = page.get_data(as_text=True)
     password = re.search(r"one-time password (\S+);", text).group(1)
     newbie = db.get_user_by_username("newbie")
@@ -43,23 +31,24 @@ def test_an_admin_changes_roles_and_removes_members_but_cannot_touch_owners(db, 
     admin = client_for(db, lab, "ada", Role.ADMIN)
     owner = add_member(db, lab.id, "olga", Role.OWNER)
     member = add_member(db, lab.id, "mo", Role.MEMBER)
-    post(admin, f"/labs/{lab.id}/members/{member}/role", role="viewer")
+    post_form(admin, f"/labs/{lab.id}/members/{member}/role", role="viewer")
     assert db.get_role(lab.id, member) is Role.VIEWER
-    assert post(admin, f"/labs/{lab.id}/members/{member}/role", role="owner").status_code == 403
-    assert post(admin, f"/labs/{lab.id}/members/{owner}/remove").status_code == 403
-    post(admin, f"/labs/{lab.id}/members/{member}/remove")
+    to_owner = post_form(admin, f"/labs/{lab.id}/members/{member}/role", role="owner")
+    assert to_owner.status_code == 403
+    assert post_form(admin, f"/labs/{lab.id}/members/{owner}/remove").status_code == 403
+    post_form(admin, f"/labs/{lab.id}/members/{member}/remove")
     assert db.get_role(lab.id, member) is None
 
 
 def test_the_last_owner_cannot_leave_or_be_demoted(db, lab):
     owner_client = client_for(db, lab, "olga", Role.OWNER)
     olga = db.get_user_by_username("olga").id
-    page = post(owner_client, f"/labs/{lab.id}/members/{olga}/role", role="member")
+    page = post_form(owner_client, f"/labs/{lab.id}/members/{olga}/role", role="member")
     assert "at least one owner" in page.get_data(as_text=True)
     assert db.get_role(lab.id, olga) is Role.OWNER
     second = add_member(db, lab.id, "otto", Role.MEMBER)
-    post(owner_client, f"/labs/{lab.id}/members/{second}/role", role="owner")
-    post(owner_client, f"/labs/{lab.id}/members/{olga}/role", role="admin")
+    post_form(owner_client, f"/labs/{lab.id}/members/{second}/role", role="owner")
+    post_form(owner_client, f"/labs/{lab.id}/members/{olga}/role", role="admin")
     assert db.get_role(lab.id, olga) is Role.ADMIN
 
 
@@ -68,6 +57,7 @@ def test_members_and_viewers_see_the_list_but_cannot_manage(db, lab):
     page = member.get(f"/labs/{lab.id}/members").get_data(as_text=True)
     assert "mo" in page
     assert "Add a member" not in page
-    assert post(member, f"/labs/{lab.id}/members", username="x", role="member").status_code == 403
+    adding = post_form(member, f"/labs/{lab.id}/members", username="x", role="member")
+    assert adding.status_code == 403
     other = db.create_lab("Other")
     assert member.get(f"/labs/{other.id}/members").status_code == 404

@@ -9,19 +9,12 @@ import pytest
 from PIL import Image
 
 from pybirch.database.models import Role
-from web_support import add_member, csrf_token, log_in, make_app
+from web_support import client_for, csrf_token
 
 
 @pytest.fixture
 def lab(db):
     return db.create_lab("Sample Lab")
-
-
-def client_for(db, lab, username: str, role: Role):
-    add_member(db, lab.id, username, role)
-    client = make_app(db).test_client()
-    log_in(client, username)
-    return client
 
 
 def png(width: int = 8, height: int = 6) -> bytes:

@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from pybirch.database import DatabaseService
-from pybirch.database.models import Role
+from pybirch.database.models import Lab, Role
 from pybirch.web import create_app
 from pybirch.web.auth.passwords import hash_password
 from pybirch.web.config import WebConfig
@@ -44,3 +44,17 @@ def log_in(client: FlaskClient, username: str, password: str = PASSWORD):
     return client.post(
         "/login", data={"username": username, "password": password, "csrf_token": token}
     )
+
+
+def client_for(db: DatabaseService, lab: Lab, username: str, role: Role) -> FlaskClient:
+    """A new member of ``lab`` with ``role``, logged in to a fresh app."""
+    add_member(db, lab.id, username, role)
+    client = make_app(db).test_client()
+    log_in(client, username)
+    return client
+
+
+def post_form(client: FlaskClient, path: str, **data: object):
+    """POST a form with the CSRF token, following the redirect to the page it lands on."""
+    token = csrf_token(client, "/")
+    return client.post(path, data={**data, "csrf_token": token}, follow_redirects=True)
