@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
@@ -11,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from pybirch.database.errors import DataIntegrityError, NotFoundError
 from pybirch.database.models import MeasurementObject
 from pybirch.database.models.scans import QUEUE_STATUSES, SCAN_STATUSES
+from pybirch.database.services.paging import Page
 from pybirch.web.api.openapi import openapi_document
 from pybirch.web.api.serializers import (
     data_document,
@@ -88,33 +90,29 @@ def labs() -> Response:
 @login_required
 def lab_scans(lab_id: int) -> Response:
     """A lab's scans, newest first: ``?q=``, ``?status=``, ``?page=``, ``?per_page=``."""
-    require_lab_role(lab_id)
-    status = request.args.get("status") or None
-    if status is not None and status not in SCAN_STATUSES:
-        abort(400, f"unknown status {status!r}; use one of {', '.join(SCAN_STATUSES)}")
-    try:
-        page = database().search_scans(
-            request.args.get("q") or None,
-            lab_id=lab_id,
-            status=status,
-            page=request.args.get("page", 1, type=int),
-            per_page=request.args.get("per_page", 50, type=int),
-        )
-    except ValueError as exc:
-        abort(400, str(exc))
-    return jsonify(page.to_dict(scan_summary))
+    return _lab_page(lab_id, database().search_scans, SCAN_STATUSES, scan_summary)
 
 
 @blueprint.route("/v1/labs/<int:lab_id>/queues")
 @login_required
 def lab_queues(lab_id: int) -> Response:
     """A lab's queues, most recently changed first: ``?q=``, ``?status=``, paging."""
+    return _lab_page(lab_id, database().search_queues, QUEUE_STATUSES, queue_summary)
+
+
+def _lab_page(
+    lab_id: int,
+    search: Callable[..., Page[Any]],
+    statuses: tuple[str, ...],
+    summary: Callable[[Any], dict[str, Any]],
+) -> Response:
+    """One page of a lab's records, filtered by the request's ``q`` and ``status``."""
     require_lab_role(lab_id)
     status = request.args.get("status") or None
-    if status is not None and status not in QUEUE_STATUSES:
-        abort(400, f"unknown status {status!r}; use one of {', '.join(QUEUE_STATUSES)}")
+    if status is not None and status not in statuses:
+        abort(400, f"unknown status {status!r}; use one of {', '.join(statuses)}")
     try:
-        page = database().search_queues(
+        page = search(
             request.args.get("q") or None,
             lab_id=lab_id,
             status=status,
@@ -123,7 +121,7 @@ def lab_queues(lab_id: int) -> Response:
         )
     except ValueError as exc:
         abort(400, str(exc))
-    return jsonify(page.to_dict(queue_summary))
+    return jsonify(page.to_dict(summary))
 
 
 @blueprint.route("/v1/queues/<int:queue_id>")
