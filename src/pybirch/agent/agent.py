@@ -181,6 +181,7 @@ class Agent:
             ).items
             if (record.extra_data or {}).get("computer_id") == registration.computer_id
         ]
+        taken = 0
         for record in mine:
             try:
                 queue = DatabaseQueue.from_database(
@@ -196,7 +197,8 @@ class Agent:
                 continue
             self._run(queue)
             queue.log("WARNING", "this computer's agent stopped while the queue ran; taken back")
-        return len(self.queues())
+            taken += 1
+        return taken
 
     def _control(self, request: dict[str, Any]) -> str:
         action = str(request["action"])

@@ -65,7 +65,7 @@ class Uplink:
         """Send a live event now, or keep it for when the server is back."""
         message = event_message(event)
         with self._lock:
-            if self._live and self._emit(message):
+            if self._live and self._emit(EVENT, message):
                 return
             if len(self._buffer) == self._buffer.maxlen:
                 self._dropped += 1
@@ -78,10 +78,10 @@ class Uplink:
     def notify(self, name: str, payload: dict[str, Any]) -> None:
         """Send a message that needs no answer (dropped if the server is away)."""
         if self._live:
-            self._emit({"name": name, "payload": payload}, raw=True)
+            self._emit(name, payload)
 
     def close(self) -> None:
-        """Send what is buffered if connected, then disconnect."""
+        """Stop reconnecting and disconnect (events still buffered are dropped)."""
         self._stopping.set()
         self._client.disconnect()
 
@@ -134,7 +134,7 @@ class Uplink:
             )
             self._dropped = 0
         while self._buffer:
-            if not self._emit(self._buffer[0]):
+            if not self._emit(EVENT, self._buffer[0]):
                 return
             self._buffer.popleft()
 
@@ -155,8 +155,7 @@ class Uplink:
         else:
             log.info("cannot reach %s yet (%s)", self.server_url, message)
 
-    def _emit(self, message: dict[str, Any], raw: bool = False) -> bool:
-        name, payload = (message["name"], message["payload"]) if raw else (EVENT, message)
+    def _emit(self, name: str, payload: dict[str, Any]) -> bool:
         try:
             self._client.emit(name, payload, namespace=AGENT_NAMESPACE)
         except socketio.exceptions.SocketIOError as exc:

@@ -150,12 +150,14 @@ class Scan:
 
         Returns False only for an abort of a scan that had already finished.
         """
-        serve = {"pause": self._request_pause, "resume": self._request_resume}.get(action)
         if action == "abort":
             return self._request_abort()
-        if serve is None:
+        if action == "pause":
+            self._request_pause()
+        elif action == "resume":
+            self._request_resume()
+        else:
             raise ValueError(f"unknown scan control action {action!r}")
-        serve()
         return True
 
     def _request_pause(self) -> None:
