@@ -72,9 +72,14 @@ def agent_queues(computer: Computer) -> list[dict[str, Any]]:
     return list((computer.extra_data or {}).get("agent", {}).get("queues", []))
 
 
-def computer_running(lab_id: int, computer_name: str | None) -> Computer | None:
-    """The lab's computer called ``computer_name`` if its agent is online."""
-    return next((c for c in online_computers(lab_id) if c.computer_name == computer_name), None)
+def online_computer(lab_id: int | None, computer_id: int) -> Computer | None:
+    """The lab's computer with this id, if its agent is connected."""
+    try:
+        computer = database().get_computer(computer_id)
+    except NotFoundError:
+        return None
+    online = computer.lab_id == lab_id and (computer.extra_data or {}).get("online")
+    return computer if online else None
 
 
 def ask_agent(computer: Computer, event: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -13,11 +13,11 @@ from typing import Any
 from flask import abort
 
 from pybirch.database.errors import NotFoundError
+from pybirch.database.models import Computer, Role
 from pybirch.database.models import Queue as QueueRecord
-from pybirch.database.models import Role
 from pybirch.errors import PyBirchError
 from pybirch.realtime.agent_protocol import CONTROL
-from pybirch.web.agents import AgentUnavailable, ask_agent
+from pybirch.web.agents import AgentUnavailable, ask_agent, online_computer
 from pybirch.web.auth.access import require_lab_role, visible_scan
 from pybirch.web.runtime import local_queues
 from pybirch.web.services import database
@@ -70,16 +70,9 @@ def _queue_record(queue_id: int) -> QueueRecord:
         abort(404, f"queue {queue_id} not found")
 
 
-def _agent_computer(record: QueueRecord) -> Any:
+def _agent_computer(record: QueueRecord) -> Computer | None:
     computer_id = (record.extra_data or {}).get("computer_id")
-    if computer_id is None:
-        return None
-    try:
-        computer = database().get_computer(int(computer_id))
-    except NotFoundError:
-        return None
-    online = computer.lab_id == record.lab_id and (computer.extra_data or {}).get("online")
-    return computer if online else None
+    return None if computer_id is None else online_computer(record.lab_id, int(computer_id))
 
 
 def _ask_computer(record: QueueRecord, request: dict[str, Any]) -> str:

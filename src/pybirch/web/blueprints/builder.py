@@ -26,6 +26,7 @@ from pybirch.web.agents import (
     agent_instruments,
     agent_queues,
     ask_agent,
+    online_computer,
     online_computers,
 )
 from pybirch.web.auth.access import chosen_lab, require_lab_role
@@ -162,7 +163,7 @@ def _render(
 
 
 def _online_computer(lab_id: int, choice: str) -> Computer:
-    computer = next((c for c in online_computers(lab_id) if str(c.id) == choice), None)
+    computer = online_computer(lab_id, int(choice)) if choice.isdigit() else None
     if computer is None:
         raise DesignError({"computer": "that computer is not connected"})
     return computer
