@@ -53,9 +53,11 @@ class MemoryLatestStatus:
     def note(self, event: Event) -> None:
         """Remember ``event`` if it is a scan's or a queue's status."""
         if event.name == "scan_status":
-            self._keep(self._scans, str(event.payload()["scan_id"]), event.payload())
+            payload = event.payload()
+            self._keep(self._scans, str(payload["scan_id"]), payload)
         elif event.name == "queue_status":
-            self._keep(self._queues, str(event.payload()["queue_id"]), event.payload())
+            payload = event.payload()
+            self._keep(self._queues, str(payload["queue_id"]), payload)
 
     def for_room(self, room: str) -> list[dict[str, Any]]:
         """The statuses a browser joining ``room`` should apply: [{"name", "payload"}]."""
@@ -86,6 +88,8 @@ class RedisLatestStatus:
 
     def note(self, event: Event) -> None:
         """Remember ``event`` if it is a scan's or a queue's status."""
+        if event.name not in ("scan_status", "queue_status"):
+            return  # rows pass by here at up to 20 messages a second per scan
         payload = event.payload()
         try:
             if event.name == "scan_status":
