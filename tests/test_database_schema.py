@@ -28,6 +28,7 @@ from pybirch.database.models import Base, Lab, User
 #: Every table the issues name; the schema has exactly these (plus Alembic's own).
 TABLES = {
     "api_tokens",
+    "database_identity",
     "labs",
     "users",
     "lab_memberships",

@@ -8,6 +8,7 @@ from pybirch.database.models.definitions import (
     InstrumentDefinition,
     InstrumentDefinitionVersion,
 )
+from pybirch.database.models.identity import DatabaseIdentity
 from pybirch.database.models.instruments import Equipment, Instrument, InstrumentStatus
 from pybirch.database.models.measurements import (
     Analysis,
@@ -25,6 +26,7 @@ __all__ = [
     "Base",
     "Computer",
     "ComputerBinding",
+    "DatabaseIdentity",
     "Equipment",
     "Instrument",
     "InstrumentDefinition",

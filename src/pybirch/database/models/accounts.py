@@ -57,6 +57,8 @@ class User(Base, Created):
     password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
     is_active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Raised on logout and on a password change: sessions signed with an older value end.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     memberships: Mapped[list[LabMembership]] = relationship(
         back_populates="user", foreign_keys="LabMembership.user_id", cascade="all, delete-orphan"

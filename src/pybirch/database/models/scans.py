@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pybirch.database.models.base import Base, BigId, Created, Updated, utcnow
@@ -48,9 +48,11 @@ class Queue(Base, Updated):
     """A queue of scans; ``queue_id`` is the QID PyBirch users give it."""
 
     __tablename__ = "queues"
+    # A QID names a queue within its lab only: two labs may both have a "main" queue.
+    __table_args__ = (UniqueConstraint("lab_id", "queue_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    queue_id: Mapped[str] = mapped_column(String(100), unique=True)
+    queue_id: Mapped[str] = mapped_column(String(100), index=True)
     lab_id: Mapped[int | None] = mapped_column(
         ForeignKey("labs.id", ondelete="CASCADE"), index=True, default=None
     )
