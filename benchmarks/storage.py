@@ -101,7 +101,7 @@ from pybirch.instruments.simulated import (
 )
 from pybirch.queue import Queue
 from pybirch.scan import MeasurementItem, MovementItem, Scan, ScanSettings, ScanState, ScanTree
-from pybirch.scan.batch import DataBatch, PositionPass
+from pybirch.scan.batch import DataBatch, MeasurementColumns, PositionPass
 from pybirch.scan.tree import MeasurementPlan
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -474,7 +474,7 @@ def as_batches(chunks: list[ChunkData], layout: Layout) -> list[DataBatch]:
         )
         batches.append(
             DataBatch(
-                plan,
+                MeasurementColumns.from_plan(plan),
                 chunk.first_point,
                 rows.tobytes(),
                 chunk.columns[-1].tolist(),

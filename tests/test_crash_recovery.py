@@ -1,11 +1,15 @@
 """Crash recovery (DESIGN.md, "Reliability rules"): no point is lost, none is stored twice.
 
 * A process running a scan (``crash_child.py``) is killed with SIGKILL mid-scan. After the
-  restart (``DatabaseQueue.from_database``, which replays the spool), every point the
-  simulated instrument returned up to the last spool write is in the database exactly once,
-  with the value the instrument returned, and the scan and the queue are marked interrupted.
-  On SQLite and PostgreSQL, once with the database writer keeping up and once with the
-  database stalled just before the kill, so that the last batches exist only in the spool.
+  restart (``DatabaseQueue.from_database``, which replays the spool and the engine's point
+  journals), every point the simulated instrument returned is in the database exactly
+  once, with the value the instrument returned, and the scan and the queue are marked
+  interrupted. On SQLite and PostgreSQL, once with the database writer keeping up and once
+  with the database stalled just before the kill, so that the last batches exist only in
+  the spool; and with zero-cost instruments at full speed (100k+ points/s) and at about
+  1.5k points/s, killed at a random moment.
+* Spools belong to a database by its identity row: a spool written through one spelling
+  of the URL is replayed through another; a spool of an unknown database is reported.
 * PostgreSQL is unreachable for 30 seconds mid-scan and comes back: the scan keeps
   measuring, finishes, and every point is stored exactly once.
 
@@ -15,7 +19,9 @@ timed interval is the 30-second outage itself, which is the thing being tested.
 
 from __future__ import annotations
 
+import logging
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -30,15 +36,21 @@ import numpy as np
 import pytest
 from sqlalchemy.engine import make_url
 
-from crash_child import MEASUREMENT, QUEUE_ID, build_scan, currents
+from crash_child import MEASUREMENT, QUEUE_ID, SideChannel, build_scan, currents
 from database_support import TcpProxy
 from pybirch.database import DatabaseService
-from pybirch.database.config import normalize_url
 from pybirch.database.errors import NotFoundError
 from pybirch.database.models import Scan as ScanRecord
 from pybirch.database_integration import DatabaseQueue
-from pybirch.database_integration.spool import SUFFIX, read_records, spool_directory
+from pybirch.database_integration.spool import (
+    JOURNALS,
+    SUFFIX,
+    Spool,
+    read_records,
+    spool_directory,
+)
 from pybirch.scan import ScanState
+from pybirch.scan.journal import SUFFIX as JOURNAL_SUFFIX
 
 T = TypeVar("T")
 
@@ -101,9 +113,14 @@ def stored_points(db: DatabaseService) -> int:
     return 0 if record is None else db.get_data_point_count(record.id)
 
 
-def spool_folder(database_url: str) -> Path:
-    """Where a process writing to ``database_url`` spools its batches."""
-    return spool_directory(normalize_url(database_url).render_as_string(hide_password=True))
+def spool_folder(db: DatabaseService) -> Path:
+    """Where a process writing to ``db`` spools its batches (named by the database's identity)."""
+    return spool_directory(db.database_identity())
+
+
+def leftovers(spool: Path) -> list[Path]:
+    """Spool and journal files still in a database's spool folder."""
+    return [*spool.glob(f"*{SUFFIX}"), *(spool / JOURNALS).glob(f"*{JOURNAL_SUFFIX}")]
 
 
 def spooled_headers(folder: Path) -> list[dict[str, Any]]:
@@ -132,18 +149,17 @@ def read_readings(path: Path) -> np.ndarray:
 class ScanProcess:
     """``crash_child.py`` running a scan into ``database_url``, with its output kept."""
 
-    def __init__(self, database_url: str, folder: Path) -> None:
+    def __init__(self, database_url: str, folder: Path, options: list[str] | None = None) -> None:
         self.readings_log = folder / "readings.log"
         self._output_path = folder / "child-output.txt"
         self._output = self._output_path.open("wb")
+        default = [f"--points={POINTS}", f"--delay={DELAY_S}", f"--buffer-size={BUFFER_SIZE}"]
         command = [
             sys.executable,
             str(CHILD_SCRIPT),
             database_url,
             str(self.readings_log),
-            f"--points={POINTS}",
-            f"--delay={DELAY_S}",
-            f"--buffer-size={BUFFER_SIZE}",
+            *(default if options is None else options),
         ]
         # os.environ carries the test's PYBIRCH_DATA_DIR: both processes share one spool.
         self.process = subprocess.Popen(
@@ -223,19 +239,36 @@ def restart(database_url: str) -> int:
 
 
 def assert_recovered(db: DatabaseService, crash: AfterTheKill, spool: Path) -> None:
-    """Every point up to the last spool write stored once, as returned; the run interrupted."""
-    expected = crash.last_point_written
-    assert 0 < expected <= len(crash.readings) < POINTS, (expected, len(crash.readings))
+    """Every point the instrument returned stored once, as returned; the run interrupted."""
+    logged = len(crash.readings)
+    assert 0 < logged < POINTS, logged
+    stored = assert_stored_once(db, crash.readings, logged - 1, logged, POINTS)
+    assert stored >= crash.last_point_written
+    record = scan_record(db)
+    assert record is not None
+    assert record.status == "interrupted"
+    assert db.get_queue(QUEUE_ID).status == "interrupted"
+    assert leftovers(spool) == [], "replayed spool and journal files must be deleted"
+
+
+def assert_stored_once(
+    db: DatabaseService, readings: np.ndarray, returned: int, asked: int, points: int
+) -> int:
+    """Points 0 .. at least ``returned`` stored once each with the values the meter gave.
+
+    The meter logs a reading just before returning it, so the last of the ``asked``
+    readings may or may not have reached the engine; every one before it did.
+    """
     record = scan_record(db)
     assert record is not None
     data = db.read_scan_data(record.id, MEASUREMENT)
-    np.testing.assert_array_equal(data.point_index, np.arange(expected))  # once each, no gap
-    assert db.get_data_point_count(record.id) == expected  # no overlapping chunk either
-    np.testing.assert_array_equal(data[VOLTAGE], crash.readings[:expected])
-    np.testing.assert_array_equal(data[CURRENT], currents(POINTS)[:expected])
-    assert record.status == "interrupted"
-    assert db.get_queue(QUEUE_ID).status == "interrupted"
-    assert list(spool.glob(f"*{SUFFIX}")) == [], "replayed spool files must be deleted"
+    stored = len(data.point_index)
+    assert returned <= stored <= asked, f"{stored} points stored; {returned} were returned"
+    np.testing.assert_array_equal(data.point_index, np.arange(stored))  # once each, no gap
+    assert db.get_data_point_count(record.id) == stored  # no overlapping chunk either
+    np.testing.assert_array_equal(data[VOLTAGE], readings[:stored])
+    np.testing.assert_array_equal(data[CURRENT], currents(points)[:stored])
+    return stored
 
 
 # -- databases that can be stalled -------------------------------------------------------------
@@ -320,7 +353,7 @@ def stallable(database_url: str) -> Iterator[StallableDatabase]:
 def test_sigkill_mid_scan_then_restart_stores_every_point_once_and_marks_interrupted(
     database_url: str, db: DatabaseService, tmp_path: Path
 ) -> None:
-    spool = spool_folder(database_url)
+    spool = spool_folder(db)
     with ScanProcess(database_url, tmp_path) as child:
         wait_until(
             lambda: child.readings_taken() >= KILL_AFTER_READINGS and stored_points(db) > 0,
@@ -341,7 +374,7 @@ def kill_while_stalled(
     stallable: StallableDatabase, db: DatabaseService, folder: Path
 ) -> AfterTheKill:
     """Run the scan, stall the database, kill the process once four batches wait in the spool."""
-    spool = spool_folder(stallable.url)
+    spool = spool_folder(db)
     with ScanProcess(stallable.url, folder) as child:
         wait_until(
             lambda: stored_points(db) >= 2 * BUFFER_SIZE,
@@ -368,7 +401,7 @@ def test_sigkill_while_the_database_is_stalled_replays_the_spool_on_restart(
 
     replayed = restart(stallable.url)
 
-    assert_recovered(db, crash, spool_folder(stallable.url))
+    assert_recovered(db, crash, spool_folder(db))
     assert replayed >= crash.uncommitted_records
 
 
@@ -408,7 +441,7 @@ def test_postgres_unreachable_for_30_seconds_mid_scan_loses_no_point(
     )
     with TcpProxy(*host_and_port(postgres_url)) as proxy:
         proxied_url = proxy.url_for(postgres_url)
-        spool = spool_folder(proxied_url)
+        spool = spool_folder(direct_db)
         service = DatabaseService(proxied_url)
         queue = DatabaseQueue(QUEUE_ID, service, operator="outage-test")
         try:
@@ -445,4 +478,139 @@ def test_postgres_unreachable_for_30_seconds_mid_scan_loses_no_point(
     assert direct_db.get_data_point_count(record.id) == OUTAGE_POINTS
     np.testing.assert_array_equal(data[VOLTAGE], np.concatenate(readings).ravel())
     np.testing.assert_array_equal(data[CURRENT], currents(OUTAGE_POINTS))
-    assert list(spool.glob(f"*{SUFFIX}")) == [], "a spool fully committed is deleted at close"
+    assert leftovers(spool) == [], "a spool fully committed is deleted at close"
+
+
+# -- (c) SIGKILL at any rate: no returned point is lost ----------------------------------------
+
+#: Zero-cost scans: long enough that the kill always falls mid-scan.
+FAST_POINTS = 3_000_000
+SLOW_POINTS = 100_000
+#: A sleep per reading that gives about 1.5k points/s.
+SLOW_DELAY_S = 0.0005
+
+
+def kill_at_random(
+    database_url: str, folder: Path, points: int, delay: float, kill_range: tuple[int, int]
+) -> tuple[np.ndarray, int]:
+    """Run the zero-cost sweep, SIGKILL it after a random number of readings.
+
+    Returns the readings logged by the meter and how many it had been asked for.
+    """
+    options = ["--zero-cost", f"--points={points}", f"--delay={delay}"]
+    kill_after = random.randrange(*kill_range)
+    with ScanProcess(database_url, folder, options) as child:
+        side_path = child.readings_log  # the child's second argument: here, the side channel
+        size = 8 * (points + 1)  # the child creates the file, then sizes it
+        side = wait_until(
+            lambda: (
+                side_path.exists()
+                and side_path.stat().st_size == size
+                and SideChannel(str(side_path), points)
+            ),
+            "the side channel",
+            check=child.check_running,
+        )
+        wait_until(
+            lambda: side.started >= kill_after,
+            f"{kill_after:,} readings",
+            check=child.check_running,
+            timeout=PATIENCE_S * 2,
+        )
+        child.kill()
+    asked = side.started
+    return side.values[:asked].copy(), asked
+
+
+@pytest.mark.parametrize(
+    ("points", "delay", "kill_range"),
+    [(FAST_POINTS, 0.0, (100_000, 600_000)), (SLOW_POINTS, SLOW_DELAY_S, (300, 3_000))],
+    ids=["full-speed", "1.5k-points-per-second"],
+)
+def test_sigkill_at_a_random_moment_loses_no_returned_point(
+    database_url: str,
+    db: DatabaseService,
+    tmp_path: Path,
+    points: int,
+    delay: float,
+    kill_range: tuple[int, int],
+) -> None:
+    readings, asked = kill_at_random(database_url, tmp_path, points, delay, kill_range)
+
+    restart(database_url)
+
+    assert_stored_once(db, readings, asked - 1, asked, points)
+    record = scan_record(db)
+    assert record is not None
+    assert record.status == "interrupted"
+    assert leftovers(spool_folder(db)) == [], "replayed spool and journal files must be deleted"
+
+
+# -- (d) a spool belongs to a database by its identity, not its URL ------------------------------
+
+
+def test_a_spool_written_through_one_url_is_replayed_through_another_spelling(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Killed while writing through 127.0.0.1 and a proxy port; restarted with localhost:5432."""
+    direct = DatabaseService(postgres_url, auto_upgrade=True)
+    route = ProxiedPostgres(postgres_url)
+    try:
+        assert make_url(route.url).host == "127.0.0.1"
+        crash = kill_while_stalled(route, direct, tmp_path)
+    finally:
+        route.close()
+    other_spelling = make_url(postgres_url).set(
+        host="localhost", port=host_and_port(postgres_url)[1]
+    )
+
+    restart(other_spelling.render_as_string(hide_password=False))
+
+    assert_recovered(direct, crash, spool_folder(direct))
+    direct.close()
+
+
+def test_a_spool_of_an_unknown_database_is_reported_and_kept(
+    db: DatabaseService, caplog: pytest.LogCaptureFixture
+) -> None:
+    stranger = "0badc0de-0000-4000-8000-000000000000"
+    folder = spool_directory(stranger)
+    spool = Spool(folder, fsync=False)
+    for first in (0, 10):
+        spool.append(
+            {"scan_id": 41, "measurement": "Lock-in", "row_count": 10, "first_row": first}, b""
+        )
+    spool.append({"scan_id": 42, "measurement": "Lock-in", "row_count": 5, "first_row": 0}, b"")
+    spool.close()  # a writer that stopped with uncommitted records
+    (path,) = folder.glob(f"*{SUFFIX}")
+
+    with caplog.at_level(logging.WARNING):
+        DatabaseQueue("a-queue", db).close()  # starting a data manager replays the spools
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    message = next((w for w in warnings if str(folder) in w), None)
+    assert message is not None, warnings
+    assert stranger in message
+    assert db.database_identity() in message
+    assert "2 scans (41, 42), 2 measurements, 25 rows" in message
+    assert path.exists(), "a spool of another database must be kept"
+
+
+def test_a_database_without_an_identity_row_gets_one(db: DatabaseService) -> None:
+    from sqlalchemy import delete
+
+    from pybirch.database.models import DatabaseIdentity
+
+    original = db.database_identity()
+    with db.session() as session:
+        session.execute(delete(DatabaseIdentity))
+    fresh = DatabaseService(db.engine.url)
+    try:
+        identity = fresh.database_identity()
+        assert identity != original
+        assert len(identity) == 36
+        again = DatabaseService(db.engine.url)
+        assert again.database_identity() == identity, "the created row is kept"
+        again.close()
+    finally:
+        fresh.close()

@@ -8,6 +8,11 @@ by measurement and first row, so a replay never stores a row twice.
 
 A record is ``magic | length | crc32 | header length | JSON header | binary payload``;
 a record cut short by a crash fails its length or checksum and ends the file's replay.
+
+A database's spool folder is named by the database's identity (its ``database_identity``
+row), so every spelling of its URL finds the same folder. Its ``journals/`` sub-folder
+holds the engine's point journals (:mod:`pybirch.scan.journal`): the points measured but
+not spooled yet.
 """
 
 from __future__ import annotations
@@ -21,19 +26,24 @@ import struct
 import uuid
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pybirch.database import data_dir
 from pybirch.database.errors import StorageError
+from pybirch.scan.journal import orphaned_journals, read_segment
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"PBS1"
+#: Sub-folder of a spool folder holding the engine's point journals.
+JOURNALS = "journals"
 _FRAME = struct.Struct("<4sII")
 _HEADER_LENGTH = struct.Struct("<I")
 SUFFIX = ".spool"
+#: Hex digits of the URL hash that named spool folders before database identities.
+LEGACY_KEY_LENGTH = 16
 
 
 @dataclass(frozen=True)
@@ -44,10 +54,30 @@ class SpoolRecord:
     payload: bytes
 
 
-def spool_directory(database_url: str) -> Path:
-    """The spool folder of one database, inside the data directory."""
-    key = hashlib.sha256(database_url.encode()).hexdigest()[:16]
-    return data_dir() / "spool" / key
+def spool_root() -> Path:
+    """The folder holding one spool folder per database, inside the data directory."""
+    return data_dir() / "spool"
+
+
+def spool_directory(identity: str) -> Path:
+    """The spool folder of the database whose identity row holds ``identity``.
+
+    Keyed by the database's own identity, not its URL: the same database reached as
+    ``localhost`` or ``127.0.0.1``, through a failover host or a pooler, has one spool.
+    """
+    return spool_root() / identity
+
+
+def legacy_spool_directory(database_url: str) -> Path:
+    """Where PyBirch before database identities spooled for ``database_url`` (by its hash)."""
+    key = hashlib.sha256(database_url.encode()).hexdigest()[:LEGACY_KEY_LENGTH]
+    return spool_root() / key
+
+
+def is_legacy_directory(directory: Path) -> bool:
+    """True for a spool folder keyed by a URL's hash (PyBirch before database identities)."""
+    name = directory.name
+    return len(name) == LEGACY_KEY_LENGTH and all(c in "0123456789abcdef" for c in name)
 
 
 def fsync_enabled() -> bool:
@@ -150,3 +180,54 @@ def orphaned_spools(directory: Path) -> Iterator[OrphanedSpool]:
             os.close(fd)
             continue
         yield OrphanedSpool(path, fd)
+
+
+@dataclass
+class SpoolContents:
+    """What the unowned files of a spool folder hold (records whose writer is gone)."""
+
+    directory: Path
+    files: list[Path] = field(default_factory=list)
+    scans: set[int] = field(default_factory=set)
+    measurements: set[tuple[int, str]] = field(default_factory=set)
+    rows: int = 0
+
+    def describe(self) -> str:
+        """``N files: S scans (ids), M measurements, R rows``."""
+        ids = ", ".join(str(scan) for scan in sorted(self.scans))
+        return (
+            f"{len(self.files)} files: {len(self.scans)} scans ({ids}), "
+            f"{len(self.measurements)} measurements, {self.rows} rows"
+        )
+
+
+def unowned_contents(directory: Path) -> SpoolContents:
+    """What the spool and journal files of ``directory`` that no live writer holds contain."""
+    contents = SpoolContents(directory)
+    for orphan in orphaned_spools(directory):
+        try:
+            for record in read_records(orphan.path):
+                _count(
+                    contents,
+                    record.header["scan_id"],
+                    record.header["measurement"],
+                    record.header["row_count"],
+                )
+            contents.files.append(orphan.path)
+        finally:
+            orphan.release(delete=False)
+    for journal in orphaned_journals(directory / JOURNALS):
+        try:
+            segment = read_segment(journal.path)
+            rows = int(segment.rows_per_point().sum())
+            _count(contents, segment.tag["scan_id"], segment.columns.name, rows)
+            contents.files.append(journal.path)
+        finally:
+            journal.release(delete=False)
+    return contents
+
+
+def _count(contents: SpoolContents, scan_id: int, measurement: str, rows: int) -> None:
+    contents.scans.add(scan_id)
+    contents.measurements.add((scan_id, measurement))
+    contents.rows += rows

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,41 @@ TIMESTAMP_COLUMN = "timestamp"
 
 
 @dataclass(frozen=True)
+class MeasurementColumns:
+    """What a measurement's rows are: its name, instrument and column labels."""
+
+    name: str
+    instrument_name: str
+    #: Labels of the measurement's own columns, ``name (unit)``.
+    data_columns: tuple[str, ...]
+    #: Labels of the ancestor positions, outermost first.
+    position_columns: tuple[str, ...]
+
+    @classmethod
+    def from_plan(cls, plan: MeasurementPlan) -> MeasurementColumns:
+        """The columns of a planned measurement."""
+        return cls(
+            plan.name,
+            plan.item.instrument.name,
+            tuple(plan.data_columns),
+            tuple(plan.position_columns),
+        )
+
+
+class PointRecorder(Protocol):
+    """Where the engine writes each point as it is measured (see :mod:`pybirch.scan.journal`)."""
+
+    def begin_pass(self, start: int, outer: tuple[float, ...]) -> None:
+        """Record that points from ``start`` on sit at the outer positions ``outer``."""
+
+    def point(self, data: bytes, timestamp: float, position: float) -> None:
+        """Record one point: its readings, when it was taken and its parent's position."""
+
+    def close(self) -> None:
+        """Stop recording (the scan is over)."""
+
+
+@dataclass(frozen=True)
 class PositionPass:
     """One pass of a measurement's parent loop: where it started and what it commanded."""
 
@@ -43,9 +78,14 @@ class PositionPass:
 class MeasurementBuffer:
     """Readings of one measurement since the last flush."""
 
-    def __init__(self, plan: MeasurementPlan, buffer_size: int) -> None:
+    def __init__(
+        self, plan: MeasurementPlan, buffer_size: int, recorder: PointRecorder | None = None
+    ) -> None:
         self.plan = plan
         self.name = plan.name
+        self.columns = MeasurementColumns.from_plan(plan)
+        #: Gets every point as it is measured, so a killed process loses none (or None).
+        self.recorder = recorder
         self.column_count = len(plan.data_columns)
         self.row_bytes = 8 * self.column_count
         self.buffer_size = buffer_size
@@ -69,12 +109,20 @@ class MeasurementBuffer:
     def begin_pass(self, outer: tuple[float, ...], sequence: np.ndarray | None) -> None:
         """Record that the parent loop starts a pass through ``sequence``."""
         self._passes.append(PositionPass(self.points_taken, outer, sequence))
+        if self.recorder is not None:
+            self.recorder.begin_pass(self.points_taken, outer)
+
+    def position(self) -> float:
+        """The parent's commanded position for the point being taken (NaN without a parent)."""
+        current = self._passes[-1]
+        if current.sequence is None:
+            return float("nan")
+        return float(current.sequence[self.points_taken - current.start])
 
     def add_first(self, result: object, timestamp: float) -> None:
         """Add the first point, checking its shape and sizing batches from its row count."""
         rows = self.as_rows(result)
-        self.chunks.append(rows.tobytes())
-        self.timestamps.append(timestamp)
+        self._record(rows.tobytes(), timestamp)
         self.points_per_batch = max(1, self.buffer_size // max(1, rows.shape[0]))
         self.shape = np.shape(result)  # type: ignore[arg-type]
         self.calibrated = True
@@ -84,9 +132,14 @@ class MeasurementBuffer:
         if not self.calibrated:
             self.add_first(result, timestamp)
         else:
-            self.chunks.append(self.to_bytes(result))
-            self.timestamps.append(timestamp)
+            self._record(self.to_bytes(result), timestamp)
         return len(self.chunks) >= self.points_per_batch
+
+    def _record(self, data: bytes, timestamp: float) -> None:
+        if self.recorder is not None:
+            self.recorder.point(data, timestamp, self.position())
+        self.chunks.append(data)
+        self.timestamps.append(timestamp)
 
     def to_bytes(self, result: object) -> bytes:
         """A reading as float64 bytes, validated unless it looks exactly like the first."""
@@ -128,7 +181,7 @@ class MeasurementBuffer:
             count = len(rows_per_point)
             joined = b"".join(self.chunks[:count])
         batch = DataBatch(
-            self.plan,
+            self.columns,
             self.flushed_points,
             joined,
             self.timestamps[:count],
@@ -163,20 +216,20 @@ class DataBatch:
 
     def __init__(
         self,
-        plan: MeasurementPlan,
+        columns: MeasurementColumns,
         first_point: int,
         data: bytes,
         timestamps: list[float],
         rows_per_point: np.ndarray | None,
         passes: list[PositionPass],
     ) -> None:
-        self.measurement_name = plan.name
+        self.measurement_name = columns.name
         #: Name of the instrument that took the readings.
-        self.instrument_name: str = plan.item.instrument.name
+        self.instrument_name: str = columns.instrument_name
         #: Labels of the measurement's own columns, ``name (unit)``.
-        self.data_columns = plan.data_columns
+        self.data_columns = list(columns.data_columns)
         #: Labels of the ancestor positions, outermost first.
-        self.position_columns = plan.position_columns
+        self.position_columns = list(columns.position_columns)
         #: Number of the batch's first point within the scan's points of this measurement.
         self.first_point = first_point
         #: Number of points (readings) in the batch.

@@ -2,7 +2,8 @@
 
 This is the hot path. A movement whose only child is one measurement runs in a tight
 loop that does, per point: a control check (one list read), the move, the reading, one
-``tobytes`` copy, a timestamp, and a size/time check for the flush. Everything else
+``tobytes`` copy, a timestamp, the point's journal record (if the scan has a journal, see
+:mod:`pybirch.scan.journal`), and a size/time check for the flush. Everything else
 (positions, point indices, DataFrames) is rebuilt per batch, off the per-point path.
 """
 
@@ -113,6 +114,7 @@ class TreeExecutor:
             remaining -= 1
         chunks, to_bytes = buffer.chunks, buffer.to_bytes
         append, stamp = chunks.append, buffer.timestamps.append
+        record = None if buffer.recorder is None else buffer.recorder.point
         limit, deadline, shape = buffer.points_per_batch, self._deadline, buffer.shape
         # Blocks sized to the room left in the batch keep the count check off the per-point path.
         while remaining > 0:
@@ -126,10 +128,14 @@ class TreeExecutor:
                 movement.position = position
                 result = perform()
                 if result.dtype is FLOAT64 and result.shape == shape:
-                    append(result.tobytes())
+                    data = result.tobytes()
                 else:
-                    append(to_bytes(result))
+                    data = to_bytes(result)
                 t = now()
+                if record is not None:
+                    # Before the next reading: a kill from here on loses nothing.
+                    record(data, t, position)
+                append(data)
                 stamp(t)
                 if t >= deadline:
                     self._flush_due(None, t)

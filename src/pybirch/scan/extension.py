@@ -2,7 +2,7 @@
 
 The engine calls every hook of every extension from one thread per scan, in this order::
 
-    set_scan_reference(scan) -> startup() -> execute()
+    set_scan_reference(scan) -> startup() -> point_recorder(columns)* -> execute()
         -> save_data(df, name)*  (on_pause() -> save_data()* -> on_resume())*
         -> on_complete() | on_abort() | on_error(exc)
     -> shutdown()
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pandas as pd
 
 if TYPE_CHECKING:
-    from pybirch.scan.batch import DataBatch
+    from pybirch.scan.batch import DataBatch, MeasurementColumns, PointRecorder
     from pybirch.scan.scan import Scan
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,16 @@ class ScanExtension:
 
     def startup(self) -> None:
         """Called once the instruments are connected, before any point."""
+
+    def point_recorder(self, columns: MeasurementColumns) -> PointRecorder | None:
+        """A recorder that gets each point of one measurement as it is measured, or None.
+
+        Called once per measurement after :meth:`startup`; the first extension offering a
+        recorder gets every point before the engine takes the next, so an extension that
+        stores data can keep the points a killed process had not batched yet (see
+        :class:`pybirch.scan.journal.PointJournal`). The scan closes the recorder at its end.
+        """
+        return None
 
     def execute(self) -> None:
         """Called when the scan starts taking points."""

@@ -240,6 +240,7 @@ class Scan:
             self._call_extensions("set_scan_reference", self)
             self._connect_instruments()
             self._call_extensions("startup")
+            self._attach_recorders()
         except BaseException as exc:
             self._fail(exc)
             raise
@@ -287,6 +288,7 @@ class Scan:
             self._call_extensions("shutdown", critical=False)
             self._dispatcher.close()
             self.extension_errors = list(self._dispatcher.errors)
+        self._close_recorders()
 
     # -- internals --------------------------------------------------------------------------
 
@@ -299,6 +301,23 @@ class Scan:
             if item.settings:
                 item.instrument.settings = item.settings
         self.instrument_snapshot = {i.name: i.serialize() for i in self.instruments()}
+
+    def _attach_recorders(self) -> None:
+        """Give each measurement the point recorder the first willing extension offers."""
+        assert self._dispatcher is not None
+        for buffer in self._buffers.values():
+            for extension in self._dispatcher.active:
+                recorder = extension.point_recorder(buffer.columns)
+                if recorder is not None:
+                    buffer.recorder = recorder
+                    break
+
+    def _close_recorders(self) -> None:
+        # After every batch was delivered: a recorder keeps only what was not stored.
+        for buffer in self._buffers.values():
+            if buffer.recorder is not None:
+                buffer.recorder.close()
+                buffer.recorder = None
 
     def _shutdown_instruments(self) -> None:
         while self._connected:

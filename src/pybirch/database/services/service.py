@@ -5,6 +5,7 @@ from __future__ import annotations
 from pybirch.database.services.accounts import AccountsMixin
 from pybirch.database.services.computers import ComputerServices
 from pybirch.database.services.data import DataMixin
+from pybirch.database.services.identity import IdentityMixin
 from pybirch.database.services.instruments import InstrumentsMixin
 from pybirch.database.services.projects import ProjectsMixin
 from pybirch.database.services.queues import QueuesMixin
@@ -19,6 +20,7 @@ class DatabaseService(
     InstrumentsMixin,
     ComputerServices,
     DataMixin,
+    IdentityMixin,
 ):
     """The database of one lab or one computer.
 

@@ -12,7 +12,8 @@ from pybirch.database_integration.serializers import driver_versions
 from pybirch.scan.extension import ScanExtension
 
 if TYPE_CHECKING:
-    from pybirch.scan.batch import DataBatch
+    from pybirch.scan.batch import DataBatch, MeasurementColumns
+    from pybirch.scan.journal import PointJournal
     from pybirch.scan.scan import Scan
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,10 @@ class DatabaseExtension(ScanExtension):
             driver_versions=driver_versions(scan.instruments()),
             total_points=scan.total_points,
         )
+
+    def point_recorder(self, columns: MeasurementColumns) -> PointJournal:
+        # Every point is journaled as measured, so a killed process loses none.
+        return self.data_manager.open_journal(self.scan_id, columns)
 
     def save_batch(self, batch: DataBatch) -> None:
         scan = self._require_scan()

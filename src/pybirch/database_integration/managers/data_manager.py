@@ -9,8 +9,14 @@ database is unreachable the writer keeps the work queued and retries; the scan g
 measuring. Status updates travel the same queue, so the database sees a scan's data
 before its end.
 
-A manager replays spool files left by dead processes when it starts; batches already
-stored (perhaps inside a merged chunk) are skipped, so nothing is stored twice.
+A manager replays spool files and point journals left by dead processes when it starts;
+rows already stored (perhaps inside a merged chunk) are skipped, so nothing is stored
+twice. The spool folder is the database's own (named by its identity row, whatever the
+URL); spools found for any other database are reported with a warning and kept.
+
+Point journals (:mod:`pybirch.scan.journal`) hold what the engine measured but had not
+batched yet: the manager hands one to each measurement of a scan (``open_journal``) and
+releases its points once their batch is in the spool.
 """
 
 from __future__ import annotations
@@ -18,11 +24,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -34,13 +43,19 @@ from pybirch.database.storage import chunks as chunk_store
 from pybirch.database.storage.codec import RAW_CODEC, concatenate
 from pybirch.database_integration.serializers import batch_layout, batch_to_chunk
 from pybirch.database_integration.spool import (
+    JOURNALS,
     Spool,
     SpoolRecord,
+    is_legacy_directory,
+    legacy_spool_directory,
     orphaned_spools,
     read_records,
     spool_directory,
+    spool_root,
+    unowned_contents,
 )
-from pybirch.scan.batch import DataBatch
+from pybirch.scan.batch import DataBatch, MeasurementColumns
+from pybirch.scan.journal import JournalSegment, PointJournal, orphaned_journals, read_segment
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +125,13 @@ class DataManager:
         self.db = db
         #: Seconds a scan's end waits for its data to be committed (database away).
         self.commit_wait = commit_wait
-        # Keyed without the password, so a changed password does not orphan the spool.
-        self.spool_directory = spool_directory(db.url)
+        #: The database's own identity: its spool folder, however the URL is spelled.
+        self.identity = db.database_identity()
+        self.spool_directory = spool_directory(self.identity)
+        #: Point journals handed out, by (scan id, measurement), released as batches spool.
+        self._journals: weakref.WeakValueDictionary[tuple[int, str], PointJournal] = (
+            weakref.WeakValueDictionary()
+        )
         #: Errors that dropped work (the data is kept in the spool for the next start).
         self.errors: list[tuple[int | None, BaseException]] = []
         #: Chunks found in dead processes' spools and stored at start-up.
@@ -161,30 +181,26 @@ class DataManager:
             if cursor.layout is None:
                 cursor.layout = batch_layout(batch)
                 cursor.layout_json = cursor.layout.to_json()
-        layout = cursor.layout
-        rows = batch_to_chunk(batch, first_row)
-        chunk = encode(rows, layout, RAW_CODEC)
-        shape = None if chunk.rows_per_point is None else [chunk.rows_per_point]
-        work = _ChunkWork(
-            scan_id,
-            batch.measurement_name,
-            layout,
-            shape,
-            rows,
-            chunk,
-            batch.instrument_name,
-            cursor.layout_json,
-            points_done,
-            progress,
-        )
+        work = _work_from_batch(scan_id, batch, first_row, cursor.layout, cursor.layout_json)
+        work.points_done, work.progress = points_done, progress
         with self._cond:
-            self._spool_locked().append(_spool_header(work), chunk.payload)
+            self._spool_locked().append(_spool_header(work), work.chunk.payload)
+            journal = self._journals.get(key)
             self._uncommitted += 1
             self._work.append(work)
             # Wake the writer only when it sleeps for lack of work or has a full load;
             # while it gathers, every wake-up would cost the measuring thread the GIL.
             if len(self._work) == 1 or len(self._work) >= MAX_CHUNKS_PER_COMMIT:
                 self._cond.notify_all()
+        if journal is not None:  # the batch is in the spool now: the journal may forget it
+            journal.release(batch.first_point + batch.point_count)
+
+    def open_journal(self, scan_id: int, columns: MeasurementColumns) -> PointJournal:
+        """A point journal for one measurement of a scan, in this database's spool folder."""
+        journal = PointJournal(self.spool_directory / JOURNALS, columns, {"scan_id": scan_id})
+        with self._cond:
+            self._journals[(scan_id, columns.name)] = journal
+        return journal
 
     def call(
         self,
@@ -243,9 +259,22 @@ class DataManager:
     # -- start-up replay -------------------------------------------------------------------
 
     def replay_spools(self) -> int:
-        """Store the chunks of spool files left by dead writers; returns how many."""
+        """Store what dead writers left (spools, then journals); returns how many chunks.
+
+        Spools of this database kept under its URL by PyBirch before database identities
+        are replayed too; spools of any other database are reported with a warning.
+        """
+        legacy = legacy_spool_directory(self.db.url)
+        stored = self._replay_spool_files(legacy) + self._replay_spool_files(self.spool_directory)
+        stored += self._replay_journals(self.spool_directory / JOURNALS)
+        _remove_if_empty(legacy)
+        self._warn_about_foreign_spools(legacy)
+        self.replayed_chunks += stored
+        return stored
+
+    def _replay_spool_files(self, directory: Path) -> int:
         stored = 0
-        for orphan in orphaned_spools(self.spool_directory):
+        for orphan in orphaned_spools(directory):
             replayed = False
             try:
                 works = self._not_yet_stored(
@@ -260,8 +289,77 @@ class DataManager:
                 log.error("cannot replay spool %s yet; it is kept", orphan.path, exc_info=exc)
             finally:
                 orphan.release(delete=replayed)
-        self.replayed_chunks += stored
         return stored
+
+    def _replay_journals(self, directory: Path) -> int:
+        """Store the points of dead writers' journals that no chunk holds yet."""
+        stored = 0
+        for orphan in orphaned_journals(directory):
+            replayed = False
+            try:
+                works = self._journal_works(read_segment(orphan.path))
+                for start in range(0, len(works), MAX_CHUNKS_PER_COMMIT):
+                    self._commit_chunks(works[start : start + MAX_CHUNKS_PER_COMMIT])
+                stored += len(works)
+                replayed = True
+                log.info("replayed %d chunks from journal %s", len(works), orphan.path)
+            except Exception as exc:
+                log.error("cannot replay journal %s yet; it is kept", orphan.path, exc_info=exc)
+            finally:
+                orphan.release(delete=replayed)
+        return stored
+
+    def _journal_works(self, segment: JournalSegment) -> list[_ChunkWork]:
+        """The journal's points that are not stored yet, as chunks keyed by their first row."""
+        rows = segment.rows_per_point()
+        if rows.size == 0:
+            return []
+        scan_id = segment.tag["scan_id"]
+        whole = segment.batch(segment.first_point, segment.first_point + rows.size)
+        probe = _work_from_batch(scan_id, whole, segment.first_row)
+        # Row number where each point starts, and one past the last row.
+        bounds = segment.first_row + np.concatenate(([0], np.cumsum(rows)))
+        first, end = int(bounds[0]), int(bounds[-1])
+        with self.db.engine.connect() as connection:
+            spans = chunk_store.stored_spans(connection, self._measurement_id(probe), first, end)
+        works = []
+        for low, high in _gaps(first, end, spans):
+            start, stop = np.searchsorted(bounds, [low, high])
+            if bounds[start] != low or bounds[stop] != high:
+                raise DataIntegrityError(
+                    f"journal {segment.path}: stored rows of {segment.columns.name!r} end "
+                    f"inside a point ({low}..{high - 1})"
+                )
+            point = segment.first_point
+            batch = segment.batch(point + int(start), point + int(stop))
+            works.append(_work_from_batch(scan_id, batch, low, probe.layout, probe.layout_json))
+        return works
+
+    def _warn_about_foreign_spools(self, legacy: Path) -> None:
+        """Warn loudly about spools this database cannot take: they belong to another one."""
+        root = spool_root()
+        if not root.is_dir():
+            return
+        for directory in sorted(root.iterdir()):
+            if directory in (self.spool_directory, legacy) or not directory.is_dir():
+                continue
+            contents = unowned_contents(directory)
+            if not contents.files:
+                continue
+            if is_legacy_directory(directory):
+                owner = "a database URL of an older PyBirch (replayed when that URL is used)"
+            else:
+                owner = f"database identity {directory.name}"
+            log.warning(
+                "spool %s holds points no database has stored (%s); it belongs to %s, not "
+                "to this database (%s, identity %s), and is kept until PyBirch starts with "
+                "that database",
+                directory,
+                contents.describe(),
+                owner,
+                self.db.url,
+                self.identity,
+            )
 
     # -- the writer ------------------------------------------------------------------------
 
@@ -442,6 +540,49 @@ class DataManager:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"{self!r} is closed")
+
+
+def _work_from_batch(
+    scan_id: int,
+    batch: DataBatch,
+    first_row: int,
+    layout: Layout | None = None,
+    layout_json: list[dict[str, Any]] | None = None,
+) -> _ChunkWork:
+    """A batch as a chunk starting at ``first_row``, uncompressed (as spooled)."""
+    layout = layout or batch_layout(batch)
+    rows = batch_to_chunk(batch, first_row)
+    chunk = encode(rows, layout, RAW_CODEC)
+    shape = None if chunk.rows_per_point is None else [chunk.rows_per_point]
+    return _ChunkWork(
+        scan_id,
+        batch.measurement_name,
+        layout,
+        shape,
+        rows,
+        chunk,
+        batch.instrument_name,
+        layout_json or layout.to_json(),
+    )
+
+
+def _gaps(first: int, end: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of rows ``first .. end`` that no (sorted) stored span covers."""
+    gaps = []
+    cursor = first
+    for low, high in spans:
+        if low > cursor:
+            gaps.append((cursor, min(low, end)))
+        cursor = max(cursor, high)
+    if cursor < end:
+        gaps.append((cursor, end))
+    return gaps
+
+
+def _remove_if_empty(directory: Path) -> None:
+    """Remove a spool folder left with nothing in it (a legacy folder fully replayed)."""
+    if directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
 
 
 def _spool_header(work: _ChunkWork) -> dict[str, Any]:
