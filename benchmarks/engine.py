@@ -4,15 +4,21 @@ Run: ``.venv/bin/python benchmarks/engine.py`` (add ``--quick`` for a smaller ru
 
 Zero-cost instruments (a movement that stores its position, a measurement that returns a
 preallocated row) and a do-nothing extension isolate the engine's own cost: copying rows,
-timestamps, pause/abort checks and batching. The same scans are then run with PyBirch's
-simulated instruments at zero delay and zero noise.
+timestamps, pause/abort checks and batching. The same zero-cost scans then run with the
+point journal that ``DatabaseExtension`` gives every scan (each point written to a
+memory-mapped file as it is measured, so a killed process loses none; see
+``pybirch.scan.journal``), and with PyBirch's simulated instruments at zero delay and zero
+noise.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +34,8 @@ from pybirch.scan import (
     ScanState,
     ScanTree,
 )
+from pybirch.scan.batch import MeasurementColumns
+from pybirch.scan.journal import PointJournal
 
 GOAL_POINTS_PER_SECOND = 500_000
 GOAL_RATIO = 5.0
@@ -73,6 +81,23 @@ class NullExtension(ScanExtension):
         self.rows += batch.point_count
 
 
+class JournalExtension(NullExtension):
+    """Journals every point, as ``DatabaseExtension`` does, and releases each batch."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        self.directory = directory
+        self.journals: dict[str, PointJournal] = {}
+
+    def point_recorder(self, columns: MeasurementColumns) -> PointJournal:
+        journal = self.journals[columns.name] = PointJournal(self.directory, columns, {})
+        return journal
+
+    def save_batch(self, batch: DataBatch) -> None:
+        super().save_batch(batch)
+        self.journals[batch.measurement_name].release(batch.first_point + batch.point_count)
+
+
 def bare_1d(movement: Movement, measurement: Measurement, positions: list[float]) -> None:
     """The baseline: the same instrument calls with nothing around them."""
     for x in positions:
@@ -91,13 +116,17 @@ def bare_2d(
             measurement.perform_measurement()
 
 
-def run_scan(tree: ScanTree) -> tuple[float, int]:
+def run_scan(tree: ScanTree, journal: bool = False) -> tuple[float, int]:
     """Run a scan with a do-nothing extension; return seconds spent and rows delivered."""
     extension = NullExtension()
+    if journal:
+        extension = JournalExtension(Path(tempfile.mkdtemp(prefix="pybirch-journal-")))
     scan = Scan(ScanSettings("benchmark", "engine", scan_tree=tree), extensions=[extension])
     started = time.perf_counter()
     state = scan.run()
     elapsed = time.perf_counter() - started
+    if isinstance(extension, JournalExtension):
+        shutil.rmtree(extension.directory)
     if state is not ScanState.COMPLETED:
         raise RuntimeError(f"benchmark scan ended {state}: {scan.error!r}")
     return elapsed, extension.rows
@@ -136,12 +165,13 @@ def compare(
     span: float,
     sizes: tuple[int, int, int],
     judged: bool,
+    journal: bool = False,
 ) -> None:
     """Time a 1-D and a 2-D scan of these instruments against the bare loops."""
     n_1d, n_2d, repeats = sizes
     positions = np.linspace(0.0, span, n_1d)
     tree_1d = ScanTree([MovementItem(inner, positions, children=[MeasurementItem(measurement)])])
-    engine_s = best_of(repeats, lambda: _checked(run_scan(tree_1d), n_1d))
+    engine_s = best_of(repeats, lambda: _checked(run_scan(tree_1d, journal), n_1d))
     bare_s = best_of(
         repeats, lambda: timed(lambda: bare_1d(inner, measurement, positions.tolist()))
     )
@@ -159,7 +189,7 @@ def compare(
             ),
         ]
     )
-    engine_s = best_of(repeats, lambda: _checked(run_scan(tree_2d), n_2d * n_2d))
+    engine_s = best_of(repeats, lambda: _checked(run_scan(tree_2d, journal), n_2d * n_2d))
     bare_s = best_of(
         repeats,
         lambda: timed(lambda: bare_2d(outer, inner, measurement, axis.tolist(), axis.tolist())),
@@ -190,6 +220,16 @@ def main() -> None:
         1.0,
         sizes,
         judged=True,
+    )
+    compare(
+        "zero-cost, point journal",
+        NullMovement("y"),
+        NullMovement("x"),
+        NullMeasurement("meter"),
+        1.0,
+        sizes,
+        judged=True,
+        journal=True,
     )
     sample = SimulatedSample()
     compare(

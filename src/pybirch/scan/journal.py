@@ -10,11 +10,12 @@ store instruction ran. Whoever stores the batches (the database's data manager) 
 
 A journal is a chain of *segment* files, each self-contained: a JSON header saying whose
 points they are (a caller's ``tag``, the columns, the segment's first point and row), then
-records. A record is a 32-byte header ``timestamp | position | length | sequence`` and
-``length`` bytes of readings (a negative length marks a pass record: the first point of a
-pass and its outer positions). The header is written after the readings and its
-``sequence`` (1, 2, 3, ... in a fresh, zero-filled file) is its last field, so a record
-whose sequence is not the next one was cut short by the kill and ends the segment.
+records. A record is ``length | timestamp | position | payload | commit``: ``length``
+bytes of readings (a negative length marks a pass record, whose payload is the first point
+of a pass and its outer positions), and last a commit word, the file offset where the
+record ends. One ``struct.pack_into`` writes it, field after field, so the commit word is
+stored last; in a fresh, zero-filled file a record whose commit word is not its own end was
+cut short by the kill, and ends the segment.
 
 A writer holds ``flock`` on its segments while it lives: :func:`orphaned_journals` finds
 the segments of dead writers, which :func:`read_segment` turns back into a
@@ -48,9 +49,16 @@ MAGIC = b"PBJ1"
 #: Bytes of one segment file (a bigger point gets a segment of its own size).
 SEGMENT_BYTES = 8 * 1024 * 1024
 _PREAMBLE = struct.Struct("<4sI")  # magic, length of the JSON header
-_RECORD = struct.Struct("<ddqQ")  # timestamp, position, length (< 0: pass), sequence
+_HEAD = struct.Struct("<qdd")  # length (< 0: a pass record), timestamp, position
+_COMMIT = struct.Struct("<Q")  # the record's end offset, written last
+_OVERHEAD = _HEAD.size + _COMMIT.size
 _PASS_START = struct.Struct("<q")
 _NAN = float("nan")
+
+
+def _record_format(length: int) -> struct.Struct:
+    """The whole record for a payload of ``length`` bytes, packed in one call."""
+    return struct.Struct(f"<qdd{length}sQ")
 
 
 class JournalError(OSError):
@@ -91,7 +99,11 @@ class PointJournal:
         self._lock = threading.Lock()
         self._segments: deque[_Segment] = deque()
         self._map: mmap.mmap | None = None
-        self._end = self._capacity = self._sequence = 0
+        self._end = self._capacity = 0
+        # The record format of the last point's size (a scan's points rarely change size).
+        self._length = -1
+        self._size = 0
+        self._pack = _record_format(0).pack_into
         self._points = self._data_bytes = self._released = self._segment_number = 0
         self._pass: tuple[int, tuple[float, ...]] = (0, ())
         self._open_segment(0)
@@ -116,20 +128,20 @@ class PointJournal:
         self._write_pass()
 
     def point(self, data: bytes, timestamp: float, position: float) -> None:
-        """Record one point; costs one copy of its bytes and one header write."""
+        """Record one point with a single ``pack_into`` (its commit word stored last)."""
+        length = len(data)
+        if length != self._length:
+            self._length, self._size = length, length + _OVERHEAD
+            self._pack = _record_format(length).pack_into
         start = self._end
-        end = start + 32 + len(data)
+        end = start + self._size
         if end > self._capacity:
-            start = self._open_segment(len(data))
-            end = start + 32 + len(data)
-        mapping = self._map
-        mapping[start + 32 : end] = data  # type: ignore[index]
-        self._sequence += 1
-        # The header goes last: its sequence number is what makes the record count.
-        _RECORD.pack_into(mapping, start, timestamp, position, len(data), self._sequence)
+            start = self._open_segment(length)
+            end = start + self._size
+        self._pack(self._map, start, length, timestamp, position, data, end)
         self._end = end
         self._points += 1
-        self._data_bytes += len(data)
+        self._data_bytes += length
 
     def release(self, end_point: int) -> None:
         """Points before ``end_point`` are safe elsewhere; delete segments holding only those."""
@@ -171,8 +183,8 @@ class PointJournal:
         encoded = json.dumps(meta, separators=(",", ":")).encode()
         records_start = _align(_PREAMBLE.size + len(encoded))
         outer_bytes = 8 * len(self._pass[1])
-        needed = records_start + 2 * 32 + _PASS_START.size + outer_bytes + point_bytes
-        size = max(self.segment_bytes, _align(needed, mmap.PAGESIZE))
+        needed = records_start + 2 * _OVERHEAD + _PASS_START.size + outer_bytes + point_bytes
+        size = max(self.segment_bytes, _align(needed))
         self._segment_number += 1
         path = self.directory / f"{self._stem}-{self._segment_number:06d}{SUFFIX}"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
@@ -194,7 +206,6 @@ class PointJournal:
         with self._lock:
             self._segments.append(_Segment(path, fd, self._points))
         self._map, self._capacity, self._end = mapping, size, records_start
-        self._sequence = 0
         # A segment must say where its points are without the segments before it.
         self._pass = (self._points, self._pass[1])
         self._write_pass()
@@ -204,14 +215,12 @@ class PointJournal:
         start, outer = self._pass
         payload = _PASS_START.pack(start) + np.asarray(outer, dtype=FLOAT64).tobytes()
         begin = self._end
-        end = begin + 32 + len(payload)
+        end = begin + _OVERHEAD + len(payload)
         if end > self._capacity:
             self._open_segment(0)  # writes the pass itself
             return
-        mapping = self._map
-        mapping[begin + 32 : end] = payload  # type: ignore[index]
-        self._sequence += 1
-        _RECORD.pack_into(mapping, begin, _NAN, _NAN, -len(payload), self._sequence)  # type: ignore[arg-type]
+        pack = _record_format(len(payload)).pack_into
+        pack(self._map, begin, -len(payload), _NAN, _NAN, payload, end)
         self._end = end
 
 
@@ -306,13 +315,12 @@ def read_segment(path: Path) -> JournalSegment:
 
 
 def _read_records(segment: JournalSegment, content: bytes, offset: int) -> None:
-    expected = 1
-    while offset + 32 <= len(content):
-        timestamp, position, length, sequence = _RECORD.unpack_from(content, offset)
-        end = offset + 32 + abs(length)
-        if sequence != expected or end > len(content):
+    while offset + _OVERHEAD <= len(content):
+        length, timestamp, position = _HEAD.unpack_from(content, offset)
+        end = offset + _OVERHEAD + abs(length)
+        if end > len(content) or _COMMIT.unpack_from(content, end - _COMMIT.size)[0] != end:
             return  # never written, or cut short by the kill
-        payload = content[offset + 32 : end]
+        payload = content[offset + _HEAD.size : end - _COMMIT.size]
         if length < 0:
             (start,) = _PASS_START.unpack_from(payload)
             outer = tuple(np.frombuffer(payload, dtype=FLOAT64, offset=_PASS_START.size).tolist())
@@ -321,7 +329,7 @@ def _read_records(segment: JournalSegment, content: bytes, offset: int) -> None:
             segment.data.append(payload)
             segment.timestamps.append(timestamp)
             segment.positions.append(position)
-        offset, expected = end, expected + 1
+        offset = end
 
 
 @dataclass
