@@ -35,7 +35,11 @@ class DatabaseQueue(Queue):
     Each scan enqueued gets a scan record (with the queue's project, sample and operator)
     and a :class:`DatabaseExtension`; all scans share one :class:`DataManager`. Queue
     states, scan states, progress and log entries are persisted as they happen.
-    ``DatabaseQueue.from_database(db, QID)`` picks a queue up again after a crash.
+    ``DatabaseQueue.from_database(db, QID, lab_id=...)`` picks a queue up again after a crash.
+
+    A QID names a queue within its lab (``lab_id=None``: the queues of no lab). A stored
+    queue of that QID in that lab is taken over, unless a live process still runs it
+    (:class:`QueueStateError`).
     """
 
     def __init__(
@@ -65,7 +69,7 @@ class DatabaseQueue(Queue):
         self.data_manager = data_manager or DataManager(db_service)
         self._owns_data = data_manager is None
         try:
-            stored = db_service.get_queue(QID)
+            stored = db_service.get_queue(QID, lab_id=lab_id)
         except NotFoundError:
             stored = None
         if stored is not None:
@@ -91,14 +95,20 @@ class DatabaseQueue(Queue):
 
     @classmethod
     def from_database(
-        cls, db: DatabaseService, QID: str, *, force: bool = False, **options: Any
+        cls,
+        db: DatabaseService,
+        QID: str,
+        *,
+        lab_id: int | None = None,
+        force: bool = False,
+        **options: Any,
     ) -> DatabaseQueue:  # the seed's name for it
-        """The queue ``QID`` after a restart: spool replayed, interrupted runs marked.
+        """The queue ``QID`` of lab ``lab_id`` after a restart: spool replayed, runs marked.
 
         Refuses a queue a live process on this computer still runs, or one recorded as
         running on another computer unless ``force``.
         """
-        record = db.get_queue(QID)
+        record = db.get_queue(QID, lab_id=lab_id)
         _refuse_if_live(record, force)
         data_manager = DataManager(db)  # replays what dead processes left in the spool
         _mark_dead_run(QueueManager(db), record)
@@ -231,10 +241,11 @@ class DatabaseQueue(Queue):
 
 
 def _refuse_if_live(record: QueueRecord, force: bool) -> None:
-    """Raise :class:`QueueStateError` if another live process may be running the queue.
+    """Raise :class:`QueueStateError` if a live process may be running the queue.
 
-    On this computer the recorded process id tells; a queue recorded as running on
-    another computer is taken over only with ``force`` (that computer may have crashed).
+    On this computer the recorded process id tells (this very process included: a
+    second queue object must not take over a queue that runs); a queue recorded as
+    running on another computer is taken over only with ``force`` (it may have crashed).
     """
     if record.status not in LIVE_QUEUE_STATUSES or force:
         return
@@ -244,8 +255,16 @@ def _refuse_if_live(record: QueueRecord, force: bool) -> None:
             f"pass force=True if that computer stopped without finishing it"
         )
     pid = (record.extra_data or {}).get("pid")
-    if not isinstance(pid, int) or pid == os.getpid():
-        return
+    if pid == os.getpid():
+        raise QueueStateError(
+            f"queue {record.queue_id!r} is {record.status} in this process; "
+            f"add scans to it, or choose another name"
+        )
+    if not isinstance(pid, int):
+        raise QueueStateError(
+            f"queue {record.queue_id!r} is recorded {record.status} here by an unknown "
+            f"process; pass force=True if nothing runs it any more"
+        )
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
