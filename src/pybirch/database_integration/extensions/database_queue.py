@@ -22,6 +22,7 @@ from pybirch.queue.handle import ScanHandle
 from pybirch.queue.log import LogEntry
 from pybirch.queue.queue import Queue
 from pybirch.queue.state import QueueState
+from pybirch.scan.errors import ScanDefinitionError
 from pybirch.scan.extension import ScanExtension
 from pybirch.scan.scan import Scan
 from pybirch.scan.state import ScanState
@@ -133,14 +134,23 @@ class DatabaseQueue(Queue):
         return self.queue_manager.get_incomplete_scans(self.db_queue_id)
 
     def requeue_incomplete(self) -> list[ScanHandle]:
-        """Enqueue a new run of every incomplete scan, rebuilt from its stored settings."""
+        """Enqueue a new run of every incomplete scan, rebuilt from its stored settings.
+
+        A stored scan that cannot run any more (its tree is refused when queued) is recorded
+        failed with the reason, and the others are queued still.
+        """
         handles = []
         for record in self.get_incomplete_scans():
             settings = self.scan_manager.rebuild_settings(record)
             sample = None
             if record.sample_id is not None:
                 sample = self.db.get_sample(record.sample_id).to_pybirch_sample()
-            handle = self.enqueue(Scan(settings, sample))
+            try:
+                handle = self.enqueue(Scan(settings, sample))
+            except ScanDefinitionError as exc:
+                self.scan_manager.fail_scan(record.id, exc)
+                self.log("ERROR", f"scan {record.scan_id} cannot run again: {exc}")
+                continue
             self.queue_manager.note_requeued(record, handle.scan_id)
             self.log("INFO", f"re-queued scan {record.scan_id} as {handle.scan_id}")
             handles.append(handle)
@@ -222,11 +232,18 @@ class DatabaseQueue(Queue):
         # Counted when the writer runs it, so two scans ending together cannot race; a
         # start counts too, so a queue's first scan shows while it runs.
         self.data_manager.call("recording queue progress", self._record_progress)
-        if state is ScanState.ABORTED:  # a scan aborted before it started never ran its extension
+        # A scan aborted before it started, or failed before its extension could start (a
+        # tree that stopped being valid after it was queued), never ran its extension: its
+        # record would stay queued, and requeue_incomplete would run it again.
+        if state in (ScanState.ABORTED, ScanState.FAILED):
+            # A failed scan ran, so its handle is still in the queue; an aborted one may not be.
+            message = self.get_handle(scan_id).error_message if state is ScanState.FAILED else None
             self.data_manager.call(
-                f"recording scan {scan_id} as aborted",
-                self._record_unstarted_abort,
+                f"recording scan {scan_id} as {state.value}",
+                self._record_unstarted_end,
                 record_id,
+                state.value,
+                message,
                 scan_id=record_id,
             )
 
@@ -235,9 +252,9 @@ class DatabaseQueue(Queue):
         finished = sum(1 for handle in handles if handle.state.finished)
         self.queue_manager.update_progress(self.db_queue_id, finished, len(handles))
 
-    def _record_unstarted_abort(self, record_id: int) -> None:
+    def _record_unstarted_end(self, record_id: int, status: str, message: str | None) -> None:
         if self.db.get_scan(record_id).status == "queued":
-            self.db.update_scan_status(record_id, "aborted")
+            self.db.record_scan_status(record_id, status, error_message=message)
 
 
 def _refuse_if_live(record: QueueRecord, force: bool) -> None:
