@@ -172,7 +172,8 @@ class Queue:
     def enqueue(self, scan: Scan) -> ScanHandle:
         """Add a scan that has not run yet at the end of the queue and return its handle.
 
-        The scan's sample is validated now (:class:`~pybirch.queue.errors.SampleError`).
+        The scan's tree and sample are validated now (:class:`~pybirch.scan.ScanDefinitionError`,
+        :class:`~pybirch.queue.errors.SampleError`).
         A RUNNING queue starts it as soon as the rules allow; otherwise it waits.
         """
         handle = self._add(scan, ScanHandle(scan))
@@ -512,6 +513,9 @@ class Queue:
         with self._cond:
             if any(h.scan is scan for h in self._handles):
                 raise QueueError(f"scan {scan.settings.scan_name!r} is already in the queue")
+        # A scan that cannot run is refused now, before anything records it, rather than
+        # failing in its thread later (ScanDefinitionError says which item and value).
+        scan.settings.scan_tree.validate()
         sample = getattr(scan, "sample", None)
         if isinstance(sample, Sample):
             sample.validate()

@@ -219,8 +219,13 @@ def _check_movement(item: MovementItem, ancestors: tuple[MovementItem, ...]) -> 
         raise ScanDefinitionError(f"{instrument!r} is not a Movement")
     if len(item.positions) == 0:
         raise ScanDefinitionError(f"movement {instrument.name!r} has no positions")
-    if not np.isfinite(item.positions).all():
-        raise ScanDefinitionError(f"positions of {instrument.name!r} contain NaN or infinity")
+    finite = np.isfinite(item.positions)
+    if not finite.all():
+        index = int(np.flatnonzero(~finite)[0])
+        raise ScanDefinitionError(
+            f"positions of {instrument.name!r} must be finite numbers: "
+            f"position {index} is {item.positions[index]:g}"
+        )
     try:
         instrument.check_positions(item.positions)
     except InstrumentError as exc:

@@ -4,15 +4,36 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
 from typing import Any
 
+from pybirch.database.models import Queue, Scan
 from pybirch.scan.design import MAX_AXES, MAX_POINTS_PER_AXIS, Axis, DesignError, ScanDesign
+
+#: The column each name typed in the form is stored in; a longer name is refused.
+NAME_COLUMNS = {
+    "scan_name": Scan.__table__.c.scan_name,
+    "project_name": Scan.__table__.c.project_name,
+    "new_queue": Queue.__table__.c.queue_id,
+}
+
+#: Most points a scan built in the browser may take, over all its readings.
+DEFAULT_MAX_SCAN_POINTS = 100_000_000
+
+
+def max_scan_points() -> int:
+    """The cap on a built scan's points: ``MAX_SCAN_POINTS``, else the default."""
+    return int(os.environ.get("MAX_SCAN_POINTS") or DEFAULT_MAX_SCAN_POINTS)
 
 
 def design_from_form(form: Mapping[str, Any], measurements: list[str]) -> ScanDesign:
-    """Read and check the form (``axisN_*`` fields, ``settings_<name>`` JSON)."""
+    """Read and check the form (names, ``axisN_*`` fields, ``settings_<name>`` JSON)."""
     errors: dict[str, str] = {}
+    for field, column in NAME_COLUMNS.items():
+        length = len((form.get(field) or "").strip())
+        if length > column.type.length:
+            errors[field] = f"at most {column.type.length} characters (this one has {length})"
     name = (form.get("scan_name") or "").strip()
     if not name:
         errors["scan_name"] = "give the scan a name"
@@ -42,6 +63,12 @@ def design_from_form(form: Mapping[str, Any], measurements: list[str]) -> ScanDe
         errors["axis1_instrument"] = "each axis needs its own instrument"
     if not measurements:
         errors["measure"] = "choose at least one instrument to read"
+    total = math.prod(axis.points for axis in axes) * len(measurements)
+    if total > max_scan_points():
+        errors["scan"] = (
+            f"the scan would take {total:,} points; the most a scan may take is "
+            f"{max_scan_points():,} (MAX_SCAN_POINTS)"
+        )
     settings = {}
     for key, text in form.items():
         if key.startswith("settings_") and str(text).strip():

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import defer, selectinload
 
-from pybirch.database.errors import DatabaseError, NotFoundError
+from pybirch.database.errors import DatabaseError, DuplicateError, NotFoundError
 from pybirch.database.models import (
     MeasurementChunk,
     MeasurementObject,
@@ -20,7 +20,7 @@ from pybirch.database.models import (
     utcnow,
 )
 from pybirch.database.models.scans import ACTIVE_SCAN_STATUSES, QUEUE_STATUSES
-from pybirch.database.services.core import ServiceCore
+from pybirch.database.services.core import ServiceCore, _check_fields
 from pybirch.database.services.paging import Page
 from pybirch.database.services.scans import HEAVY_SCAN_COLUMNS
 
@@ -29,29 +29,54 @@ from pybirch.database.services.scans import HEAVY_SCAN_COLUMNS
 LIVE_QUEUE_STATUSES = ("running", "paused", "stopping")
 
 
+class QueueRunningError(DatabaseError):
+    """A new queue was asked for under the name of a queue that still runs."""
+
+
 class QueuesMixin(ServiceCore):
     """Create, follow and recover queues."""
 
-    def create_queue(self, queue_id: str, **fields: Any) -> Queue:
-        """A new queue record for the QID ``queue_id``."""
+    def create_queue(self, queue_id: str, *, lab_id: int | None = None, **fields: Any) -> Queue:
+        """A new queue record for the QID ``queue_id`` in lab ``lab_id``.
+
+        Raises :class:`DuplicateError` if the lab has a queue of that QID already.
+        """
         fields.setdefault("computer_name", socket.gethostname())
         fields.setdefault("name", queue_id)
-        return self._create(Queue, queue_id=queue_id, **fields)
+        _check_fields(Queue, fields)
+        with self.session() as session:
+            # The unique constraint does not cover lab_id NULL (NULLs are distinct in SQL).
+            if _by_qid(session, queue_id, lab_id) is not None:
+                raise DuplicateError(f"{_where(lab_id)} has a queue {queue_id!r} already")
+            queue = Queue(queue_id=queue_id, lab_id=lab_id, **fields)
+            session.add(queue)
+            session.flush()
+            return queue
 
-    def create_queue_from_pybirch(self, pybirch_queue: Any, **fields: Any) -> Queue:
-        """The record of a PyBirch ``Queue`` (its QID, mode, parallelism), made or reused.
+    def create_queue_from_pybirch(
+        self, pybirch_queue: Any, *, lab_id: int | None = None, **fields: Any
+    ) -> Queue:
+        """The record of a PyBirch ``Queue`` (its QID, mode, parallelism) in lab ``lab_id``.
 
-        A QID names one queue: a new PyBirch queue with a stored QID takes over its record.
+        A QID names one queue of a lab: a new PyBirch queue with a QID stored in its lab
+        takes over that record, unless the record is live (:class:`QueueRunningError`); the
+        caller marks a run it knows is dead before. A record never changes lab.
         """
         fields.setdefault("execution_mode", str(pybirch_queue.mode.value))
         fields.setdefault("max_parallel_scans", int(pybirch_queue.max_parallel_scans))
+        _check_fields(Queue, fields)
         with self.session() as session:
-            queue = session.scalar(select(Queue).where(Queue.queue_id == pybirch_queue.QID))
+            queue = _by_qid(session, pybirch_queue.QID, lab_id, lock=True)
             if queue is None:
                 fields.setdefault("computer_name", socket.gethostname())
                 fields.setdefault("name", pybirch_queue.QID)
-                queue = Queue(queue_id=pybirch_queue.QID, status="idle", **fields)
+                queue = Queue(queue_id=pybirch_queue.QID, lab_id=lab_id, status="idle", **fields)
                 session.add(queue)
+            elif queue.status in LIVE_QUEUE_STATUSES:
+                raise QueueRunningError(
+                    f"queue {queue.queue_id!r} of {_where(lab_id)} is {queue.status} on "
+                    f"{queue.computer_name}; stop it, or choose another name"
+                )
             else:
                 fields.pop("created_by_id", None)  # the record keeps its creator
                 for name, value in fields.items():
@@ -59,13 +84,19 @@ class QueuesMixin(ServiceCore):
             session.flush()
             return queue
 
-    def get_queue(self, queue_id: int | str) -> Queue:
-        """The queue with this database id (int) or QID (str)."""
-        with self.session() as session:
-            return self._queue(session, queue_id)
+    def get_queue(self, queue_id: int | str, *, lab_id: int | None = None) -> Queue:
+        """The queue with this database id (int), or this QID (str) in lab ``lab_id``.
 
-    def get_queue_with_scans(self, queue_id: int | str, *, with_settings: bool = True) -> Queue:
-        """The queue with its scans loaded (oldest first).
+        A QID names a queue within one lab only; ``lab_id=None`` is the namespace of queues
+        made without a lab (scripts).
+        """
+        with self.session() as session:
+            return self._queue(session, queue_id, lab_id)
+
+    def get_queue_with_scans(
+        self, queue_id: int | str, *, lab_id: int | None = None, with_settings: bool = True
+    ) -> Queue:
+        """The queue (as :meth:`get_queue` finds it) with its scans loaded, oldest first.
 
         ``with_settings=False`` leaves out the scans' columns that grow with their size, as
         :meth:`get_scan` does.
@@ -74,10 +105,11 @@ class QueuesMixin(ServiceCore):
         if not with_settings:
             scans = scans.options(*(defer(c, raiseload=True) for c in HEAVY_SCAN_COLUMNS))
         with self.session() as session:
-            return self._queue(session, queue_id, scans)
+            return self._queue(session, queue_id, lab_id, scans)
 
     def update_queue(self, queue_id: int, **fields: Any) -> Queue:
-        """Change a queue's fields."""
+        """Change a queue's fields (never its lab)."""
+        _refuse_lab_change(fields)
         if "status" in fields:
             _check_status(fields["status"])
         return self._update(Queue, queue_id, **fields)
@@ -85,6 +117,7 @@ class QueuesMixin(ServiceCore):
     def update_queue_status(self, queue_id: int, status: str, **fields: Any) -> Queue:
         """Set a queue's status; start and end times are filled in when first reached."""
         _check_status(status)
+        _refuse_lab_change(fields)
         with self.session() as session:
             queue = self._get(session, Queue, queue_id)
             queue.status = status
@@ -208,12 +241,33 @@ class QueuesMixin(ServiceCore):
             )
             return int(result.rowcount or 0)
 
-    def _queue(self, session: Any, queue_id: int | str, *options: Any) -> Queue:
-        column = Queue.id if isinstance(queue_id, int) else Queue.queue_id
-        queue = session.scalar(select(Queue).where(column == queue_id).options(*options))
+    def _queue(self, session: Any, queue_id: int | str, lab_id: int | None, *options: Any) -> Queue:
+        if isinstance(queue_id, int):
+            queue = session.scalar(select(Queue).where(Queue.id == queue_id).options(*options))
+        else:
+            queue = _by_qid(session, queue_id, lab_id, options=options)
         if queue is None:
             raise NotFoundError("Queue", queue_id)
         return queue
+
+
+def _by_qid(
+    session: Any, qid: str, lab_id: int | None, *, lock: bool = False, options: Any = ()
+) -> Queue | None:
+    """The queue of QID ``qid`` in lab ``lab_id`` (None: the queues of no lab)."""
+    lab = Queue.lab_id.is_(None) if lab_id is None else Queue.lab_id == lab_id
+    statement = select(Queue).where(Queue.queue_id == qid, lab).options(*options)
+    # Locked so two processes making the same queue at once see each other (PostgreSQL).
+    return session.scalar(statement.with_for_update() if lock else statement)
+
+
+def _where(lab_id: int | None) -> str:
+    return "the queues of no lab" if lab_id is None else f"lab {lab_id}"
+
+
+def _refuse_lab_change(fields: dict[str, Any]) -> None:
+    if "lab_id" in fields:
+        raise DatabaseError("a queue never moves to another lab; make a new queue there")
 
 
 def _stored_points(session: Any, scan_id: int) -> int:

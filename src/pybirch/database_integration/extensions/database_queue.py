@@ -22,6 +22,7 @@ from pybirch.queue.handle import ScanHandle
 from pybirch.queue.log import LogEntry
 from pybirch.queue.queue import Queue
 from pybirch.queue.state import QueueState
+from pybirch.scan.errors import ScanDefinitionError
 from pybirch.scan.extension import ScanExtension
 from pybirch.scan.scan import Scan
 from pybirch.scan.state import ScanState
@@ -35,7 +36,11 @@ class DatabaseQueue(Queue):
     Each scan enqueued gets a scan record (with the queue's project, sample and operator)
     and a :class:`DatabaseExtension`; all scans share one :class:`DataManager`. Queue
     states, scan states, progress and log entries are persisted as they happen.
-    ``DatabaseQueue.from_database(db, QID)`` picks a queue up again after a crash.
+    ``DatabaseQueue.from_database(db, QID, lab_id=...)`` picks a queue up again after a crash.
+
+    A QID names a queue within its lab (``lab_id=None``: the queues of no lab). A stored
+    queue of that QID in that lab is taken over, unless a live process still runs it
+    (:class:`QueueStateError`).
     """
 
     def __init__(
@@ -65,7 +70,7 @@ class DatabaseQueue(Queue):
         self.data_manager = data_manager or DataManager(db_service)
         self._owns_data = data_manager is None
         try:
-            stored = db_service.get_queue(QID)
+            stored = db_service.get_queue(QID, lab_id=lab_id)
         except NotFoundError:
             stored = None
         if stored is not None:
@@ -91,14 +96,20 @@ class DatabaseQueue(Queue):
 
     @classmethod
     def from_database(
-        cls, db: DatabaseService, QID: str, *, force: bool = False, **options: Any
+        cls,
+        db: DatabaseService,
+        QID: str,
+        *,
+        lab_id: int | None = None,
+        force: bool = False,
+        **options: Any,
     ) -> DatabaseQueue:  # the seed's name for it
-        """The queue ``QID`` after a restart: spool replayed, interrupted runs marked.
+        """The queue ``QID`` of lab ``lab_id`` after a restart: spool replayed, runs marked.
 
         Refuses a queue a live process on this computer still runs, or one recorded as
         running on another computer unless ``force``.
         """
-        record = db.get_queue(QID)
+        record = db.get_queue(QID, lab_id=lab_id)
         _refuse_if_live(record, force)
         data_manager = DataManager(db)  # replays what dead processes left in the spool
         _mark_dead_run(QueueManager(db), record)
@@ -123,14 +134,23 @@ class DatabaseQueue(Queue):
         return self.queue_manager.get_incomplete_scans(self.db_queue_id)
 
     def requeue_incomplete(self) -> list[ScanHandle]:
-        """Enqueue a new run of every incomplete scan, rebuilt from its stored settings."""
+        """Enqueue a new run of every incomplete scan, rebuilt from its stored settings.
+
+        A stored scan that cannot run any more (its tree is refused when queued) is recorded
+        failed with the reason, and the others are queued still.
+        """
         handles = []
         for record in self.get_incomplete_scans():
             settings = self.scan_manager.rebuild_settings(record)
             sample = None
             if record.sample_id is not None:
                 sample = self.db.get_sample(record.sample_id).to_pybirch_sample()
-            handle = self.enqueue(Scan(settings, sample))
+            try:
+                handle = self.enqueue(Scan(settings, sample))
+            except ScanDefinitionError as exc:
+                self.scan_manager.fail_scan(record.id, exc)
+                self.log("ERROR", f"scan {record.scan_id} cannot run again: {exc}")
+                continue
             self.queue_manager.note_requeued(record, handle.scan_id)
             self.log("INFO", f"re-queued scan {record.scan_id} as {handle.scan_id}")
             handles.append(handle)
@@ -212,11 +232,18 @@ class DatabaseQueue(Queue):
         # Counted when the writer runs it, so two scans ending together cannot race; a
         # start counts too, so a queue's first scan shows while it runs.
         self.data_manager.call("recording queue progress", self._record_progress)
-        if state is ScanState.ABORTED:  # a scan aborted before it started never ran its extension
+        # A scan aborted before it started, or failed before its extension could start (a
+        # tree that stopped being valid after it was queued), never ran its extension: its
+        # record would stay queued, and requeue_incomplete would run it again.
+        if state in (ScanState.ABORTED, ScanState.FAILED):
+            # A failed scan ran, so its handle is still in the queue; an aborted one may not be.
+            message = self.get_handle(scan_id).error_message if state is ScanState.FAILED else None
             self.data_manager.call(
-                f"recording scan {scan_id} as aborted",
-                self._record_unstarted_abort,
+                f"recording scan {scan_id} as {state.value}",
+                self._record_unstarted_end,
                 record_id,
+                state.value,
+                message,
                 scan_id=record_id,
             )
 
@@ -225,16 +252,17 @@ class DatabaseQueue(Queue):
         finished = sum(1 for handle in handles if handle.state.finished)
         self.queue_manager.update_progress(self.db_queue_id, finished, len(handles))
 
-    def _record_unstarted_abort(self, record_id: int) -> None:
+    def _record_unstarted_end(self, record_id: int, status: str, message: str | None) -> None:
         if self.db.get_scan(record_id).status == "queued":
-            self.db.update_scan_status(record_id, "aborted")
+            self.db.record_scan_status(record_id, status, error_message=message)
 
 
 def _refuse_if_live(record: QueueRecord, force: bool) -> None:
-    """Raise :class:`QueueStateError` if another live process may be running the queue.
+    """Raise :class:`QueueStateError` if a live process may be running the queue.
 
-    On this computer the recorded process id tells; a queue recorded as running on
-    another computer is taken over only with ``force`` (that computer may have crashed).
+    On this computer the recorded process id tells (this very process included: a
+    second queue object must not take over a queue that runs); a queue recorded as
+    running on another computer is taken over only with ``force`` (it may have crashed).
     """
     if record.status not in LIVE_QUEUE_STATUSES or force:
         return
@@ -244,8 +272,16 @@ def _refuse_if_live(record: QueueRecord, force: bool) -> None:
             f"pass force=True if that computer stopped without finishing it"
         )
     pid = (record.extra_data or {}).get("pid")
-    if not isinstance(pid, int) or pid == os.getpid():
-        return
+    if pid == os.getpid():
+        raise QueueStateError(
+            f"queue {record.queue_id!r} is {record.status} in this process; "
+            f"add scans to it, or choose another name"
+        )
+    if not isinstance(pid, int):
+        raise QueueStateError(
+            f"queue {record.queue_id!r} is recorded {record.status} here by an unknown "
+            f"process; pass force=True if nothing runs it any more"
+        )
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -22,12 +22,12 @@ class QueueManager:
         self.db = db
 
     def create_queue(self, queue: Queue, **fields: Any) -> QueueRecord:
-        """The record of a PyBirch queue (reused if its QID is stored)."""
+        """The record of a PyBirch queue (reused if its QID is stored in its lab, ``lab_id``)."""
         return self.db.create_queue_from_pybirch(queue, **fields)
 
-    def get_queue(self, queue_id: int | str) -> QueueRecord:
-        """The record by database id or QID."""
-        return self.db.get_queue(queue_id)
+    def get_queue(self, queue_id: int | str, *, lab_id: int | None = None) -> QueueRecord:
+        """The record by database id, or by QID within lab ``lab_id``."""
+        return self.db.get_queue(queue_id, lab_id=lab_id)
 
     def set_status(self, queue_id: int, status: str, **fields: Any) -> QueueRecord:
         """Record a queue status (``idle``, ``running``, ``paused``, ``stopping``...)."""

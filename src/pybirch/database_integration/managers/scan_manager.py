@@ -23,14 +23,20 @@ class ScanManager:
         queue_id: int | None = None,
         **fields: Any,
     ) -> ScanRecord:
-        """A record for scan settings (status ``queued``); ``sample_id`` is the database id."""
+        """A record for scan settings (status ``queued``); ``sample_id`` is the database id.
+
+        Settings that cannot run are refused first (:class:`ScanDefinitionError`), so no
+        record waits for ever for a scan that will never start.
+        """
+        settings.scan_tree.validate()
         fields.setdefault("total_points", settings.scan_tree.total_points())
         return self.db.create_scan_from_settings(
             settings, sample_id=sample_id, queue_id=queue_id, **fields
         )
 
     def create_scan_from_pybirch(self, scan: Scan, **fields: Any) -> ScanRecord:
-        """A record for a PyBirch scan (settings, tree, sample, point count)."""
+        """A record for a PyBirch scan (settings, tree, sample, point count), once it is valid."""
+        scan.settings.scan_tree.validate()
         return self.db.create_scan_from_pybirch(scan, **fields)
 
     def get_scan(self, scan_id: int | str) -> ScanRecord:

@@ -15,9 +15,10 @@ from flask_login import current_user, login_required
 
 from pybirch.database.errors import NotFoundError
 from pybirch.database.models import Computer, Role
+from pybirch.database.services.queues import QueueRunningError
 from pybirch.database_integration import DatabaseQueue
 from pybirch.errors import PyBirchError
-from pybirch.queue import QueueState
+from pybirch.queue import QueueState, QueueStateError
 from pybirch.realtime.agent_protocol import ENQUEUE
 from pybirch.scan import Scan
 from pybirch.scan.design import MAX_AXES, DesignError, ScanDesign, build_settings
@@ -191,6 +192,12 @@ def _local_queue(lab_id: int, choice: str | None, new_name: str) -> DatabaseQueu
     name = new_name.strip()
     if not name:
         raise DesignError({"new_queue": "name the new queue"})
-    return queues.add(
-        DatabaseQueue(name, database(), operator=current_user.username, lab_id=lab_id)
-    )
+    if name in {queue.QID for queue in queues.in_lab(lab_id)}:
+        raise DesignError(
+            {"new_queue": f"a queue {name!r} runs in this lab already; choose it in the list"}
+        )
+    try:
+        queue = DatabaseQueue(name, database(), operator=current_user.username, lab_id=lab_id)
+    except (QueueStateError, QueueRunningError) as exc:  # run by another process or computer
+        raise DesignError({"new_queue": str(exc)}) from exc
+    return queues.add(queue)
