@@ -60,7 +60,8 @@ def test_a_browser_on_server_b_sees_rows_of_a_scan_server_a_runs(tmp_path, redis
         runner = logged_in_session(server_a)
         watcher = logged_in_session(server_b)
         with DatabaseService(tmp_path / "pybirch.db") as db:
-            queue = db.get_queue_with_scans(LIVE_QUEUE)  # runs in server A
+            (lab,) = db.search_labs().items  # the demo lab server A made
+            queue = db.get_queue_with_scans(LIVE_QUEUE, lab_id=lab.id)  # runs in server A
         queue_id, scan_id = queue.id, queue.scans[-1].scan_id
 
         received: list[dict] = []

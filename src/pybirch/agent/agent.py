@@ -20,7 +20,7 @@ from typing import Any
 
 from pybirch.agent.uplink import Uplink
 from pybirch.database import DatabaseService
-from pybirch.database.services.queues import LIVE_QUEUE_STATUSES
+from pybirch.database.services.queues import LIVE_QUEUE_STATUSES, QueueRunningError
 from pybirch.database_integration import DatabaseQueue, EquipmentManager
 from pybirch.errors import PyBirchError
 from pybirch.instruments.catalogue import InstrumentSet
@@ -187,12 +187,13 @@ class Agent:
                 queue = DatabaseQueue.from_database(
                     self.db,
                     record.queue_id,
+                    lab_id=registration.lab_id,
                     record_extra={
                         "computer_id": registration.computer_id,
                         "computer": registration.name,
                     },
                 )
-            except QueueStateError as exc:  # another agent process still runs it
+            except (QueueStateError, QueueRunningError) as exc:  # another agent still runs it
                 log.warning("leaving queue %r alone: %s", record.queue_id, exc)
                 continue
             self._run(queue)

@@ -228,16 +228,18 @@ class Scan:
         self._notify(ScanState.QUEUED, ScanState.RUNNING)
         self.started_at = time.time()
         try:
+            # The extensions come first, so that a tree that fails validation is still
+            # reported to them (a database record ends `failed`, not `queued`).
+            self._dispatcher = ExtensionDispatcher(
+                self.name, self.extensions, self._control.request_failure
+            )
+            self._call_extensions("set_scan_reference", self)
             tree = self.settings.scan_tree
             tree.validate()
             self._buffers = {
                 id(plan.item): MeasurementBuffer(plan, self.buffer_size)
                 for plan in tree.measurements()
             }
-            self._dispatcher = ExtensionDispatcher(
-                self.name, self.extensions, self._control.request_failure
-            )
-            self._call_extensions("set_scan_reference", self)
             self._connect_instruments()
             self._call_extensions("startup")
             self._attach_recorders()
