@@ -10,6 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp
 
 from pybirch.database.models import Role
+from pybirch.database.services.accounts import LastOwnerError, MembershipDenied
 from pybirch.web.auth.access import require_lab_role
 from pybirch.web.auth.passwords import generate_password, hash_password
 from pybirch.web.services import database
@@ -60,7 +61,7 @@ def members(lab_id: int) -> str:
 @login_required
 def add_member(lab_id: int) -> Response:
     """Add a user (made with a one-time password if new) to the lab with a role."""
-    manager = require_lab_role(lab_id, Role.ADMIN)
+    require_lab_role(lab_id, Role.ADMIN)
     form = MemberForm()
     if not form.validate_on_submit():
         flash(
@@ -69,7 +70,6 @@ def add_member(lab_id: int) -> Response:
         )
         return redirect(url_for("admin.members", lab_id=lab_id))
     role = Role(form.role.data)
-    _check_may_grant(manager, role)
     db = database()
     user = db.get_user_by_username(form.username.data)
     if user is None:
@@ -81,7 +81,7 @@ def add_member(lab_id: int) -> Response:
             f"Created {user.username} with the one-time password {password}; pass it on now.",
             "info",
         )
-    db.set_membership(lab_id, user.id, role, created_by_id=current_user.id)
+    _change(lab_id, user.id, role)
     flash(f"{user.username} is {role.value} of the lab.", "info")
     return redirect(url_for("admin.members", lab_id=lab_id))
 
@@ -90,20 +90,14 @@ def add_member(lab_id: int) -> Response:
 @login_required
 def change_role(lab_id: int, user_id: int) -> Response:
     """Give a member another role."""
-    manager = require_lab_role(lab_id, Role.ADMIN)
+    require_lab_role(lab_id, Role.ADMIN)
     form = RoleForm()
     if not form.validate_on_submit():
         abort(400)
-    db = database()
-    current = db.get_role(lab_id, user_id)
-    if current is None:
+    if database().get_role(lab_id, user_id) is None:
         abort(404)
     new = Role(form.role.data)
-    _check_may_grant(manager, current)
-    _check_may_grant(manager, new)
-    if current is Role.OWNER and new is not Role.OWNER:
-        _keep_an_owner(lab_id)
-    db.set_membership(lab_id, user_id, new)
+    _change(lab_id, user_id, new)
     flash(f"Role changed to {new.value}.", "info")
     return redirect(url_for("admin.members", lab_id=lab_id))
 
@@ -112,27 +106,20 @@ def change_role(lab_id: int, user_id: int) -> Response:
 @login_required
 def remove_member(lab_id: int, user_id: int) -> Response:
     """Take a member out of the lab (their data stays)."""
-    manager = require_lab_role(lab_id, Role.ADMIN)
-    db = database()
-    current = db.get_role(lab_id, user_id)
-    if current is None:
+    require_lab_role(lab_id, Role.ADMIN)
+    if database().get_role(lab_id, user_id) is None:
         abort(404)
-    _check_may_grant(manager, current)
-    if current is Role.OWNER:
-        _keep_an_owner(lab_id)
-    db.remove_membership(lab_id, user_id)
+    _change(lab_id, user_id, None)
     flash("Member removed.", "info")
     return redirect(url_for("admin.members", lab_id=lab_id))
 
 
-def _check_may_grant(manager: Role, role: Role) -> None:
-    """Only owners hand out or take away ownership."""
-    if role is Role.OWNER and manager is not Role.OWNER:
-        abort(403)
-
-
-def _keep_an_owner(lab_id: int) -> None:
-    owners = [user for user, role in database().list_memberships(lab_id) if role is Role.OWNER]
-    if len(owners) <= 1:
+def _change(lab_id: int, user_id: int, role: Role | None) -> None:
+    """Apply the service's one membership rule: 403 if not allowed, a message if no owner stays."""
+    try:
+        database().change_membership(lab_id, user_id, role, by=current_user.id)
+    except MembershipDenied as exc:
+        abort(403, str(exc))
+    except LastOwnerError:
         flash("A lab keeps at least one owner: make someone else owner first.", "error")
         abort(redirect(url_for("admin.members", lab_id=lab_id)))
