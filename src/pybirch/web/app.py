@@ -9,7 +9,8 @@ from flask import Flask
 from pybirch.database import DatabaseService
 from pybirch.instruments.catalogue import InstrumentSet
 from pybirch.web import agents  # noqa: F401  (registers the agents' Socket.IO namespace)
-from pybirch.web.auth.throttle import LoginThrottle
+from pybirch.web.auth.passwords import HASH_GATE_KEY, HashGate
+from pybirch.web.auth.throttle import THROTTLE_KEY, LoginThrottle
 from pybirch.web.auth.user import WebUser
 from pybirch.web.config import WebConfig
 from pybirch.web.extensions import csrf, login_manager
@@ -37,7 +38,12 @@ def create_app(
     )
     app.config.update(flask_config)
     app.extensions[EXTENSION_KEY] = db or DatabaseService()
-    app.extensions["pybirch.login_throttle"] = LoginThrottle(web.login_attempts, web.login_window)
+    app.extensions[THROTTLE_KEY] = LoginThrottle(
+        web.login_attempts, web.login_window, web.login_address_attempts
+    )
+    app.extensions[HASH_GATE_KEY] = HashGate(
+        web.hash_concurrency, web.hash_waiting, web.hash_wait_seconds
+    )
     login_manager.init_app(app)
     csrf.init_app(app)
     _register_blueprints(app)
