@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -10,8 +11,8 @@ from pybirch.database import DatabaseService
 from pybirch.instruments.catalogue import InstrumentSet
 from pybirch.web import agents  # noqa: F401  (registers the agents' Socket.IO namespace)
 from pybirch.web.auth.passwords import HASH_GATE_KEY, HashGate
+from pybirch.web.auth.sessions import load_user
 from pybirch.web.auth.throttle import THROTTLE_KEY, LoginThrottle
-from pybirch.web.auth.user import WebUser
 from pybirch.web.config import WebConfig
 from pybirch.web.extensions import csrf, login_manager
 from pybirch.web.live import init_live
@@ -34,6 +35,9 @@ def create_app(
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=web.session_cookie_secure,
         REMEMBER_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=web.session_lifetime_hours),
+        # No remember-me cookie is given; bound it anyway, should one ever be.
+        REMEMBER_COOKIE_DURATION=timedelta(hours=web.session_lifetime_hours),
         WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session
     )
     app.config.update(flask_config)
@@ -45,6 +49,7 @@ def create_app(
         web.hash_concurrency, web.hash_waiting, web.hash_wait_seconds
     )
     login_manager.init_app(app)
+    login_manager.user_loader(load_user)
     csrf.init_app(app)
     _register_blueprints(app)
     _register_error_pages(app)
@@ -81,18 +86,6 @@ def _unauthorized() -> Any:
         message = "log in or send 'Authorization: Bearer <token>'"
         return jsonify(error={"code": 401, "message": message}), 401
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-
-@login_manager.user_loader
-def _load_user(user_id: str) -> WebUser | None:
-    from pybirch.database.errors import NotFoundError
-    from pybirch.web.services import database
-
-    try:
-        user = database().get_user(int(user_id))
-    except (NotFoundError, ValueError):
-        return None
-    return WebUser.from_record(user) if user.is_active else None
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -25,7 +25,7 @@ from pybirch.realtime.events import Event
 from pybirch.web.api.serializers import data_document
 from pybirch.web.latest_status import LatestStatus, latest_status
 from pybirch.web.services import database
-from pybirch.web.sockets import BUS_KEY, socketio
+from pybirch.web.sockets import BUS_KEY, socketio, user_room
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,8 @@ def _connect(_auth: Any = None) -> bool:
     if not current_user.is_authenticated:
         log.info("refused a live connection from %s: not logged in", request.remote_addr)
         return False
+    # So that ending the user's sessions, or a lab membership, can close this connection.
+    join_room(user_room(current_user.id))
     return True
 
 

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from pybirch.database.errors import DatabaseError, NotFoundError
@@ -89,6 +89,27 @@ class AccountsMixin(ServiceCore):
     def update_user(self, user_id: int, **fields: Any) -> User:
         """Change a user's fields."""
         return self._update(User, user_id, **fields)
+
+    def end_sessions(self, user_id: int) -> int:
+        """Raise the user's session version, which ends every session made before; the new one."""
+        return self._bump_session_version(user_id)
+
+    def set_password(self, user_id: int, password_hash: str) -> int:
+        """Store a new password hash and end every session made before; the new version."""
+        return self._bump_session_version(user_id, password_hash=password_hash)
+
+    def _bump_session_version(self, user_id: int, **fields: Any) -> int:
+        with self.session() as session:
+            # Counted in SQL, so two logouts at once both raise the version.
+            version = session.scalar(
+                update(User)
+                .where(User.id == user_id)
+                .values(session_version=User.session_version + 1, **fields)
+                .returning(User.session_version)
+            )
+            if version is None:
+                raise NotFoundError("user", user_id)
+            return version
 
     def search_users(
         self, text: str | None = None, page: int = 1, per_page: int = 50

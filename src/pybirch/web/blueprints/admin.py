@@ -14,6 +14,7 @@ from pybirch.database.services.accounts import LastOwnerError, MembershipDenied
 from pybirch.web.auth.access import require_lab_role
 from pybirch.web.auth.passwords import generate_password, hash_password
 from pybirch.web.services import database
+from pybirch.web.sockets import disconnect_user
 
 blueprint = Blueprint("admin", __name__, url_prefix="/labs")
 
@@ -123,3 +124,7 @@ def _change(lab_id: int, user_id: int, role: Role | None) -> None:
     except LastOwnerError:
         flash("A lab keeps at least one owner: make someone else owner first.", "error")
         abort(redirect(url_for("admin.members", lab_id=lab_id)))
+    if role is None:
+        # Their open pages must stop receiving the lab's events: close their connections;
+        # they reconnect and can join only the rooms they may still see.
+        disconnect_user(user_id)

@@ -15,15 +15,15 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from pybirch.database.models import utcnow
 from pybirch.web.auth.passwords import HASH_GATE_KEY, ServerBusyError, verify_password
+from pybirch.web.auth.sessions import end_every_session, start_session
 from pybirch.web.auth.throttle import THROTTLE_KEY, LoginThrottle, LoginThrottled
-from pybirch.web.auth.user import WebUser
 from pybirch.web.services import database
 
 blueprint = Blueprint("auth", __name__)
@@ -71,14 +71,15 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
         return render_template("login.html", form=form), 401, {}
     attempt.succeeded()
     database().update_user(user.id, last_login_at=utcnow())
-    login_user(WebUser.from_record(user))
+    start_session(user)
     return redirect(_safe_next(request.args.get("next")))
 
 
 @blueprint.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
-    """End the session."""
+    """End the session, and every other session of this user (on any browser)."""
+    end_every_session(current_user.id)
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
