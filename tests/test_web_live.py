@@ -98,8 +98,6 @@ def test_rooms_of_other_labs_cannot_be_joined_or_caught_up(db, lab, app):
         {"room": "queue", "id": their_queue.id},
         {"room": "lab", "id": other.id},
         {"room": "scan", "id": "nope"},
-        {"room": "elsewhere", "id": 1},
-        "garbage",
     ):
         assert live.emit("join", room, callback=True) == {"ok": False, "error": "not found"}
     reply = live.emit("catch_up", {"scan_id": secret.scan_id, "measurement": "x"}, callback=True)
@@ -158,3 +156,44 @@ def test_logging_out_ends_the_users_live_connections(db, lab, app):
     assert not live.is_connected()
     assert listening(lab) == []
     assert not other_tab.is_connected()
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ("join", None),
+        ("join", "garbage"),
+        ("join", ["room", "lab"]),
+        ("join", {"room": "elsewhere", "id": 1}),
+        ("join", {"room": "lab", "id": 2**70}),
+        ("join", {"room": "queue", "id": float("inf")}),
+        ("join", {"room": "queue", "id": 1.5}),
+        ("join", {"room": "lab", "id": True}),
+        ("join", {"room": "lab", "id": 0}),
+        ("join", {"room": "scan", "id": "x" * 10_000}),
+        ("join", {"room": "scan", "id": "a\x00b"}),
+        ("join", {"room": "scan", "id": None}),
+        ("catch_up", None),
+        ("catch_up", 7),
+        ("catch_up", {"scan_id": "s", "measurement": "m", "from_row": float("inf")}),
+        ("catch_up", {"scan_id": "s", "measurement": "m", "from_row": 2**70}),
+        ("catch_up", {"scan_id": "s", "measurement": "m", "from_row": "5"}),
+        ("catch_up", {"scan_id": "s", "measurement": "m", "from_row": -1}),
+        ("catch_up", {"scan_id": "s", "measurement": "m", "from_row": False}),
+        ("catch_up", {"scan_id": None, "measurement": "m"}),
+        ("catch_up", {"scan_id": "s", "measurement": 5}),
+        ("catch_up", {"scan_id": "s"}),
+    ],
+)
+def test_malformed_socket_messages_get_a_clear_error_reply(db, lab, app, event, message):
+    live = browser(app, db, lab)
+    reply = live.emit(event, message, callback=True)
+    assert reply["ok"] is False
+    assert reply["error"].startswith("bad request: ")
+    assert live.is_connected()
+
+
+def test_a_socket_event_without_a_message_gets_an_error_reply(db, lab, app):
+    live = browser(app, db, lab)
+    for event in ("join", "catch_up"):
+        assert live.emit(event, callback=True)["error"].startswith("bad request: ")
