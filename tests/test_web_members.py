@@ -20,7 +20,7 @@ def test_an_admin_adds_a_new_user_who_can_log_in_with_the_password_shown_once(db
     admin = client_for(db, lab, "ada", Role.ADMIN)
     page = post_form(admin, f"/labs/{lab.id}/members", username="newbie", role="member")
     text = page.get_data(as_text=True)
-    password = re.search(r"one-time password (\S+);", text).group(1)
+    password = re.search(r"one-time password (\S+):", text).group(1)
     newbie = db.get_user_by_username("newbie")
     assert verify_password(newbie.password_hash, password)
     assert db.get_role(lab.id, newbie.id) is Role.MEMBER

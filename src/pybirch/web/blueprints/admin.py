@@ -29,7 +29,9 @@ class MemberForm(FlaskForm):
         validators=[
             DataRequired(),
             Length(max=100),
-            Regexp(r"^[A-Za-z0-9_.@-]+$", message="letters, digits and _ . @ - only"),
+            # \Z, not $: "$" also matches before a final newline, which would make
+            # "alice\n" an account that looks like alice.
+            Regexp(r"[A-Za-z0-9_.@-]+\Z", message="letters, digits and _ . @ - only"),
         ],
     )
     role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MEMBER.value)
@@ -62,7 +64,7 @@ def members(lab_id: int) -> str:
 @login_required
 def add_member(lab_id: int) -> Response:
     """Add a user (made with a one-time password if new) to the lab with a role."""
-    require_lab_role(lab_id, Role.ADMIN)
+    manager = require_lab_role(lab_id, Role.ADMIN)
     form = MemberForm()
     if not form.validate_on_submit():
         flash(
@@ -71,19 +73,24 @@ def add_member(lab_id: int) -> Response:
         )
         return redirect(url_for("admin.members", lab_id=lab_id))
     role = Role(form.role.data)
+    if role is Role.OWNER and manager is not Role.OWNER:
+        abort(403, "only an owner grants ownership")  # before any account is made
     db = database()
-    user = db.get_user_by_username(form.username.data)
-    if user is None:
-        password = generate_password()
-        user = db.create_user(
-            form.username.data, password_hash=hash_password(password), created_by_id=current_user.id
-        )
-        flash(
-            f"Created {user.username} with the one-time password {password}; pass it on now.",
-            "info",
-        )
+    name = form.username.data
+    # The answer must not tell whether the name has an account on this server (an admin
+    # of their own lab could probe every name): the same work, the same message, and a
+    # one-time password either way, valid only if the account is made now.
+    password = generate_password()
+    password_hash = hash_password(password)
+    user = db.get_user_by_username(name) or db.create_user(
+        name, password_hash=password_hash, created_by_id=current_user.id
+    )
     _change(lab_id, user.id, role)
-    flash(f"{user.username} is {role.value} of the lab.", "info")
+    flash(
+        f"{name} is {role.value} of the lab. If {name} had no account, one was made with the "
+        f"one-time password {password}: pass it on now. An existing account keeps its password.",
+        "info",
+    )
     return redirect(url_for("admin.members", lab_id=lab_id))
 
 
