@@ -5,6 +5,10 @@ with ``join`` ({"room": "scan"|"queue"|"lab", "id": ...}); each join is checked 
 the user's labs like any page, and answered with the room's latest statuses.
 ``catch_up`` ({"scan_id", "measurement", "from_row"}) returns the stored rows from
 ``from_row`` on, so a browser that reconnects fills its gap without duplicates.
+Every message is checked for its shape (an object, ids that fit the database, whole row
+numbers) and answered ``{"ok": false, "error": "bad request: ..."}`` when it is wrong.
+Each connection also joins its user's room, so that ending the user's sessions or
+membership closes it (:func:`pybirch.web.sockets.disconnect_user`).
 With ``REDIS_URL`` set, several server processes share the events.
 """
 

@@ -39,7 +39,7 @@ MAX_ROWS = 100_000
 
 @blueprint.before_request
 def _protect_cookie_posts() -> None:
-    """A write by a session cookie needs a CSRF token; only one by a valid bearer token not.
+    """Writes by a session cookie need a CSRF token; only those by a valid bearer token do not.
 
     The mere presence of an ``Authorization`` header excuses nothing: the session is
     tried first, so a request with a session cookie is always checked.
