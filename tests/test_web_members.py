@@ -20,7 +20,7 @@ def test_an_admin_adds_a_new_user_who_can_log_in_with_the_password_shown_once(db
     admin = client_for(db, lab, "ada", Role.ADMIN)
     page = post_form(admin, f"/labs/{lab.id}/members", username="newbie", role="member")
     text = page.get_data(as_text=True)
-    password = re.search(r"one-time password (\S+);", text).group(1)
+    password = re.search(r"one-time password (\S+):", text).group(1)
     newbie = db.get_user_by_username("newbie")
     assert verify_password(newbie.password_hash, password)
     assert db.get_role(lab.id, newbie.id) is Role.MEMBER
@@ -61,3 +61,44 @@ def test_members_and_viewers_see_the_list_but_cannot_manage(db, lab):
     assert adding.status_code == 403
     other = db.create_lab("Other")
     assert member.get(f"/labs/{other.id}/members").status_code == 404
+
+
+def test_the_add_member_form_cannot_demote_or_remove_an_owner(db, lab):
+    admin = client_for(db, lab, "ada", Role.ADMIN)
+    olga = add_member(db, lab.id, "olga", Role.OWNER)
+    for role in ("viewer", "admin", "owner"):
+        page = post_form(admin, f"/labs/{lab.id}/members", username="olga", role=role)
+        assert page.status_code == 403
+        assert db.get_role(lab.id, olga) is Role.OWNER
+
+
+def test_the_last_owner_cannot_demote_themselves_through_the_add_member_form(db, lab):
+    owner = client_for(db, lab, "olga", Role.OWNER)
+    olga = db.get_user_by_username("olga").id
+    page = post_form(owner, f"/labs/{lab.id}/members", username="olga", role="member")
+    assert "at least one owner" in page.get_data(as_text=True)
+    assert db.get_role(lab.id, olga) is Role.OWNER
+
+
+def test_one_rule_guards_every_membership_change_in_the_service(db, lab):
+    from pybirch.database.services.accounts import LastOwnerError, MembershipDenied
+
+    olga = add_member(db, lab.id, "olga", Role.OWNER)
+    ada = add_member(db, lab.id, "ada", Role.ADMIN)
+    mo = add_member(db, lab.id, "mo", Role.MEMBER)
+    outsider = db.create_user("eve").id
+    with pytest.raises(MembershipDenied):
+        db.change_membership(lab.id, olga, None, by=ada)
+    with pytest.raises(MembershipDenied):
+        db.change_membership(lab.id, mo, Role.OWNER, by=ada)
+    with pytest.raises(MembershipDenied):
+        db.change_membership(lab.id, mo, Role.VIEWER, by=outsider)
+    with pytest.raises(MembershipDenied):
+        db.change_membership(lab.id, ada, Role.VIEWER, by=mo)
+    with pytest.raises(LastOwnerError):
+        db.change_membership(lab.id, olga, None, by=olga)
+    db.change_membership(lab.id, mo, Role.VIEWER, by=ada)
+    db.change_membership(lab.id, outsider, Role.MEMBER, by=ada)
+    db.change_membership(lab.id, mo, None, by=ada)
+    assert db.get_role(lab.id, mo) is None
+    assert db.get_role(lab.id, outsider) is Role.MEMBER

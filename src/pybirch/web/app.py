@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pybirch.database import DatabaseService
 from pybirch.instruments.catalogue import InstrumentSet
 from pybirch.web import agents  # noqa: F401  (registers the agents' Socket.IO namespace)
-from pybirch.web.auth.throttle import LoginThrottle
-from pybirch.web.auth.user import WebUser
+from pybirch.web.auth.passwords import HASH_GATE_KEY, HashGate
+from pybirch.web.auth.sessions import load_user
+from pybirch.web.auth.throttle import THROTTLE_KEY, LoginThrottle
 from pybirch.web.config import WebConfig
 from pybirch.web.extensions import csrf, login_manager
+from pybirch.web.headers import HttpsAwareSessionInterface, add_security_headers
 from pybirch.web.live import init_live
 from pybirch.web.runtime import EXTENSION_KEY as LOCAL_QUEUES_KEY
 from pybirch.web.runtime import INSTRUMENTS_KEY, LocalQueues
@@ -27,28 +31,44 @@ def create_app(
     """A PyBirch web app on ``db`` (default: ``DATABASE_URL`` or the embedded database)."""
     app = Flask(__name__)
     web = config or WebConfig.from_environment()
+    if web.behind_proxy:
+        # One proxy hop: its X-Forwarded-Proto/-For/-Host become the request's scheme,
+        # address and host (so HTTPS is seen and the throttle sees browsers, not the proxy).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    app.session_interface = HttpsAwareSessionInterface()
     app.config.update(
         SECRET_KEY=web.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=web.session_cookie_secure,
         REMEMBER_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=web.session_lifetime_hours),
+        # No remember-me cookie is given; bound it anyway, should one ever be.
+        REMEMBER_COOKIE_DURATION=timedelta(hours=web.session_lifetime_hours),
         WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session
+        MAX_CONTENT_LENGTH=web.max_content_length,
     )
     app.config.update(flask_config)
     app.extensions[EXTENSION_KEY] = db or DatabaseService()
-    app.extensions["pybirch.login_throttle"] = LoginThrottle(web.login_attempts, web.login_window)
+    app.extensions[THROTTLE_KEY] = LoginThrottle(
+        web.login_attempts, web.login_window, web.login_address_attempts
+    )
+    app.extensions[HASH_GATE_KEY] = HashGate(
+        web.hash_concurrency, web.hash_waiting, web.hash_wait_seconds
+    )
     login_manager.init_app(app)
+    login_manager.user_loader(load_user)
     csrf.init_app(app)
     _register_blueprints(app)
     _register_error_pages(app)
+    app.after_request(add_security_headers)
     app.extensions[LOCAL_QUEUES_KEY] = LocalQueues(init_live(app))
     app.extensions[INSTRUMENTS_KEY] = InstrumentSet()
     return app
 
 
 def _register_error_pages(app: Flask) -> None:
-    """Finished pages for 403 and 404; JSON for anything under ``/api/``."""
+    """Finished pages for 403, 404 and 413; JSON for anything under ``/api/``."""
     from flask import jsonify, render_template, request
     from werkzeug.exceptions import HTTPException
 
@@ -65,6 +85,10 @@ def _register_error_pages(app: Flask) -> None:
     def _forbidden(error: HTTPException) -> Any:
         return page_or_json(error, "forbidden.html")
 
+    @app.errorhandler(413)
+    def _too_large(error: HTTPException) -> Any:
+        return page_or_json(error, "too_large.html")
+
 
 @login_manager.unauthorized_handler
 def _unauthorized() -> Any:
@@ -75,18 +99,6 @@ def _unauthorized() -> Any:
         message = "log in or send 'Authorization: Bearer <token>'"
         return jsonify(error={"code": 401, "message": message}), 401
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-
-@login_manager.user_loader
-def _load_user(user_id: str) -> WebUser | None:
-    from pybirch.database.errors import NotFoundError
-    from pybirch.web.services import database
-
-    try:
-        user = database().get_user(int(user_id))
-    except (NotFoundError, ValueError):
-        return None
-    return WebUser.from_record(user) if user.is_active else None
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -14,22 +14,54 @@ SECRET_KEY_FILE = "web-secret-key"
 
 @dataclass(frozen=True)
 class WebConfig:
-    """What the Flask app needs beyond the database."""
+    """What the Flask app needs beyond the database.
+
+    Every field has an environment variable (see :meth:`from_environment`).
+
+    HTTPS: the session cookie is marked ``Secure`` whenever the request came over HTTPS,
+    and always with ``SESSION_COOKIE_SECURE=1``. Behind a reverse proxy that ends TLS, set
+    ``PYBIRCH_BEHIND_PROXY=1`` so the proxy's ``X-Forwarded-Proto``/``-For``/``-Host``
+    headers are believed (one proxy hop): requests then count as HTTPS and the login
+    throttle sees the browser's address instead of the proxy's. Never set it without a
+    proxy in front, or any client could claim any address.
+    """
 
     secret_key: str
     #: Failed logins allowed per user name and address within ``login_window`` seconds.
     login_attempts: int = 5
+    #: Failed logins allowed per address, whatever the user names, in the same window.
+    login_address_attempts: int = 20
     login_window: float = 300.0
+    #: Password hashes (argon2, ~64 MiB each) computed at once; more wait in line.
+    hash_concurrency: int = 2
+    #: Password checks allowed to wait for a free slot; beyond that the answer is 503.
+    hash_waiting: int = 8
+    #: Longest wait in line for a password check before the answer is 503.
+    hash_wait_seconds: float = 10.0
     session_cookie_secure: bool = False
+    #: A session ends this long after its last request (and at once on logout).
+    session_lifetime_hours: float = 12.0
+    #: Trust one reverse proxy's ``X-Forwarded-*`` headers (see the class docstring).
+    behind_proxy: bool = False
+    #: Largest request body accepted; larger ones get 413.
+    max_content_length: int = 16 * 1024 * 1024
 
     @classmethod
     def from_environment(cls) -> WebConfig:
         """``SECRET_KEY`` (or one kept in the data directory), ``LOGIN_ATTEMPTS``..."""
+        env = os.environ.get
         return cls(
-            secret_key=os.environ.get("SECRET_KEY") or persistent_secret_key(data_dir()),
-            login_attempts=int(os.environ.get("LOGIN_ATTEMPTS", "5")),
-            login_window=float(os.environ.get("LOGIN_WINDOW_SECONDS", "300")),
-            session_cookie_secure=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+            secret_key=env("SECRET_KEY") or persistent_secret_key(data_dir()),
+            login_attempts=int(env("LOGIN_ATTEMPTS", "5")),
+            login_address_attempts=int(env("LOGIN_ADDRESS_ATTEMPTS", "20")),
+            login_window=float(env("LOGIN_WINDOW_SECONDS", "300")),
+            hash_concurrency=int(env("PASSWORD_HASH_CONCURRENCY", "2")),
+            hash_waiting=int(env("PASSWORD_HASH_WAITING", "8")),
+            hash_wait_seconds=float(env("PASSWORD_HASH_WAIT_SECONDS", "10")),
+            session_cookie_secure=env("SESSION_COOKIE_SECURE", "0") == "1",
+            session_lifetime_hours=float(env("SESSION_LIFETIME_HOURS", "12")),
+            behind_proxy=env("PYBIRCH_BEHIND_PROXY", "0") == "1",
+            max_content_length=int(env("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
         )
 
 

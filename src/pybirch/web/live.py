@@ -5,6 +5,10 @@ with ``join`` ({"room": "scan"|"queue"|"lab", "id": ...}); each join is checked 
 the user's labs like any page, and answered with the room's latest statuses.
 ``catch_up`` ({"scan_id", "measurement", "from_row"}) returns the stored rows from
 ``from_row`` on, so a browser that reconnects fills its gap without duplicates.
+Every message is checked for its shape (an object, ids that fit the database, whole row
+numbers) and answered ``{"ok": false, "error": "bad request: ..."}`` when it is wrong.
+Each connection also joins its user's room, so that ending the user's sessions or
+membership closes it (:func:`pybirch.web.sockets.disconnect_user`).
 With ``REDIS_URL`` set, several server processes share the events.
 """
 
@@ -25,7 +29,7 @@ from pybirch.realtime.events import Event
 from pybirch.web.api.serializers import data_document
 from pybirch.web.latest_status import LatestStatus, latest_status
 from pybirch.web.services import database
-from pybirch.web.sockets import BUS_KEY, socketio
+from pybirch.web.sockets import BUS_KEY, socketio, user_room
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +83,21 @@ def _connect(_auth: Any = None) -> bool:
     if not current_user.is_authenticated:
         log.info("refused a live connection from %s: not logged in", request.remote_addr)
         return False
+    # So that ending the user's sessions, or a lab membership, can close this connection.
+    join_room(user_room(current_user.id))
     return True
 
 
 @socketio.on("join")
-def _join(message: dict[str, Any]) -> dict[str, Any]:
+def _join(message: Any = None) -> dict[str, Any]:
     """Join a scan's, queue's or lab's room, if the user may see it."""
     if not current_user.is_authenticated:
         return {"ok": False, "error": "not logged in"}
-    room = _room_for(message)
+    try:
+        kind, key = _room_request(message)
+    except BadMessage as exc:
+        return {"ok": False, "error": f"bad request: {exc}"}
+    room = _room_for(kind, key)
     if room is None:
         return {"ok": False, "error": "not found"}
     join_room(room)
@@ -96,31 +106,75 @@ def _join(message: dict[str, Any]) -> dict[str, Any]:
 
 
 @socketio.on("catch_up")
-def _catch_up(message: dict[str, Any]) -> dict[str, Any]:
+def _catch_up(message: Any = None) -> dict[str, Any]:
     """The stored rows of a scan's measurement from ``from_row`` on (what was missed)."""
     if not current_user.is_authenticated:
         return {"ok": False, "error": "not logged in"}
+    try:
+        fields = _fields(message)
+        scan_id = _text(fields.get("scan_id"), "scan_id")
+        name = _text(fields.get("measurement"), "measurement")
+        start = _whole(fields.get("from_row", 0), "from_row", 0, MAX_ROW)
+    except BadMessage as exc:
+        return {"ok": False, "error": f"bad request: {exc}"}
     db = database()
     try:
-        scan = db.get_scan(str(message["scan_id"]), with_settings=False)
+        scan = db.get_scan(scan_id, with_settings=False)
         if not _member_of(scan.lab_id):
             return {"ok": False, "error": "not found"}
-        measurement = db.find_measurement_object(scan.id, str(message["measurement"]))
-        start = int(message.get("from_row", 0))
-        if start < 0:
-            raise ValueError("from_row must be 0 or more")
+        measurement = db.find_measurement_object(scan.id, name)
         data = db.read_measurement(measurement.id, start, start + MAX_CATCH_UP_ROWS)
-    except (KeyError, ValueError, TypeError) as exc:
-        return {"ok": False, "error": f"bad request: {exc}"}
     except (NotFoundError, DataIntegrityError):
         return {"ok": False, "error": "not found"}
     return {"ok": True, **data_document(data)}
 
 
-def _room_for(message: Any) -> str | None:
+class BadMessage(ValueError):
+    """A socket message without the fields, types or ranges its event expects."""
+
+
+#: Largest id a table's integer key holds (PostgreSQL ``integer``).
+MAX_ID = 2**31 - 1
+#: Largest row index a measurement can have (a signed 64-bit integer).
+MAX_ROW = 2**63 - 1
+#: Longest scan id or measurement name accepted (their columns hold 255 characters).
+MAX_TEXT = 255
+
+ROOM_KINDS = ("scan", "queue", "lab")
+
+
+def _fields(message: Any) -> dict[str, Any]:
     if not isinstance(message, dict):
-        return None
-    kind, key = message.get("room"), message.get("id")
+        raise BadMessage("the message must be an object")
+    return message
+
+
+def _room_request(message: Any) -> tuple[str, str | int]:
+    """The room kind and key a ``join`` message asks for."""
+    fields = _fields(message)
+    kind = fields.get("room")
+    if kind not in ROOM_KINDS:
+        raise BadMessage(f"room must be one of {', '.join(ROOM_KINDS)}")
+    if kind == "scan":
+        return kind, _text(fields.get("id"), "id")
+    return kind, _whole(fields.get("id"), "id", 1, MAX_ID)
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_TEXT or "\x00" in value:
+        raise BadMessage(f"{name} must be a text of 1 to {MAX_TEXT} characters")
+    return value
+
+
+def _whole(value: Any, name: str, low: int, high: int) -> int:
+    # bool is an int in Python, but true is no row number; floats (even 1e309) are refused.
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadMessage(f"{name} must be a whole number from {low} to {high}")
+    return value
+
+
+def _room_for(kind: str, key: str | int) -> str | None:
+    """The room's name if it exists and the user may see it, else None."""
     db = database()
     try:
         if kind == "scan":
@@ -129,11 +183,9 @@ def _room_for(message: Any) -> str | None:
         if kind == "queue":
             queue = db.get_queue(int(key))
             return f"queue:{queue.id}" if _member_of(queue.lab_id) else None
-        if kind == "lab":
-            return f"lab:{int(key)}" if _member_of(int(key)) else None
-    except (NotFoundError, ValueError, TypeError):
+        return f"lab:{key}" if _member_of(int(key)) else None
+    except NotFoundError:
         return None
-    return None
 
 
 def _member_of(lab_id: int | None) -> bool:

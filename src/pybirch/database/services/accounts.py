@@ -6,11 +6,21 @@ import hashlib
 import secrets
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
+from pybirch.database.errors import DatabaseError, NotFoundError
 from pybirch.database.models import ApiToken, Lab, LabMembership, Role, User, utcnow
 from pybirch.database.services.core import ServiceCore
 from pybirch.database.services.paging import Page
+
+
+class MembershipDenied(DatabaseError, PermissionError):
+    """The acting user may not make this membership change (too low a role, or an owner's)."""
+
+
+class LastOwnerError(DatabaseError):
+    """The change would leave a lab without an owner."""
 
 
 class AccountsMixin(ServiceCore):
@@ -80,6 +90,27 @@ class AccountsMixin(ServiceCore):
         """Change a user's fields."""
         return self._update(User, user_id, **fields)
 
+    def end_sessions(self, user_id: int) -> int:
+        """Raise the user's session version, which ends every session made before; the new one."""
+        return self._bump_session_version(user_id)
+
+    def set_password(self, user_id: int, password_hash: str) -> int:
+        """Store a new password hash and end every session made before; the new version."""
+        return self._bump_session_version(user_id, password_hash=password_hash)
+
+    def _bump_session_version(self, user_id: int, **fields: Any) -> int:
+        with self.session() as session:
+            # Counted in SQL, so two logouts at once both raise the version.
+            version = session.scalar(
+                update(User)
+                .where(User.id == user_id)
+                .values(session_version=User.session_version + 1, **fields)
+                .returning(User.session_version)
+            )
+            if version is None:
+                raise NotFoundError("user", user_id)
+            return version
+
     def search_users(
         self, text: str | None = None, page: int = 1, per_page: int = 50
     ) -> Page[User]:
@@ -115,6 +146,55 @@ class AccountsMixin(ServiceCore):
             session.flush()
             return membership
 
+    def change_membership(
+        self, lab_id: int, user_id: int, role: Role | None, *, by: int
+    ) -> LabMembership | None:
+        """Give ``user_id`` the ``role`` in the lab (None removes them), as user ``by`` asks.
+
+        The one rule for every change of membership: only admins and owners change
+        memberships; only an owner grants ownership or changes or removes an owner; a lab
+        always keeps an owner. Raises :class:`MembershipDenied` or :class:`LastOwnerError`.
+        """
+        with self.session() as session:
+            # Lock the lab row, so two owners demoting each other at once cannot both
+            # count the other as the owner who stays (PostgreSQL; SQLite has one writer).
+            lab = session.scalar(select(Lab).where(Lab.id == lab_id).with_for_update())
+            if lab is None:
+                raise NotFoundError("lab", lab_id)
+            self._get(session, User, user_id)
+            actor = self._role(session, lab_id, by)
+            if actor is None or not actor.allows(Role.ADMIN):
+                raise MembershipDenied("only a lab's admins and owners change its members")
+            membership = session.scalar(
+                select(LabMembership).where(
+                    LabMembership.lab_id == lab_id, LabMembership.user_id == user_id
+                )
+            )
+            current = None if membership is None else membership.role
+            if Role.OWNER in (current, role) and actor is not Role.OWNER:
+                raise MembershipDenied("only an owner grants, changes or removes ownership")
+            if current is Role.OWNER and role is not Role.OWNER:
+                owners = session.scalar(
+                    select(func.count(LabMembership.id)).where(
+                        LabMembership.lab_id == lab_id, LabMembership.role == Role.OWNER
+                    )
+                )
+                if (owners or 0) <= 1:
+                    raise LastOwnerError("a lab keeps at least one owner")
+            if role is None:
+                if membership is not None:
+                    session.delete(membership)
+                return None
+            if membership is None:
+                membership = LabMembership(
+                    lab_id=lab_id, user_id=user_id, role=role, created_by_id=by
+                )
+                session.add(membership)
+            else:
+                membership.role = role
+            session.flush()
+            return membership
+
     def remove_membership(self, lab_id: int, user_id: int) -> bool:
         """Take ``user_id`` out of ``lab_id``; False if they were not in it."""
         with self.session() as session:
@@ -131,11 +211,15 @@ class AccountsMixin(ServiceCore):
     def get_role(self, lab_id: int, user_id: int) -> Role | None:
         """The user's role in the lab, or None if not a member."""
         with self.session() as session:
-            return session.scalar(
-                select(LabMembership.role).where(
-                    LabMembership.lab_id == lab_id, LabMembership.user_id == user_id
-                )
+            return self._role(session, lab_id, user_id)
+
+    @staticmethod
+    def _role(session: Session, lab_id: int, user_id: int) -> Role | None:
+        return session.scalar(
+            select(LabMembership.role).where(
+                LabMembership.lab_id == lab_id, LabMembership.user_id == user_id
             )
+        )
 
     def list_memberships(self, lab_id: int) -> list[tuple[User, Role]]:
         """Every member of the lab with their role, by username."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, request
-from flask_login import login_required
+from flask import Blueprint, Response, abort, g, jsonify, request
+from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
 from pybirch.database.errors import DataIntegrityError, NotFoundError
@@ -30,14 +30,25 @@ blueprint = Blueprint("api", __name__, url_prefix="/api")
 # CSRF is checked below, for cookie-authenticated writes only: a token is not a cookie.
 csrf.exempt(blueprint)
 
+#: ``flask.g`` key set when the request's user comes from a valid bearer token.
+TOKEN_AUTHENTICATED = "authenticated_by_token"
+
 #: Most rows one data request returns; ask again from ``next_start`` for more.
 MAX_ROWS = 100_000
 
 
 @blueprint.before_request
 def _protect_cookie_posts() -> None:
-    """Token requests need no CSRF token; a browser's cookie-authenticated write does."""
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not _bearer_token():
+    """Writes by a session cookie need a CSRF token; only those by a valid bearer token do not.
+
+    The mere presence of an ``Authorization`` header excuses nothing: the session is
+    tried first, so a request with a session cookie is always checked.
+    """
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if not current_user.is_authenticated:
+        return  # no session and no valid token: login_required answers 401
+    if not g.get(TOKEN_AUTHENTICATED):
         csrf.protect()
 
 
@@ -202,4 +213,7 @@ def user_from_request(_request: Any) -> Any:
     if token is None:
         return None
     user = database().user_for_token(token)
-    return None if user is None else WebUser.from_record(user)
+    if user is None:
+        return None
+    g.setdefault(TOKEN_AUTHENTICATED, True)
+    return WebUser.from_record(user)

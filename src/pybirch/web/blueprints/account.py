@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from pybirch.web.auth.passwords import (
+    HASH_GATE_KEY,
     MIN_PASSWORD_LENGTH,
     PasswordPolicyError,
+    ServerBusyError,
     hash_password,
     verify_password,
 )
+from pybirch.web.auth.sessions import set_password
 from pybirch.web.services import database
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
@@ -51,27 +54,36 @@ def index() -> str:
 
 @blueprint.route("/password", methods=["POST"])
 @login_required
-def change_password() -> str | Response:
-    """Set a new password after checking the current one."""
+def change_password() -> str | Response | tuple[str, int, dict[str, str]]:
+    """Set a new password after checking the current one; other sessions end."""
     form = PasswordForm()
     db = database()
+    status, headers = 400, {}
     if form.validate_on_submit():
         user = db.get_user(current_user.id)
-        if not verify_password(user.password_hash, form.current.data):
-            form.current.errors.append("this is not your current password")
+        try:
+            with current_app.extensions[HASH_GATE_KEY].slot():
+                matches = verify_password(user.password_hash, form.current.data)
+                new_hash = hash_password(form.new.data) if matches else None
+        except PasswordPolicyError as exc:
+            form.new.errors.append(str(exc))
+        except ServerBusyError as exc:
+            flash("The server is busy. Try again in a moment.", "error")
+            status, headers = 503, {"Retry-After": str(exc.retry_after)}
         else:
-            try:
-                db.update_user(user.id, password_hash=hash_password(form.new.data))
-                flash("Your password is changed.", "info")
+            if new_hash is None:
+                form.current.errors.append("this is not your current password")
+            else:
+                set_password(user.id, new_hash)
+                flash("Your password is changed; your other sessions have ended.", "info")
                 return redirect(url_for("account.index"))
-            except PasswordPolicyError as exc:
-                form.new.errors.append(str(exc))
-    return render_template(
+    page = render_template(
         "account.html",
         password_form=form,
         token_form=TokenForm(),
         tokens=db.list_api_tokens(current_user.id),
-    ), 400  # type: ignore[return-value]
+    )
+    return page, status, headers
 
 
 @blueprint.route("/tokens", methods=["POST"])

@@ -10,9 +10,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp
 
 from pybirch.database.models import Role
+from pybirch.database.services.accounts import LastOwnerError, MembershipDenied
 from pybirch.web.auth.access import require_lab_role
 from pybirch.web.auth.passwords import generate_password, hash_password
 from pybirch.web.services import database
+from pybirch.web.sockets import disconnect_user
 
 blueprint = Blueprint("admin", __name__, url_prefix="/labs")
 
@@ -27,7 +29,9 @@ class MemberForm(FlaskForm):
         validators=[
             DataRequired(),
             Length(max=100),
-            Regexp(r"^[A-Za-z0-9_.@-]+$", message="letters, digits and _ . @ - only"),
+            # \Z, not $: "$" also matches before a final newline, which would make
+            # "alice\n" an account that looks like alice.
+            Regexp(r"[A-Za-z0-9_.@-]+\Z", message="letters, digits and _ . @ - only"),
         ],
     )
     role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MEMBER.value)
@@ -69,20 +73,24 @@ def add_member(lab_id: int) -> Response:
         )
         return redirect(url_for("admin.members", lab_id=lab_id))
     role = Role(form.role.data)
-    _check_may_grant(manager, role)
+    if role is Role.OWNER and manager is not Role.OWNER:
+        abort(403, "only an owner grants ownership")  # before any account is made
     db = database()
-    user = db.get_user_by_username(form.username.data)
-    if user is None:
-        password = generate_password()
-        user = db.create_user(
-            form.username.data, password_hash=hash_password(password), created_by_id=current_user.id
-        )
-        flash(
-            f"Created {user.username} with the one-time password {password}; pass it on now.",
-            "info",
-        )
-    db.set_membership(lab_id, user.id, role, created_by_id=current_user.id)
-    flash(f"{user.username} is {role.value} of the lab.", "info")
+    name = form.username.data
+    # The answer must not tell whether the name has an account on this server (an admin
+    # of their own lab could probe every name): the same work, the same message, and a
+    # one-time password either way, valid only if the account is made now.
+    password = generate_password()
+    password_hash = hash_password(password)
+    user = db.get_user_by_username(name) or db.create_user(
+        name, password_hash=password_hash, created_by_id=current_user.id
+    )
+    _change(lab_id, user.id, role)
+    flash(
+        f"{name} is {role.value} of the lab. If {name} had no account, one was made with the "
+        f"one-time password {password}: pass it on now. An existing account keeps its password.",
+        "info",
+    )
     return redirect(url_for("admin.members", lab_id=lab_id))
 
 
@@ -90,20 +98,14 @@ def add_member(lab_id: int) -> Response:
 @login_required
 def change_role(lab_id: int, user_id: int) -> Response:
     """Give a member another role."""
-    manager = require_lab_role(lab_id, Role.ADMIN)
+    require_lab_role(lab_id, Role.ADMIN)
     form = RoleForm()
     if not form.validate_on_submit():
         abort(400)
-    db = database()
-    current = db.get_role(lab_id, user_id)
-    if current is None:
+    if database().get_role(lab_id, user_id) is None:
         abort(404)
     new = Role(form.role.data)
-    _check_may_grant(manager, current)
-    _check_may_grant(manager, new)
-    if current is Role.OWNER and new is not Role.OWNER:
-        _keep_an_owner(lab_id)
-    db.set_membership(lab_id, user_id, new)
+    _change(lab_id, user_id, new)
     flash(f"Role changed to {new.value}.", "info")
     return redirect(url_for("admin.members", lab_id=lab_id))
 
@@ -112,27 +114,24 @@ def change_role(lab_id: int, user_id: int) -> Response:
 @login_required
 def remove_member(lab_id: int, user_id: int) -> Response:
     """Take a member out of the lab (their data stays)."""
-    manager = require_lab_role(lab_id, Role.ADMIN)
-    db = database()
-    current = db.get_role(lab_id, user_id)
-    if current is None:
+    require_lab_role(lab_id, Role.ADMIN)
+    if database().get_role(lab_id, user_id) is None:
         abort(404)
-    _check_may_grant(manager, current)
-    if current is Role.OWNER:
-        _keep_an_owner(lab_id)
-    db.remove_membership(lab_id, user_id)
+    _change(lab_id, user_id, None)
     flash("Member removed.", "info")
     return redirect(url_for("admin.members", lab_id=lab_id))
 
 
-def _check_may_grant(manager: Role, role: Role) -> None:
-    """Only owners hand out or take away ownership."""
-    if role is Role.OWNER and manager is not Role.OWNER:
-        abort(403)
-
-
-def _keep_an_owner(lab_id: int) -> None:
-    owners = [user for user, role in database().list_memberships(lab_id) if role is Role.OWNER]
-    if len(owners) <= 1:
+def _change(lab_id: int, user_id: int, role: Role | None) -> None:
+    """Apply the service's one membership rule: 403 if not allowed, a message if no owner stays."""
+    try:
+        database().change_membership(lab_id, user_id, role, by=current_user.id)
+    except MembershipDenied as exc:
+        abort(403, str(exc))
+    except LastOwnerError:
         flash("A lab keeps at least one owner: make someone else owner first.", "error")
         abort(redirect(url_for("admin.members", lab_id=lab_id)))
+    if role is None:
+        # Their open pages must stop receiving the lab's events: close their connections;
+        # they reconnect and can join only the rooms they may still see.
+        disconnect_user(user_id)

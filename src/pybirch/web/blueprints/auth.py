@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from math import ceil
 from urllib.parse import urlsplit
 
 from flask import (
@@ -14,15 +15,15 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from pybirch.database.models import utcnow
-from pybirch.web.auth.passwords import verify_password
-from pybirch.web.auth.throttle import LoginThrottle
-from pybirch.web.auth.user import WebUser
+from pybirch.web.auth.passwords import HASH_GATE_KEY, ServerBusyError, verify_password
+from pybirch.web.auth.sessions import end_every_session, start_session
+from pybirch.web.auth.throttle import THROTTLE_KEY, LoginThrottle, LoginThrottled
 from pybirch.web.services import database
 
 blueprint = Blueprint("auth", __name__)
@@ -37,39 +38,48 @@ class LoginForm(FlaskForm):
 
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int, dict[str, str]]:
-    """The login form; a wrong password or too many attempts say so without detail."""
+    """The login form; a wrong password or too many attempts say so without detail.
+
+    Every attempt costs one password check, whether the user exists or not; the check
+    waits for a slot of the app's :class:`HashGate` (503 when none comes).
+    """
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("login.html", form=form)
-    throttle: LoginThrottle = current_app.extensions["pybirch.login_throttle"]
+    throttle: LoginThrottle = current_app.extensions[THROTTLE_KEY]
     username = form.username.data.strip()
-    address = request.remote_addr or "unknown"
-    wait = throttle.retry_after(username, address)
-    if wait > 0:
-        flash(f"Too many failed attempts. Try again in {wait / 60:.0f} min.", "error")
-        headers = {"Retry-After": str(int(wait) + 1)}
+    try:
+        attempt = throttle.reserve(username, request.remote_addr or "unknown")
+    except LoginThrottled as exc:
+        flash(f"Too many failed attempts. Try again in {ceil(exc.retry_after / 60)} min.", "error")
+        headers = {"Retry-After": str(ceil(exc.retry_after))}
         return render_template("login.html", form=form), 429, headers
     user = database().get_user_by_username(username)
-    if (
-        user is None
-        or not user.is_active
-        or not verify_password(user.password_hash, form.password.data)
-    ):
-        throttle.failed(username, address)
+    try:
+        with current_app.extensions[HASH_GATE_KEY].slot():
+            matches = verify_password(
+                None if user is None else user.password_hash, form.password.data
+            )
+    except ServerBusyError as exc:
+        attempt.cancel()
+        flash("The server is busy. Try again in a moment.", "error")
+        return render_template("login.html", form=form), 503, {"Retry-After": str(exc.retry_after)}
+    if user is None or not user.is_active or not matches:
         flash("Wrong user name or password.", "error")
         return render_template("login.html", form=form), 401, {}
-    throttle.succeeded(username, address)
+    attempt.succeeded()
     database().update_user(user.id, last_login_at=utcnow())
-    login_user(WebUser.from_record(user))
+    start_session(user)
     return redirect(_safe_next(request.args.get("next")))
 
 
 @blueprint.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
-    """End the session."""
+    """End the session, and every other session of this user (on any browser)."""
+    end_every_session(current_user.id)
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
