@@ -90,3 +90,21 @@ def test_a_session_ends_after_its_lifetime_and_no_remember_cookie_is_given(app, 
     fresh = app.test_client()
     fresh.set_cookie("session", client.get_cookie("session").value)
     assert logged_in(fresh)
+
+
+def test_a_first_run_password_reset_ends_the_old_sessions(app, db):
+    from pybirch.database.errors import DatabaseError
+    from pybirch.web.auth.passwords import hash_password
+    from pybirch.web.first_run import ensure_first_admin
+
+    admin_lab = db.create_lab("Reset Lab")
+    admin_id = add_member(db, admin_lab.id, "admin", Role.OWNER)
+    old = app.test_client()
+    assert log_in(old, "admin").status_code == 302
+    for user_id in (admin_id, db.get_user_by_username("alice").id):
+        db.update_user(user_id, is_active=False)  # no one can log in: a first run again
+
+    assert ensure_first_admin(db, "a fresh admin password") is not None
+    assert not logged_in(old)
+    with pytest.raises(DatabaseError, match="set_password"):
+        db.update_user(admin_id, password_hash=hash_password("another password"))

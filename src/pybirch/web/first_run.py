@@ -39,6 +39,7 @@ def ensure_first_admin(db: DatabaseService, password: str | None = None) -> Firs
             ADMIN_USERNAME, display_name="Lab admin", password_hash=hash_password(password)
         )
     else:
-        db.update_user(user.id, password_hash=hash_password(password), is_active=True)
+        db.set_password(user.id, hash_password(password))
+        db.update_user(user.id, is_active=True)
     db.set_membership(lab.id, user.id, Role.OWNER)
     return FirstAdmin(ADMIN_USERNAME, password, lab.name)

@@ -87,7 +87,10 @@ class AccountsMixin(ServiceCore):
         return self.get_user_by_username(username) or self.create_user(username)
 
     def update_user(self, user_id: int, **fields: Any) -> User:
-        """Change a user's fields."""
+        """Change a user's fields; a new password goes through :meth:`set_password`."""
+        if "password_hash" in fields:
+            # A password changed any other way would leave the old sessions alive.
+            raise DatabaseError("change a password with set_password, which ends old sessions")
         return self._update(User, user_id, **fields)
 
     def end_sessions(self, user_id: int) -> int:
