@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from database_builders import png_claiming
 from pybirch.errors import PyBirchError
 from pybirch.queue import Sample, SampleError
+from pybirch.queue.samples import decode_png
 
 
 def _image(*shape: int) -> np.ndarray:
@@ -185,3 +188,26 @@ def test_repr_does_not_dump_the_image() -> None:
     text = repr(Sample("S", image=_image(100, 100, 3)))
     assert "100x100x3" in text
     assert len(text) < 200
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(13_000, 13_000), (20_000, 20_000)],  # over the limit; over Pillow's bomb limit too
+)
+def test_a_picture_of_too_many_pixels_is_refused_before_it_is_decoded(width, height) -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(SampleError, match=r"pixels; at most 25,000,000|too many pixels"):
+            decode_png(png_claiming(width, height), "S")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # the header only: the picture would take 169 MB or more
+
+
+def test_the_pixel_limit_is_a_parameter() -> None:
+    claimed = png_claiming(100, 100)
+    with pytest.raises(SampleError, match="at most 9,999"):
+        decode_png(claimed, "S", max_pixels=9_999)
+    with pytest.raises(SampleError, match="cannot read"):  # the size is fine
+        decode_png(claimed, "S", max_pixels=10_000)

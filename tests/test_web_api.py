@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -131,7 +133,7 @@ def test_the_openapi_document_lists_every_api_route(client):
     assert document["openapi"].startswith("3.1")
     app = client.application
     routes = {
-        rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi"
     }

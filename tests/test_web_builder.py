@@ -213,3 +213,16 @@ def test_a_scan_with_more_points_than_the_cap_is_a_form_error(db, lab, app, monk
     assert response.status_code == 400
     assert "1,000,000,000,000,000 points" in response.get_data(as_text=True)
     assert app.extensions["pybirch.local_queues"].in_lab(lab.id) == []
+
+
+@pytest.mark.parametrize("depth", [33, 100_000])
+def test_settings_nested_too_deeply_are_a_form_error(db, lab, app, depth):
+    client = member(app, db, lab)
+    token = csrf_token(client, "/builder/")
+    nested = '{"a": ' * depth + "1" + "}" * depth
+    response = client.post(
+        f"/builder/{lab.id}", data={**MAP, "settings_Lock-in": nested, "csrf_token": token}
+    )
+    assert response.status_code == 400
+    assert "nested more than 32 levels deep" in response.get_data(as_text=True)
+    assert app.extensions["pybirch.local_queues"].in_lab(lab.id) == []

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import itertools
+import tracemalloc
+
 import numpy as np
 import pytest
 
+import plot_reference as reference
 from database_builders import iv_settings, map_settings, spectrum_settings
+from pybirch.database import Layout
 from pybirch.database.models import Role
+from pybirch.database.storage import ChunkData
 from pybirch.database_integration import DatabaseQueue
 from pybirch.scan import Scan
-from pybirch.web.downsample import grid, line_indices
+from pybirch.web.api import plots
+from pybirch.web.downsample import GridBlocks, LineBuckets
 from web_support import add_member, make_app
+
+
+def feed_in_chunks(line: LineBuckets, values: np.ndarray, sizes: list[int]) -> None:
+    """Give ``line`` the points ``values`` (x = their index) in chunks of ``sizes``."""
+    edges = np.cumsum([0, *sizes])
+    for a, b in itertools.pairwise(edges):
+        line.add(np.arange(a, b, dtype=np.float64), values[a:b])
 
 
 def test_line_downsampling_keeps_every_buckets_extremes():
@@ -18,25 +32,48 @@ def test_line_downsampling_keeps_every_buckets_extremes():
     values = rng.normal(size=100_000)
     values[31_337] = 50.0
     values[77_001] = -40.0
-    kept = line_indices(values, 2_000)
-    assert kept.size <= 2_000
-    assert np.all(np.diff(kept) > 0)
-    assert {31_337, 77_001} <= set(kept.tolist())
-    assert values[kept].max() == values.max()
-    assert values[kept].min() == values.min()
-    assert np.array_equal(line_indices(values[:500], 2_000), np.arange(500))
+    line = LineBuckets(len(values), 2_000)
+    feed_in_chunks(line, values, [40_000, 1, 59_999])
+    x, y = line.result()
+    assert y.size <= 2_000
+    assert np.all(np.diff(x) > 0)
+    assert {31_337, 77_001} <= set(x.tolist())
+    assert y.max() == values.max()
+    assert y.min() == values.min()
+    small = LineBuckets(500, 2_000)
+    feed_in_chunks(small, values[:500], [200, 300])
+    assert np.array_equal(small.result()[1], values[:500])
+
+
+@pytest.mark.parametrize("count", [1_001, 7_919, 100_000])
+def test_a_line_fed_chunk_by_chunk_equals_the_whole_array_method(count):
+    rng = np.random.default_rng(count)
+    values = rng.normal(size=count)
+    values[rng.integers(0, count, count // 10)] = np.nan  # missing readings
+    values[rng.integers(0, count, 5)] = np.inf
+    values[: count // 50] = np.nan  # a whole bucket without a finite value
+    values[count // 3 : count // 3 + 40] = 2.5  # ties: the first point wins
+    sizes = rng.integers(1, count // 7, size=count).cumsum()
+    sizes = np.diff(np.r_[0, sizes[sizes < count], count]).tolist()
+    line = LineBuckets(count, 1_000)
+    feed_in_chunks(line, values, sizes)
+    x, y = line.result()
+    kept = reference.line_indices(values, 1_000)
+    np.testing.assert_array_equal(x, kept)
+    np.testing.assert_array_equal(y, values[kept])
 
 
 def test_grid_downsampling_averages_blocks_and_keeps_missing_cells_missing():
     values = np.arange(16.0).reshape(4, 4)
     values[3, 3] = np.nan
-    small, factor = grid(values, max_cells=4)
-    assert factor == 2
-    assert small[0, 0] == np.mean([0, 1, 4, 5])
-    assert small[1, 1] == np.mean([10, 11, 14])
-    same, one = grid(values, max_cells=16)
-    assert one == 1
-    assert same is values
+    for max_cells, factor in ((4, 2), (16, 1)):
+        blocks = GridBlocks(4, 4, max_cells)
+        rows, columns = np.divmod(np.random.default_rng(0).permutation(16), 4)
+        blocks.add(rows, columns, values[rows, columns])  # cells in any order
+        expected, expected_factor = reference.grid(values, max_cells)
+        assert blocks.factor == expected_factor == factor
+        np.testing.assert_array_equal(blocks.result(), expected)
+    assert expected[3, 3] != expected[3, 3]  # NaN: never measured
 
 
 @pytest.fixture
@@ -124,3 +161,76 @@ def test_the_scan_page_offers_the_plot_with_local_libraries_only(db, lab, client
     assert "https://" not in page
     assert client.get("/static/vendor/uPlot.iife.min.js").status_code == 200
     assert client.get("/static/scan_plot.js").status_code == 200
+
+
+def store_map(db, lab, xs: np.ndarray, ys: np.ndarray, values: np.ndarray, chunk: int):
+    """A 2-D scan over ``ys`` (slow) and ``xs`` (fast) holding ``values`` (one per point,
+    in scan order; fewer than the grid's cells for a scan that stopped early), stored in
+    chunks of ``chunk`` points. Returns the scan and its measurement."""
+    scan = db.create_scan("map", lab_id=lab.id)
+    layout = Layout.build(["signal (V)"], ["y (mm)", "x (mm)"])
+    measurement = db.create_measurement_object(scan.id, "Lock-in", layout)
+    slow, fast = (grid.ravel()[: len(values)] for grid in np.meshgrid(ys, xs, indexing="ij"))
+    for first in range(0, len(values), chunk):
+        part = slice(first, first + chunk)
+        n = len(values[part])
+        columns = [values[part], slow[part], fast[part], np.full(n, 1.7e9)]
+        db.write_rows(measurement.id, ChunkData(first, first, columns, n, n))
+    return scan, measurement
+
+
+def test_a_streamed_heatmap_and_line_equal_the_whole_array_method(db, lab, client, monkeypatch):
+    xs, ys = np.linspace(0, 1, 23), np.linspace(-5, 5, 17)
+    rng = np.random.default_rng(7)
+    values = rng.integers(-400, 400, size=len(xs) * len(ys) - 30) / 4  # sums are exact
+    values[rng.integers(0, len(values), 20)] = np.nan
+    scan, measurement = store_map(db, lab, xs, ys, values, chunk=37)
+    url = f"/api/v1/scans/{scan.scan_id}/plot/Lock-in"
+    for max_cells in (1_000, 60, 7):  # blocks of 1, 3 and 7 cells a side
+        monkeypatch.setattr(plots, "MAX_CELLS", max_cells)
+        plot = client.get(url).json
+        x, y, z = reference.whole_heatmap(
+            db, measurement.id, "signal (V)", ["y (mm)", "x (mm)"], max_cells
+        )
+        assert plot["x"] == x.tolist()
+        assert plot["y"] == y.tolist()
+        np.testing.assert_array_equal(np.array(plot["z"], dtype=float), z)
+        assert plot["rows"] == len(values)
+    line = client.get(f"{url}?kind=line&max_points=40").json
+    x, y = reference.whole_line(db, measurement.id, "x (mm)", "signal (V)", 40)
+    np.testing.assert_array_equal(np.array(line["x"], dtype=float), x)
+    np.testing.assert_array_equal(np.array(line["y"], dtype=float), y)
+
+
+def test_a_position_measured_twice_is_not_a_grid(db, lab, client):
+    scan, measurement = store_map(db, lab, np.arange(3.0), np.arange(2.0), np.ones(6), 6)
+    layout = Layout.from_json(measurement.columns)
+    again = [np.ones(1), np.zeros(1), np.zeros(1), np.ones(1)]
+    assert len(again) == len(layout.columns)
+    db.write_rows(measurement.id, ChunkData(6, 6, again, 1, 1))
+    response = client.get(f"/api/v1/scans/{scan.scan_id}/plot/Lock-in")
+    assert response.status_code == 400
+    assert "more than once" in response.json["error"]["message"]
+
+
+@pytest.mark.slow
+def test_plots_of_millions_of_points_hold_about_a_chunk_in_memory(db, lab, client, monkeypatch):
+    xs, ys = np.linspace(0, 1, 2_000), np.linspace(0, 1, 1_000)
+    chunk = 50_000
+    values = np.random.default_rng(3).normal(size=len(xs) * len(ys))
+    scan, _ = store_map(db, lab, xs, ys, values, chunk)
+    scan_bytes = values.nbytes * 4  # the value, two positions and the timestamp
+    chunk_bytes = chunk * 8 * 4
+    monkeypatch.setattr(plots, "MAX_CELLS", 10_000)  # a small answer: memory is the reading
+    url = f"/api/v1/scans/{scan.scan_id}/plot/Lock-in"
+    for query in ("", "?kind=line"):
+        tracemalloc.start()
+        try:
+            response = client.get(url + query)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert response.status_code == 200
+        assert response.json["rows"] == len(values)
+        assert peak < 8 * chunk_bytes, (query, peak)
+        assert peak < scan_bytes / 5, (query, peak)

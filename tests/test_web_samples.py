@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from database_builders import png_claiming
 from pybirch.database.models import Role
 from web_support import client_for, csrf_token
 
@@ -89,21 +90,48 @@ def test_a_member_creates_and_edits_a_sample_with_a_picture(db, lab):
     assert "G-042" in client.get(f"/samples/?lab={lab.id}&q=G-04").get_data(as_text=True)
 
 
-def test_a_file_that_is_not_a_picture_is_refused_and_the_sample_kept(db, lab):
-    client = client_for(db, lab, "mia", Role.MEMBER)
-    token = csrf_token(client, f"/labs/{lab.id}/samples/new")
-    response = client.post(
-        f"/labs/{lab.id}/samples/new",
-        data={
-            "sample_id": "X-1",
-            "csrf_token": token,
-            "image": (io.BytesIO(b"not an image"), "x.png"),
-        },
+def post_sample(client, path: str, sample_id: str, picture: bytes):
+    """Post the sample form of ``path`` with a picture; the page it answers with."""
+    token = csrf_token(client, path)
+    return client.post(
+        path,
+        data={"sample_id": sample_id, "csrf_token": token, "image": (io.BytesIO(picture), "x.png")},
         content_type="multipart/form-data",
         follow_redirects=True,
     )
-    assert "The picture was not saved" in response.get_data(as_text=True)
-    assert db.get_sample_by_id("X-1", lab.id).image_png is None
+
+
+@pytest.mark.parametrize(
+    ("picture", "message"),
+    [
+        (b"not an image", "cannot read the image"),
+        (png_claiming(13_000, 13_000), "13000 x 13000 pixels; at most 25,000,000"),
+        (png_claiming(60_000, 60_000), "too many pixels"),  # a decompression bomb
+    ],
+)
+def test_a_refused_picture_creates_no_sample_and_says_why(db, lab, picture, message):
+    client = client_for(db, lab, "mia", Role.MEMBER)
+    response = post_sample(client, f"/labs/{lab.id}/samples/new", "X-1", picture)
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+    assert db.get_sample_by_id("X-1", lab.id) is None
+
+
+def test_the_pixel_limit_is_configured_and_applies_to_edits(db, lab):
+    client = client_for(db, lab, "mia", Role.MEMBER)
+    client.application.config["MAX_IMAGE_PIXELS"] = 47
+    response = post_sample(client, f"/labs/{lab.id}/samples/new", "X-2", png(8, 6))
+    assert "8 x 6 pixels; at most 47 are accepted" in response.get_data(as_text=True)
+    assert db.get_sample_by_id("X-2", lab.id) is None
+    client.application.config["MAX_IMAGE_PIXELS"] = 48
+    post_sample(client, f"/labs/{lab.id}/samples/new", "X-2", png(8, 6))
+    record = db.get_sample_by_id("X-2", lab.id)
+    assert record.image_png is not None
+
+    refused = post_sample(client, f"/samples/{record.id}/edit", "X-3", png(10, 10))
+    assert "at most 48" in refused.get_data(as_text=True)
+    kept = db.get_sample(record.id)
+    assert (kept.sample_id, kept.image_png) == ("X-2", record.image_png)
 
 
 def test_a_viewer_browses_but_cannot_create_or_edit(db, lab):
@@ -145,3 +173,14 @@ def test_the_instruments_page_lists_the_labs_instruments_by_type(db, lab):
     movements = client.get(f"/instruments/?lab={lab.id}&type=movement").get_data(as_text=True)
     assert "Stage X" in movements
     assert "SR830" not in movements
+
+
+def test_the_pixel_limit_comes_from_the_environment(db, monkeypatch):
+    from pybirch.web.app import create_app
+    from pybirch.web.config import WebConfig
+
+    monkeypatch.setenv("SECRET_KEY", "not kept anywhere")
+    monkeypatch.setenv("MAX_IMAGE_PIXELS", "47")
+    config = WebConfig.from_environment()
+    assert config.max_image_pixels == 47
+    assert create_app(db, config).config["MAX_IMAGE_PIXELS"] == 47

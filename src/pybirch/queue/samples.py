@@ -25,6 +25,9 @@ __all__ = ["Sample", "SampleError"]
 _NATIVE_MODES = {"L": 2, "RGB": 3, "RGBA": 4}
 #: Formats that cannot hold an alpha channel.
 _NO_ALPHA_FORMATS = {".jpg", ".jpeg", ".jfif", ".bmp"}
+#: Most pixels (width x height) a picture may have: 25 MP, a camera's photo. Checked on the
+#: file's header, before decoding: a small file can claim enough pixels to fill memory.
+MAX_IMAGE_PIXELS = 25_000_000
 
 
 class Sample:
@@ -95,15 +98,12 @@ class Sample:
             # Pillow raises KeyError/ValueError for an unknown extension, OSError for I/O.
             raise SampleError(f"sample {self.ID}: cannot save image to {target}: {exc}") from exc
 
-    def load_image(self, path: str | PathLike[str]) -> np.ndarray:
+    def load_image(
+        self, path: str | PathLike[str], max_pixels: int = MAX_IMAGE_PIXELS
+    ) -> np.ndarray:
         """Read an image file into ``image`` (as grey, RGB or RGBA uint8) and return it."""
         source = Path(path)
-        try:
-            with Image.open(source) as picture:
-                picture.load()
-                self.image = _to_array(picture, str(source))
-        except (OSError, UnidentifiedImageError) as exc:
-            raise SampleError(f"sample {self.ID}: cannot read image {source}: {exc}") from exc
+        self.image = _read_picture(source, f"the image {source} of sample {self.ID}", max_pixels)
         return self.image
 
     def to_dict(self) -> dict[str, Any]:
@@ -179,14 +179,30 @@ def encode_png(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def decode_png(raw: bytes, sample_id: str) -> np.ndarray:
-    """PNG (or any image file's) bytes as an image array; SampleError if unreadable."""
+def decode_png(raw: bytes, sample_id: str, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """PNG (or any image file's) bytes as an image array; SampleError if unreadable or if
+    it has more than ``max_pixels`` pixels."""
+    return _read_picture(io.BytesIO(raw), f"the image of sample {sample_id}", max_pixels)
+
+
+def _read_picture(source: Path | io.BytesIO, what: str, max_pixels: int) -> np.ndarray:
+    """Decode a picture whose header claims at most ``max_pixels`` pixels."""
     try:
-        with Image.open(io.BytesIO(raw)) as picture:
+        with Image.open(source) as picture:  # reads the header only
+            width, height = picture.size
+            if width * height > max_pixels:
+                raise SampleError(
+                    f"{what} has {width} x {height} pixels; at most {max_pixels:,} are accepted"
+                )
             picture.load()
-            return _to_array(picture, f"sample {sample_id} image")
-    except (OSError, UnidentifiedImageError) as exc:
-        raise SampleError(f"sample {sample_id}: image is not a readable picture: {exc}") from exc
+            return _to_array(picture, what)
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, met in Image.open
+        raise SampleError(
+            f"{what} has too many pixels ({exc}); at most {max_pixels:,} are accepted"
+        ) from exc
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        # ValueError: Pillow refuses a text chunk that decompresses beyond its limit.
+        raise SampleError(f"cannot read {what}: {exc}") from exc
 
 
 def _encode_png(image: np.ndarray) -> str:

@@ -47,6 +47,7 @@ def create_app(
         REMEMBER_COOKIE_DURATION=timedelta(hours=web.session_lifetime_hours),
         WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session
         MAX_CONTENT_LENGTH=web.max_content_length,
+        MAX_IMAGE_PIXELS=web.max_image_pixels,
     )
     app.config.update(flask_config)
     app.extensions[EXTENSION_KEY] = db or DatabaseService()
@@ -68,9 +69,11 @@ def create_app(
 
 
 def _register_error_pages(app: Flask) -> None:
-    """Finished pages for 403, 404 and 413; JSON for anything under ``/api/``."""
+    """Finished pages for 403, 404 (a :class:`NotFoundError` too) and 413; JSON under ``/api/``."""
     from flask import jsonify, render_template, request
-    from werkzeug.exceptions import HTTPException
+    from werkzeug.exceptions import HTTPException, NotFound
+
+    from pybirch.database.errors import NotFoundError
 
     def page_or_json(error: HTTPException, template: str) -> Any:
         if request.path.startswith("/api/"):
@@ -88,6 +91,11 @@ def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(413)
     def _too_large(error: HTTPException) -> Any:
         return page_or_json(error, "too_large.html")
+
+    @app.errorhandler(NotFoundError)
+    def _missing(error: NotFoundError) -> Any:
+        # A lookup that found nothing, on any page or route, is a 404, never a 500.
+        return page_or_json(NotFound(str(error)), "not_found.html")
 
 
 @login_manager.unauthorized_handler

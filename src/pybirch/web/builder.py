@@ -22,6 +22,10 @@ NAME_COLUMNS = {
 DEFAULT_MAX_SCAN_POINTS = 100_000_000
 
 
+#: Deepest nesting of objects and lists accepted in an instrument's settings.
+MAX_SETTINGS_DEPTH = 32
+
+
 def max_scan_points() -> int:
     """The cap on a built scan's points: ``MAX_SCAN_POINTS``, else the default."""
     return int(os.environ.get("MAX_SCAN_POINTS") or DEFAULT_MAX_SCAN_POINTS)
@@ -78,6 +82,14 @@ def design_from_form(form: Mapping[str, Any], measurements: list[str]) -> ScanDe
             except ValueError as exc:
                 errors[key] = f"settings of {instrument} are not JSON: {exc}"
                 continue
+            except RecursionError:
+                value = None  # deeper than Python's parser goes: refused just below
+            if value is None or _depth(value) > MAX_SETTINGS_DEPTH:
+                errors[key] = (
+                    f"settings of {instrument} are nested more than "
+                    f"{MAX_SETTINGS_DEPTH} levels deep"
+                )
+                continue
             if not isinstance(value, dict):
                 errors[key] = f"settings of {instrument} must be a JSON object"
                 continue
@@ -92,3 +104,15 @@ def _number(text: Any) -> float:
     if not math.isfinite(value):
         raise ValueError("not a finite number")
     return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply objects and lists nest in a parsed JSON value (iterative: no recursion)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, level + 1) for child in children)
+    return deepest

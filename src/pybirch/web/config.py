@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pybirch.database import data_dir
+from pybirch.queue.samples import MAX_IMAGE_PIXELS
 
 SECRET_KEY_FILE = "web-secret-key"
 
@@ -45,6 +46,8 @@ class WebConfig:
     behind_proxy: bool = False
     #: Largest request body accepted; larger ones get 413.
     max_content_length: int = 16 * 1024 * 1024
+    #: Largest picture accepted (width x height), checked before it is decoded.
+    max_image_pixels: int = MAX_IMAGE_PIXELS
 
     @classmethod
     def from_environment(cls) -> WebConfig:
@@ -62,6 +65,7 @@ class WebConfig:
             session_lifetime_hours=float(env("SESSION_LIFETIME_HOURS", "12")),
             behind_proxy=env("PYBIRCH_BEHIND_PROXY", "0") == "1",
             max_content_length=int(env("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
+            max_image_pixels=int(env("MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))),
         )
 
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, inspect, or_, select
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import DataError, IntegrityError, StatementError
+from sqlalchemy import Select, event, inspect, or_, select
+from sqlalchemy.engine import URL, ExceptionContext
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from pybirch.database import migrate
@@ -38,6 +38,7 @@ class ServiceCore:
         url = url_or_path if isinstance(url_or_path, URL) else normalize_url(url_or_path)
         self.engine = create_database_engine(url)
         self.engine.echo = echo
+        event.listen(self.engine, "handle_error", _lookup_beyond_range)
         self.Session = session_factory(self.engine)
         # An embedded SQLite database is ours to keep current; a shared server is migrated
         # on purpose, by `pybirch db upgrade`.
@@ -96,8 +97,8 @@ class ServiceCore:
     def _get(self, session: Session, model: type[ModelT], key: Any) -> ModelT:
         try:
             row = session.get(model, key)
-        except DataError as exc:  # e.g. an id beyond PostgreSQL's integer range
-            raise NotFoundError(model.__name__, key) from exc
+        except NotFoundError:  # a key beyond its column's range (see _lookup_beyond_range)
+            raise NotFoundError(model.__name__, key) from None
         if row is None:
             raise NotFoundError(model.__name__, key)
         return row
@@ -136,6 +137,8 @@ class ServiceCore:
         per_page: int = 50,
     ) -> Page[Any]:
         if text:
+            if "\x00" in text:  # PostgreSQL text cannot hold it, so no row could match
+                raise ValueError("search text cannot contain a NUL character")
             pattern = f"%{_escape_like(text)}%"
             statement = statement.where(
                 or_(*(column.ilike(pattern, escape="\\") for column in text_columns))
@@ -151,6 +154,21 @@ class ServiceCore:
             if value is not None:
                 statement = statement.where(getattr(model, name) == value)
         return statement
+
+
+def _lookup_beyond_range(context: ExceptionContext) -> None:
+    """A query for a number beyond its column's range finds nothing: NotFoundError.
+
+    PostgreSQL refuses such a parameter (SQLSTATE 22003, e.g. an id of 2**31 for an
+    ``integer``) and SQLite's driver cannot bind one beyond 64 bits (OverflowError). No
+    stored row can hold that number, so a lookup by it is "not found", whatever the
+    route or service. Writes keep their error: a value that does not fit is not missing.
+    """
+    error = context.original_exception
+    beyond = isinstance(error, OverflowError) or getattr(error, "sqlstate", None) == "22003"
+    statement = (context.statement or "").lstrip()[:6].upper()
+    if beyond and statement == "SELECT":
+        raise NotFoundError("row", "with a number beyond its column's range")
 
 
 def integrity_error(exc: IntegrityError) -> DatabaseError:

@@ -5,6 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from pybirch import __version__
+from pybirch.database.models.scans import QUEUE_STATUSES, SCAN_STATUSES
+from pybirch.database.services.paging import MAX_PER_PAGE
+from pybirch.web.api.limits import (
+    DEFAULT_LINE_POINTS,
+    DEFAULT_PER_PAGE,
+    MAX_LINE_POINTS,
+    MAX_ROWS,
+    MIN_LINE_POINTS,
+    PLOT_KINDS,
+)
+from pybirch.web.listing import MAX_PAGE, MAX_ROW
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 
@@ -50,15 +61,41 @@ def _path(name: str, kind: str = "string") -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
 
 
-def _query(name: str, kind: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "schema": {"type": kind}, "description": description}
+def _query(name: str, schema: dict[str, Any] | str, description: str) -> dict[str, Any]:
+    """A query parameter; ``schema`` is a JSON schema or the name of a type."""
+    schema = {"type": schema} if isinstance(schema, str) else schema
+    return {"name": name, "in": "query", "schema": schema, "description": description}
+
+
+def _whole(minimum: int, maximum: int) -> dict[str, Any]:
+    """The schema of a whole number the routes accept (see pybirch.web.listing)."""
+    return {"type": "integer", "minimum": minimum, "maximum": maximum}
+
+
+def _listing(statuses: tuple[str, ...], text: str) -> list[dict[str, Any]]:
+    """The parameters of a lab's paged list (see pybirch.web.listing)."""
+    return [
+        _path("lab_id", "integer"),
+        _query("q", "string", text),
+        _query("status", {"enum": list(statuses)}, "one status"),
+        _query("page", _whole(1, MAX_PAGE), "page number from 1"),
+        _query(
+            "per_page",
+            _whole(1, MAX_PER_PAGE),
+            f"1 to {MAX_PER_PAGE} (default {DEFAULT_PER_PAGE})",
+        ),
+    ]
 
 
 _DATA_PARAMETERS = [
     _path("scan_id"),
     _path("measurement_name"),
-    _query("start", "integer", "first row (default 0)"),
-    _query("end", "integer", "one past the last row (default: all, at most 100,000 rows)"),
+    _query("start", _whole(0, MAX_ROW), "first row (default 0)"),
+    _query(
+        "end",
+        _whole(0, MAX_ROW),
+        f"one past the last row, at least start (default: all, at most {MAX_ROWS:,} rows)",
+    ),
     _query("columns", "string", "comma-separated column labels (default: all)"),
 ]
 
@@ -94,24 +131,12 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/labs": _get("The caller's labs and roles", [], "labs"),
             "/api/v1/labs/{lab_id}/scans": _get(
                 "A lab's scans, newest first",
-                [
-                    _path("lab_id", "integer"),
-                    _query("q", "string", "text in name, project or type"),
-                    _query("status", "string", "one status"),
-                    _query("page", "integer", "page number from 1"),
-                    _query("per_page", "integer", "1 to 500 (default 50)"),
-                ],
+                _listing(SCAN_STATUSES, "text in name, project or type"),
                 "a page of scans with total and pages",
             ),
             "/api/v1/labs/{lab_id}/queues": _get(
                 "A lab's queues, most recently changed first",
-                [
-                    _path("lab_id", "integer"),
-                    _query("q", "string", "text in the queue's name"),
-                    _query("status", "string", "one status"),
-                    _query("page", "integer", "page number from 1"),
-                    _query("per_page", "integer", "1 to 500 (default 50)"),
-                ],
+                _listing(QUEUE_STATUSES, "text in the queue's name"),
                 "a page of queues with total and pages",
             ),
             "/api/v1/queues/{queue_id}": _get(
@@ -134,12 +159,21 @@ def openapi_document() -> dict[str, Any]:
                     _query("x", "string", "column for the x axis of a line"),
                     _query(
                         "kind",
-                        "string",
-                        "line, grid or spectrum (default: grid for 2-D scans, spectrum for "
-                        "readings of several rows per point)",
+                        {"enum": list(PLOT_KINDS)},
+                        "default: grid for 2-D scans, spectrum for readings of several rows "
+                        "per point, else line",
                     ),
-                    _query("point", "integer", "the point of a spectrum (default: the last)"),
-                    _query("max_points", "integer", "points of a line, 10 to 20,000"),
+                    _query(
+                        "point",
+                        _whole(0, MAX_ROW),
+                        "the point of a spectrum (default: the last)",
+                    ),
+                    _query(
+                        "max_points",
+                        _whole(MIN_LINE_POINTS, MAX_LINE_POINTS),
+                        f"points of a line, {MIN_LINE_POINTS} to {MAX_LINE_POINTS:,} "
+                        f"(default {DEFAULT_LINE_POINTS:,})",
+                    ),
                 ],
                 "x, y (and z for a grid) arrays",
             ),

@@ -13,6 +13,7 @@ from pybirch.database.errors import DataIntegrityError, NotFoundError
 from pybirch.database.models import MeasurementObject
 from pybirch.database.models.scans import QUEUE_STATUSES, SCAN_STATUSES
 from pybirch.database.services.paging import Page
+from pybirch.web.api.limits import DEFAULT_PER_PAGE, MAX_ROWS
 from pybirch.web.api.openapi import openapi_document
 from pybirch.web.api.serializers import (
     data_document,
@@ -24,6 +25,15 @@ from pybirch.web.api.serializers import (
 from pybirch.web.auth.access import labs_of_current_user, require_lab_role, visible_scan
 from pybirch.web.control import can_control
 from pybirch.web.extensions import csrf
+from pybirch.web.listing import (
+    MAX_ROW,
+    choice,
+    optional_number,
+    page_number,
+    page_size,
+    search_text,
+    whole_number,
+)
 from pybirch.web.services import database
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
@@ -32,9 +42,6 @@ csrf.exempt(blueprint)
 
 #: ``flask.g`` key set when the request's user comes from a valid bearer token.
 TOKEN_AUTHENTICATED = "authenticated_by_token"
-
-#: Most rows one data request returns; ask again from ``next_start`` for more.
-MAX_ROWS = 100_000
 
 
 @blueprint.before_request
@@ -119,19 +126,13 @@ def _lab_page(
 ) -> Response:
     """One page of a lab's records, filtered by the request's ``q`` and ``status``."""
     require_lab_role(lab_id)
-    status = request.args.get("status") or None
-    if status is not None and status not in statuses:
-        abort(400, f"unknown status {status!r}; use one of {', '.join(statuses)}")
-    try:
-        page = search(
-            request.args.get("q") or None,
-            lab_id=lab_id,
-            status=status,
-            page=request.args.get("page", 1, type=int),
-            per_page=request.args.get("per_page", 50, type=int),
-        )
-    except ValueError as exc:
-        abort(400, str(exc))
+    page = search(
+        search_text(),
+        lab_id=lab_id,
+        status=choice("status", statuses),
+        page=page_number(),
+        per_page=page_size(DEFAULT_PER_PAGE),
+    )
     return jsonify(page.to_dict(summary))
 
 
@@ -163,17 +164,16 @@ def scan(scan_id: str) -> Response:
     return jsonify(scan_document(record, measurements))
 
 
-@blueprint.route("/v1/scans/<scan_id>/data/<measurement_name>")
-@blueprint.route("/scan/<scan_id>/data/<measurement_name>")  # the seed plan's route
+# A measurement's name may hold a slash (its instrument's name): ``path`` keeps it whole.
+@blueprint.route("/v1/scans/<scan_id>/data/<path:measurement_name>")
+@blueprint.route("/scan/<scan_id>/data/<path:measurement_name>")  # the seed plan's route
 @login_required
 def scan_data(scan_id: str, measurement_name: str) -> Response:
     """Rows ``?start=`` to ``?end=`` (exclusive) of one measurement, at most MAX_ROWS."""
     measurement = visible_measurement(scan_id, measurement_name)
     db = database()
-    start = request.args.get("start", 0, type=int)
-    end = request.args.get("end", type=int)
-    if start < 0 or (end is not None and end < start):
-        abort(400, "start must be 0 or more and end (exclusive) at least start")
+    start = whole_number("start", 0, 0, MAX_ROW)
+    end = optional_number("end", start, MAX_ROW)
     stop = start + MAX_ROWS if end is None else min(end, start + MAX_ROWS)
     columns = request.args.get("columns")
     try:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from flask_login import login_required
 
 from pybirch.web.auth.access import chosen_lab
-from pybirch.web.listing import page_number, search_text
+from pybirch.web.listing import choice, page_number, search_text
 from pybirch.web.services import database
 
 blueprint = Blueprint("instruments", __name__, url_prefix="/instruments")
@@ -23,7 +23,7 @@ def index() -> str:
     if lab is None:
         return render_template("no_lab.html")
     text = search_text()
-    kind = request.args.get("type") if request.args.get("type") in TYPES else None
+    kind = choice("type", TYPES)
     page = page_number()
     found = database().search_instruments(
         text, lab_id=lab.id, instrument_type=kind, page=page, per_page=PER_PAGE

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from pybirch.database.errors import DuplicateError, NotFoundError
 from pybirch.database.models import Role
 from pybirch.database.models import Sample as SampleRecord
 from pybirch.queue.errors import SampleError
-from pybirch.queue.samples import decode_png, encode_png
+from pybirch.queue.samples import MAX_IMAGE_PIXELS, decode_png, encode_png
 from pybirch.web.auth.access import chosen_lab, require_lab_role
 from pybirch.web.listing import page_number, search_text
 from pybirch.web.services import database
@@ -43,6 +53,27 @@ class SampleForm(FlaskForm):
     tags = StringField("Tags (comma separated)", validators=[Optional(), Length(max=500)])
     description = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
     image = FileField("Picture", validators=[FileAllowed(["png", "jpg", "jpeg", "tif", "tiff"])])
+
+    #: The uploaded picture as PNG once the form is valid; None if none was sent.
+    picture_png: bytes | None = None
+
+    def validate_image(self, field: FileField) -> None:
+        """Refuse a picture that is too big or unreadable, before anything is saved.
+
+        Its size in pixels is read from the file's header first (``MAX_IMAGE_PIXELS`` in
+        the app's configuration, 25 million by default): a small file can claim enough
+        pixels to fill the server's memory once decoded.
+        """
+        if not field.data:
+            return
+        raw = field.data.read(MAX_IMAGE_BYTES + 1)
+        if len(raw) > MAX_IMAGE_BYTES:
+            raise ValidationError(f"the picture is larger than {MAX_IMAGE_BYTES // 2**20} MB")
+        max_pixels = current_app.config.get("MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS)
+        try:
+            self.picture_png = encode_png(decode_png(raw, self.sample_id.data or "", max_pixels))
+        except SampleError as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 @blueprint.route("/projects/")
@@ -191,16 +222,8 @@ def _save_sample(sample_pk: int, form: SampleForm) -> None:
         "additional_tags": [t.strip() for t in (form.tags.data or "").split(",") if t.strip()],
         "description": form.description.data or None,
     }
-    upload = form.image.data
-    if upload:
-        raw = upload.read(MAX_IMAGE_BYTES + 1)
-        if len(raw) > MAX_IMAGE_BYTES:
-            flash("The picture is larger than 10 MB; it was not saved.", "error")
-        else:
-            try:
-                fields["image_png"] = encode_png(decode_png(raw, fields["sample_id"]))
-            except SampleError as exc:
-                flash(f"The picture was not saved: {exc}", "error")
+    if form.picture_png is not None:  # no new picture keeps the old one
+        fields["image_png"] = form.picture_png
     database().update_sample(sample_pk, **fields)
 
 

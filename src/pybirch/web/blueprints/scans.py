@@ -20,7 +20,7 @@ from flask_login import login_required
 from pybirch.database.export import FORMATS, export_scan
 from pybirch.database.models.scans import SCAN_STATUSES
 from pybirch.web.auth.access import chosen_lab, visible_scan
-from pybirch.web.listing import page_number, search_text
+from pybirch.web.listing import choice, page_number, search_text
 from pybirch.web.services import database
 
 blueprint = Blueprint("scans", __name__, url_prefix="/scans")
@@ -35,9 +35,7 @@ def index() -> str:
     labs, lab = chosen_lab()
     if lab is None:
         return render_template("no_lab.html")
-    status = request.args.get("status") or None
-    if status not in (None, *SCAN_STATUSES):
-        abort(400, f"unknown status {status!r}")
+    status = choice("status", SCAN_STATUSES)
     text = search_text()
     page = page_number()
     db = database()
@@ -86,6 +84,12 @@ def download(scan_id: str, export_format: str) -> Response:
         abort(404)
     db = database()
     measurements = db.get_measurement_objects(scan.id)
+    if not measurements:  # a plain message: the scan exists, its data does not yet
+        abort(
+            Response(
+                f"Scan {scan_id} has no measurements to download yet.", 404, mimetype="text/plain"
+            )
+        )
     name = request.args.get("measurement")
     if name is None and len(measurements) > 1 and not FORMATS[export_format].per_scan:
         abort(400, "this scan has several measurements: choose one with ?measurement=")
