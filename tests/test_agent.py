@@ -73,7 +73,7 @@ def test_a_queue_on_an_agent_is_built_run_and_controlled_through_the_server(lab:
             offered = {i["name"] for i in agent_info(db, computer_id)["instruments"]}
             assert {"Stage X", "Lock-in"} <= offered
 
-            builder = client.http.get(f"{url}/builder/", params={"lab": lab_id}, timeout=10)
+            builder = client.http.get(f"{url}/builder/", params={"lab": lab_id}, timeout=PATIENCE)
             assert "Raman PC" in builder.text
             assert "Stage X" in builder.text
 
@@ -84,7 +84,7 @@ def test_a_queue_on_an_agent_is_built_run_and_controlled_through_the_server(lab:
             assert record["status"] == "queued"
             queue_id = record["queue_id"]
             assert db.get_queue(queue_id).extra_data["computer_id"] == computer_id
-            queue_page = client.http.get(f"{url}/queues/{queue_id}", timeout=10).text
+            queue_page = client.http.get(f"{url}/queues/{queue_id}", timeout=PATIENCE).text
             assert "<dd>Raman PC</dd>" in queue_page  # the name a lab knows it by
             client.join("scan", scan_id)
 
@@ -189,7 +189,7 @@ def test_an_agent_with_an_unknown_token_stops_and_says_why(lab: Lab) -> None:
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=PATIENCE,
         )
     assert finished.returncode == 1
     assert "does not know this token" in finished.stderr
