@@ -377,8 +377,6 @@ class World:
     users: dict[str, int] = field(default_factory=dict)
     clients: dict[str, FlaskClient] = field(default_factory=dict)
     csrf: dict[str, str] = field(default_factory=dict)
-    #: The removed member's socket, joined to the target's rooms while still a member.
-    removed_socket: SocketIOTestClient | None = None
     serial: Iterator[int] = field(default_factory=lambda: count(1))
 
     def url_values(self) -> dict[str, str]:
@@ -426,10 +424,31 @@ class World:
         """The token the principal sends instead of logging in, if any."""
         return {"revoked": self.revoked_token, "computer": self.computer_token}.get(principal.name)
 
+    def remove(self, user_id: int) -> None:
+        """Take a member out of the target lab as its owner does, on the members page."""
+        owner, csrf = self.clients["owner"], self.csrf["owner"]
+        response = owner.post(
+            f"/labs/{self.target}/members/{user_id}/remove", data={"csrf_token": csrf}
+        )
+        assert response.status_code == 302
+        assert self.db.get_role(self.target, user_id) is None
+
+    def socket_of_a_removed_member(self) -> SocketIOTestClient:
+        """A new member's live connection, joined to the target's rooms; then they are removed."""
+        username = f"leaver{next(self.serial)}"
+        user_id = add_member(self.db, self.target, username, Role.MEMBER)
+        browser = self.app.test_client()
+        log_in(browser, username)
+        socket = socketio.test_client(self.app, flask_test_client=browser)
+        for room in _rooms(self):
+            assert socket.emit("join", room, callback=True)["ok"]
+        self.remove(user_id)
+        if socket.is_connected():  # closing it at the removal is a fine answer too
+            socket.get_received()
+        return socket
+
     def browser_socket(self, principal: Principal) -> SocketIOTestClient:
         """A live connection of the principal's browser to the ``/`` namespace."""
-        if principal.name == "removed" and self.removed_socket is not None:
-            return self.removed_socket
         bearer = self.bearer(principal)
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
         auth = {"token": bearer} if bearer else None  # as an agent would present it
@@ -513,17 +532,7 @@ def _revoke_and_remove(world: World) -> None:
 
     removed = world.clients["removed"]
     assert removed.get(f"/api/v1/labs/{world.target}/scans").status_code == 200  # a member before
-    world.removed_socket = socketio.test_client(world.app, flask_test_client=removed)
-    for room, key in (("scan", world.scan_id), ("queue", world.queue_id), ("lab", world.target)):
-        reply = world.removed_socket.emit("join", {"room": room, "id": key}, callback=True)
-        assert reply["ok"], reply
-    response = owner.post(
-        f"/labs/{world.target}/members/{world.users['removed']}/remove",
-        data={"csrf_token": world.csrf["owner"]},
-    )
-    assert response.status_code == 302
-    assert world.db.get_role(world.target, world.users["removed"]) is None
-    world.removed_socket.get_received()
+    world.remove(world.users["removed"])
 
 
 # -- asking and classifying -----------------------------------------------------------------
@@ -539,10 +548,14 @@ def send(world: World, route: Route, access: Access, principal: Principal) -> Te
     values = {**world.url_values(), **(access.values(world, principal) if access.values else {})}
     url = f"{concrete(route.rule, values)}?lab={world.target}"
     client, token = world.session(principal, fresh=access.fresh_session)
-    if route.method == "GET":
-        return client.get(url)
     form = {"csrf_token": token, **(access.form(world, principal) if access.form else {})}
-    return client.open(url, method=route.method, data=form, headers={"X-CSRFToken": token})
+    if route.method == "GET":
+        response = client.get(url)
+    else:
+        response = client.open(url, method=route.method, data=form, headers={"X-CSRFToken": token})
+    if access.fresh_session:  # it ended every session of the user: the shared one too
+        world.clients[principal.name], world.csrf[principal.name] = world.open(principal)
+    return response
 
 
 def classify(response: TestResponse) -> Outcome:
@@ -582,15 +595,20 @@ def _connected(socket: SocketIOTestClient, namespace: str, keep: bool = False) -
 
 
 def _browser_connects(world: World, principal: Principal) -> bool:
-    socket = world.browser_socket(principal)
-    with _connected(socket, BROWSER_NAMESPACE, keep=socket is world.removed_socket) as connected:
+    with _connected(world.browser_socket(principal), BROWSER_NAMESPACE) as connected:
         return connected
 
 
 def _browser_joins(world: World, principal: Principal) -> bool:
-    """Joins every room of the target's scan and hears its events; or neither."""
-    socket = world.browser_socket(principal)
-    with _connected(socket, BROWSER_NAMESPACE, keep=socket is world.removed_socket) as connected:
+    """Joins every room of the target's scan and hears its events; or neither.
+
+    The removed member's connection is one that joined while they were still a member.
+    """
+    if principal.name == "removed":
+        socket = world.socket_of_a_removed_member()
+    else:
+        socket = world.browser_socket(principal)
+    with _connected(socket, BROWSER_NAMESPACE) as connected:
         if not connected:
             return False
         replies = [socket.emit("join", room, callback=True) for room in _rooms(world)]
@@ -607,7 +625,7 @@ def _browser_joins(world: World, principal: Principal) -> bool:
 
 def _browser_catches_up(world: World, principal: Principal) -> bool:
     socket = world.browser_socket(principal)
-    with _connected(socket, BROWSER_NAMESPACE, keep=socket is world.removed_socket) as connected:
+    with _connected(socket, BROWSER_NAMESPACE) as connected:
         if not connected:
             return False
         request = {"scan_id": world.scan_id, "measurement": world.measurement, "from_row": 0}
