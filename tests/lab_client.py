@@ -13,6 +13,9 @@ import socketio
 
 from pybirch.database import DatabaseService
 
+#: Seconds a request may take: a busy machine answers slowly, not wrongly.
+TIMEOUT = 60.0
+
 
 class LabClient:
     """Logs in, posts forms and REST calls with the CSRF token, and records live events."""
@@ -20,7 +23,7 @@ class LabClient:
     def __init__(self, url: str, username: str, password: str) -> None:
         self.url = url
         self.http = requests.Session()
-        page = self.http.get(f"{url}/login", timeout=10).text
+        page = self.http.get(f"{url}/login", timeout=TIMEOUT).text
         self.http.post(
             f"{url}/login",
             data={
@@ -28,10 +31,10 @@ class LabClient:
                 "password": password,
                 "csrf_token": between(page, 'name="csrf_token" type="hidden" value="', '"'),
             },
-            timeout=10,
+            timeout=TIMEOUT,
         )
         self.csrf = between(
-            self.http.get(f"{url}/", timeout=10).text, 'name="csrf-token" content="', '"'
+            self.http.get(f"{url}/", timeout=TIMEOUT).text, 'name="csrf-token" content="', '"'
         )
         self.socket = socketio.Client()
         self.events: list[tuple[float, str, dict]] = []
@@ -51,13 +54,13 @@ class LabClient:
 
     def join(self, room: str, key: object) -> None:
         """Join a scan's, queue's or lab's room."""
-        reply = self.socket.call("join", {"room": room, "id": key}, timeout=10)
+        reply = self.socket.call("join", {"room": room, "id": key}, timeout=TIMEOUT)
         assert reply["ok"], reply
 
     def post(self, path: str, expect_ok: bool = True) -> requests.Response:
         """POST with the CSRF header (a REST control call)."""
         response = self.http.post(
-            f"{self.url}{path}", headers={"X-CSRFToken": self.csrf}, timeout=30
+            f"{self.url}{path}", headers={"X-CSRFToken": self.csrf}, timeout=TIMEOUT
         )
         if expect_ok:
             response.raise_for_status()
@@ -65,7 +68,7 @@ class LabClient:
 
     def scan(self, scan_id: str) -> dict:
         """The REST document of a scan."""
-        return self.http.get(f"{self.url}/api/v1/scans/{scan_id}", timeout=10).json()
+        return self.http.get(f"{self.url}/api/v1/scans/{scan_id}", timeout=TIMEOUT).json()
 
     def build(
         self,
@@ -79,7 +82,7 @@ class LabClient:
     ) -> str:
         """A 1-D scan of the demo's Stage X read by the lock-in; returns its scan id."""
         form_page = self.http.get(
-            f"{self.url}/builder/", params={"lab": lab_id, "computer": computer}, timeout=10
+            f"{self.url}/builder/", params={"lab": lab_id, "computer": computer}, timeout=TIMEOUT
         ).text
         queue_field = {"queue": "new", "new_queue": queue}
         for option in form_page.split('<option value="')[1:]:
@@ -101,7 +104,7 @@ class LabClient:
                 "settings_Stage X": f'{{"delay": {delay}}}',
                 "action": "start" if start else "queue",
             },
-            timeout=30,
+            timeout=TIMEOUT,
             allow_redirects=False,
         )
         assert response.status_code == 302, response.text[:2000]
@@ -139,7 +142,7 @@ def register_computer(
     """The shared database, the admin's lab id, and a new computer's id and token."""
     db = DatabaseService(database_url)
     client = LabClient(url, "admin", password)
-    lab_id = client.http.get(f"{url}/api/v1/labs", timeout=10).json()["items"][0]["id"]
+    lab_id = client.http.get(f"{url}/api/v1/labs", timeout=TIMEOUT).json()["items"][0]["id"]
     client.close()
     computer, token = db.create_computer(lab_id, name)
     return db, lab_id, computer.id, token

@@ -27,6 +27,12 @@ from lab_client import LabClient, agent_info, register_computer, wait_for
 
 PASSWORD = "agent browser password"
 POINTS = 1200
+#: Points of a scan that outlasts any test at 10 ms a point; such scans end by an abort.
+ENDLESS = 100_000
+#: Seconds to wait for anything: generous, as the suite must hold on a busy machine.
+PATIENCE = 60.0
+#: The same, in Playwright's milliseconds.
+PATIENCE_MS = int(PATIENCE * 1000)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +43,7 @@ def lab(tmp_path_factory) -> Iterator[dict]:
     with running_server(server_dir, PASSWORD) as url:
         db, _, computer_id, token = register_computer(database_url, url, PASSWORD)
         with running_agent(agent_dir, url, token, database_url):
-            wait_for(lambda: agent_info(db, computer_id), 30, "the agent to register")
+            wait_for(lambda: agent_info(db, computer_id), PATIENCE, "the agent to register")
             yield {"url": url, "db": db, "computer_id": computer_id}
         db.close()
 
@@ -68,19 +74,30 @@ def build_on_the_agent(page, url: str, name: str, points: int, queue: str) -> No
     page.wait_for_url("**/scans/*")
 
 
+def stored_points(page, url: str, scan_id: str) -> int:
+    """How many points of a scan the server has stored, asked with the page's session."""
+    return page.request.get(f"{url}/api/v1/scans/{scan_id}").json()["points_done"]
+
+
 def test_the_line_grows_and_a_reconnected_page_misses_no_row(page, lab):
     build_on_the_agent(page, lab["url"], "Agent line", POINTS, "agent-line")
     page.wait_for_function(
-        "window.pybirchLive && window.pybirchLive.state().next > 50", timeout=30_000
+        "window.pybirchLive && window.pybirchLive.state().next > 50", timeout=PATIENCE_MS
     )
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "agent-live-line.png"), full_page=True)
 
+    scan_id = page.url.rsplit("/", 1)[-1]
     page.evaluate("window.pybirchLive.socket.disconnect()")
-    page.wait_for_timeout(1500)  # rows go by meanwhile
+    offline_at = page.evaluate("window.pybirchLive.state().next")
+    wait_for(
+        lambda: stored_points(page, lab["url"], scan_id) > offline_at,
+        PATIENCE,
+        "rows the offline page misses",
+    )
     page.evaluate("window.pybirchLive.socket.connect()")
-    page.locator("#scan-status", has_text="completed").wait_for(timeout=60_000)
-    page.wait_for_function(f"window.pybirchLive.state().next === {POINTS}", timeout=20_000)
+    page.locator("#scan-status", has_text="completed").wait_for(timeout=PATIENCE_MS)
+    page.wait_for_function(f"window.pybirchLive.state().next === {POINTS}", timeout=PATIENCE_MS)
 
     state = page.evaluate("window.pybirchLive.state()")
     assert state["on"]
@@ -95,16 +112,16 @@ def test_the_line_grows_and_a_reconnected_page_misses_no_row(page, lab):
 
 
 def test_a_queue_on_the_agent_is_paused_resumed_and_aborted_from_its_page(page, lab):
-    build_on_the_agent(page, lab["url"], "Agent long", 20_000, "agent-long")
-    page.locator("#scan-status", has_text="running").wait_for(timeout=30_000)
+    build_on_the_agent(page, lab["url"], "Agent long", ENDLESS, "agent-long")
+    page.locator("#scan-status", has_text="running").wait_for(timeout=PATIENCE_MS)
     page.click("nav >> text=Queues")
     page.click("table >> text=agent-long")
     page.click("td.controls button:has-text('Pause')")
-    page.locator("tr[data-scan-id] .status", has_text="paused").wait_for(timeout=10_000)
+    page.locator("tr[data-scan-id] .status", has_text="paused").wait_for(timeout=PATIENCE_MS)
     page.click("td.controls button:has-text('Resume')")
-    page.locator("tr[data-scan-id] .status", has_text="running").wait_for(timeout=10_000)
+    page.locator("tr[data-scan-id] .status", has_text="running").wait_for(timeout=PATIENCE_MS)
     page.click("div.page-head button:has-text('Abort')")
-    page.locator("tr[data-scan-id] .status", has_text="aborted").wait_for(timeout=20_000)
+    page.locator("tr[data-scan-id] .status", has_text="aborted").wait_for(timeout=PATIENCE_MS)
     page.screenshot(path=str(ARTIFACTS / "agent-queue-aborted.png"), full_page=True)
 
 
@@ -121,19 +138,19 @@ def test_the_dashboard_follows_a_scan_without_a_reload(page, lab):
     page.goto(f"{lab['url']}/")
     page.evaluate("window.notReloaded = true")
     client = LabClient(lab["url"], "admin", PASSWORD)
-    lab_id = client.http.get(f"{lab['url']}/api/v1/labs", timeout=10).json()["items"][0]["id"]
+    lab_id = client.http.get(f"{lab['url']}/api/v1/labs", timeout=PATIENCE).json()["items"][0]["id"]
     scan_id = client.build(
-        lab_id, "Dashboard watch", 3000, 0.01, "agent-dashboard", True, str(lab["computer_id"])
+        lab_id, "Dashboard watch", ENDLESS, 0.01, "agent-dashboard", True, str(lab["computer_id"])
     )
     row = page.locator(f"#dashboard-live tr[data-scan-id='{scan_id}']")
-    row.locator(".status", has_text="running").wait_for(timeout=20_000)
+    row.locator(".status", has_text="running").wait_for(timeout=PATIENCE_MS)
     first = float(row.locator("progress").get_attribute("value") or 0)
     page.wait_for_function(
         f"document.querySelector(\"tr[data-scan-id='{scan_id}'] progress\").value > {first}",
-        timeout=20_000,
+        timeout=PATIENCE_MS,
     )
     page.screenshot(path=str(ARTIFACTS / "dashboard-live.png"), full_page=True)
     client.post(f"/api/queue/{client.scan(scan_id)['queue_id']}/abort")
-    row.wait_for(state="detached", timeout=20_000)  # no longer running: the lists were renewed
+    row.wait_for(state="detached", timeout=PATIENCE_MS)  # no longer running: the lists were renewed
     assert page.evaluate("window.notReloaded")
     client.close()

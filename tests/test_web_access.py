@@ -1,82 +1,90 @@
-"""Every route refuses a caller without a login (and every lab-scoped one, other labs)."""
+"""The access matrix: every route and socket event, tried by every kind of caller.
+
+Who may use what is in :mod:`access_matrix` (one entry per endpoint and socket event, as
+the least role it needs); the cells here are every rule of the app's URL map and every
+method, times every principal, and every socket handler of the server times every
+principal. A route or event added without an entry fails here until its rule is written.
+"""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
 
 import pytest
 
-from pybirch.database.models import Role
-from web_support import add_member, csrf_token, log_in, make_app
+from access_matrix import (
+    PROBES,
+    ROUTES,
+    SOCKET_EVENTS,
+    Access,
+    Outcome,
+    Principal,
+    Route,
+    World,
+    app_routes,
+    build_world,
+    classify,
+    route_cells,
+    send,
+    socket_cells,
+    socket_events,
+    socket_outcome,
+    throwaway_app,
+    try_event,
+)
 
-#: Routes anyone may reach: the login form, static files, the API's own description.
-PUBLIC = {"auth.login", "static", "api.openapi"}
-
-
-def concrete(rule: str, values: dict[str, str]) -> str:
-    """A URL for ``rule`` with every ``<converter:name>`` filled from ``values``."""
-    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values.get(m.group(1), "1"), rule)
-
-
-@pytest.fixture
-def world(db):
-    mine, theirs = db.create_lab("Mine"), db.create_lab("Theirs")
-    scan = db.create_scan("their scan", lab_id=theirs.id)
-    queue = db.create_queue("their queue", lab_id=theirs.id)
-    sample = db.create_sample("THEIRS-1", lab_id=theirs.id)
-    computer, _ = db.create_computer(theirs.id, "Their PC")
-    return mine, theirs, scan, queue, sample, computer
-
-
-def test_every_route_needs_a_login(db, world):
-    app = make_app(db)
-    client = app.test_client()
-    checked = 0
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint in PUBLIC:
-            continue
-        url = concrete(rule.rule, {"scan_id": "abc", "action": "pause"})
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            response = client.open(url, method=method)
-            if rule.rule.startswith("/api/"):
-                assert response.status_code in (400, 401), (method, url, response.status_code)
-            else:
-                assert response.status_code in (302, 400), (method, url, response.status_code)
-                if response.status_code == 302:
-                    assert "/login" in response.headers["Location"], (method, url)
-            checked += 1
-    assert checked > 40
+with throwaway_app() as _app:
+    APP_ROUTES = app_routes(_app)
+EVENTS = socket_events()
 
 
-def test_every_lab_scoped_route_hides_another_labs_things(db, world):
-    mine, theirs, scan, queue, sample, computer = world
-    add_member(db, mine.id, "eve", Role.OWNER)  # powerful in her lab, nobody in theirs
-    app = make_app(db)
-    client = app.test_client()
-    log_in(client, "eve")
-    token = csrf_token(client, "/")
-    values = {
-        "lab_id": str(theirs.id),
-        "scan_id": scan.scan_id,
-        "queue_id": str(queue.id),
-        "sample_pk": str(sample.id),
-        "user_id": "1",
-        "measurement_name": "anything",
-        "export_format": "csv",
-        "action": "pause",
-        "token_id": "999999",
-        "computer_id": str(computer.id),
-    }
-    own_only = {"account.revoke_token"}  # acts on the caller's own tokens only
-    checked = 0
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint in PUBLIC or rule.endpoint in own_only or not rule.arguments:
-            continue
-        url = concrete(rule.rule, values)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            data = {"csrf_token": token} if method == "POST" else None
-            headers = {"X-CSRFToken": token} if method == "POST" else None
-            response = client.open(url, method=method, data=data, headers=headers)
-            assert response.status_code == 404, (method, url, response.status_code)
-            checked += 1
-    assert checked > 15
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One target lab and every principal, shared by the cells (requests change nothing)."""
+    directory = tmp_path_factory.mktemp("access")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYBIRCH_DATA_DIR", str(directory / "data"))
+        env.delenv("DATABASE_URL", raising=False)
+        world = build_world(directory)
+        yield world
+        world.app.extensions["pybirch.local_queues"].close()
+        world.db.close()
+
+
+def test_every_route_has_an_entry() -> None:
+    endpoints = {route.endpoint for route in APP_ROUTES}
+    missing = sorted(endpoints - ROUTES.keys())
+    assert not missing, f"add these endpoints to ROUTES in tests/access_matrix.py: {missing}"
+    assert not sorted(ROUTES.keys() - endpoints), "ROUTES names endpoints the app no longer has"
+    assert len(APP_ROUTES) >= 50
+
+
+def test_every_socket_event_has_an_entry() -> None:
+    missing = sorted(set(EVENTS) - SOCKET_EVENTS.keys())
+    assert not missing, f"add these events to SOCKET_EVENTS in tests/access_matrix.py: {missing}"
+    assert SOCKET_EVENTS.keys() == set(EVENTS) == PROBES.keys()
+
+
+@pytest.mark.parametrize(("route", "access", "principal"), route_cells(APP_ROUTES))
+def test_route(world: World, route: Route, access: Access | None, principal: Principal) -> None:
+    assert access is not None, f"{route.rule} ({route.endpoint}) has no entry in ROUTES"
+    response = send(world, route, access, principal)
+    outcome = classify(response)
+    expected = access.expected(principal)
+    assert outcome is expected, (
+        f"{route.method} {route.rule} by {principal.name}: {response.status_code} "
+        f"({outcome.value}); the rule ({access.describe()}) demands {expected.value}"
+    )
+    if outcome is Outcome.PASSED and principal.role is None:  # not a member of the target
+        assert world.target_name not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("namespace", "event", "principal"), socket_cells(EVENTS))
+def test_socket_event(world: World, namespace: str, event: str, principal: Principal) -> None:
+    rule = SOCKET_EVENTS.get((namespace, event))
+    assert rule is not None, f"{namespace} {event} has no entry in SOCKET_EVENTS"
+    expected = socket_outcome(rule.expected(principal))
+    assert try_event(world, namespace, event, principal) is expected, (
+        f"{namespace} {event} by {principal.name}: the rule ({rule.describe()}) "
+        f"demands {expected.value}"
+    )
