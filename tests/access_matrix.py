@@ -310,50 +310,31 @@ def throwaway_app() -> Iterator[Flask]:
 
 
 def route_cells(routes: list[Route]) -> list[Any]:
-    """One pytest parameter per route, method, case and principal (with xfail marks)."""
+    """One pytest parameter per route, method, case and principal."""
     cells = []
     for route in routes:
         for access in ROUTES.get(route.endpoint, (None,)):
             for principal in PRINCIPALS:
                 case = f"[{access.case}]" if access and access.case else ""
                 cell_id = f"{route.method} {route.rule}{case} {principal.name}"
-                reason = XFAIL.get((route.endpoint, access.case if access else "", principal.name))
-                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-                cells.append(pytest.param(route, access, principal, id=cell_id, marks=marks))
+                cells.append(pytest.param(route, access, principal, id=cell_id))
     return cells
 
 
 def socket_cells(events: list[tuple[str, str]]) -> list[Any]:
-    """One pytest parameter per socket event and principal (with xfail marks)."""
+    """One pytest parameter per socket event and principal."""
     cells = []
     for namespace, event in events:
         for principal in PRINCIPALS:
-            reason = XFAIL.get((f"{namespace} {event}", "", principal.name))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
             cells.append(
                 pytest.param(
                     namespace,
                     event,
                     principal,
                     id=f"{namespace} {event} {principal.name}",
-                    marks=marks,
                 )
             )
     return cells
-
-
-#: Cells where today's code falls short of the rule, with the branch that fixes it:
-#: (endpoint or "namespace event", case, principal) -> reason.
-XFAIL: dict[tuple[str, str, str], str] = {
-    ("admin.add_member", "demotes an owner", "admin"): (
-        "finding 2: an admin demotes an owner through the add-member form; "
-        "fixed on branch h-accounts"
-    ),
-    ("/ join", "", "removed"): (
-        "finding 8: a removed member's open socket keeps receiving live events; "
-        "fixed on branch h-accounts"
-    ),
-}
 
 
 # -- the world the principals act in --------------------------------------------------------
