@@ -82,7 +82,7 @@ def stored_points(page, url: str, scan_id: str) -> int:
 def test_the_line_grows_and_a_reconnected_page_misses_no_row(page, lab):
     build_on_the_agent(page, lab["url"], "Agent line", POINTS, "agent-line")
     page.wait_for_function(
-        "window.pybirchLive && window.pybirchLive.state().next > 50", timeout=PATIENCE_MS
+        "() => window.pybirchLive && window.pybirchLive.state().next > 50", timeout=PATIENCE_MS
     )
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "agent-live-line.png"), full_page=True)
@@ -97,7 +97,9 @@ def test_the_line_grows_and_a_reconnected_page_misses_no_row(page, lab):
     )
     page.evaluate("window.pybirchLive.socket.connect()")
     page.locator("#scan-status", has_text="completed").wait_for(timeout=PATIENCE_MS)
-    page.wait_for_function(f"window.pybirchLive.state().next === {POINTS}", timeout=PATIENCE_MS)
+    page.wait_for_function(
+        f"() => window.pybirchLive.state().next === {POINTS}", timeout=PATIENCE_MS
+    )
 
     state = page.evaluate("window.pybirchLive.state()")
     assert state["on"]
@@ -146,7 +148,7 @@ def test_the_dashboard_follows_a_scan_without_a_reload(page, lab):
     row.locator(".status", has_text="running").wait_for(timeout=PATIENCE_MS)
     first = float(row.locator("progress").get_attribute("value") or 0)
     page.wait_for_function(
-        f"document.querySelector(\"tr[data-scan-id='{scan_id}'] progress\").value > {first}",
+        f"() => document.querySelector(\"tr[data-scan-id='{scan_id}'] progress\").value > {first}",
         timeout=PATIENCE_MS,
     )
     page.screenshot(path=str(ARTIFACTS / "dashboard-live.png"), full_page=True)

@@ -29,6 +29,13 @@ def points_shown(page) -> int:
     return int(match.group(1).replace(",", "")) if match else 0
 
 
+def wait_for_more_points(page, than: int) -> None:
+    """Wait until the plot shows more than ``than`` points."""
+    shown = "parseInt(document.querySelector('.plot-note').textContent.replace(/,/g, ''))"
+    # A function, not an expression: the page's CSP forbids the eval an expression needs.
+    page.wait_for_function(f"() => {shown} > {than}", timeout=20_000)
+
+
 def wait_for_status(page, status: str, timeout: float = 20.0) -> None:
     """Reload the queue page until its scan shows ``status`` (the database is written async)."""
     import time
@@ -57,12 +64,9 @@ def test_start_watch_the_heatmap_grow_pause_resume_and_abort(page, server):
     page.get_by_role("link", name="Lock-in map").click()
 
     page.locator("canvas.heatmap").wait_for(timeout=20_000)
-    page.wait_for_function("document.querySelector('.plot-note').textContent.match(/^[1-9]/)")
+    page.wait_for_function("() => document.querySelector('.plot-note').textContent.match(/^[1-9]/)")
     first = points_shown(page)
-    page.wait_for_function(
-        f"parseInt(document.querySelector('.plot-note').textContent.replace(/,/g, '')) > {first}",
-        timeout=20_000,
-    )
+    wait_for_more_points(page, first)
     assert page.locator("#scan-status").inner_text() == "running"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "live-heatmap.png"), full_page=True)
@@ -99,10 +103,7 @@ def test_build_a_2d_scan_in_the_builder_start_it_pause_resume_abort(page, server
     page.locator("canvas.heatmap").wait_for(timeout=30_000)
     assert page.locator("canvas.heatmap").evaluate("c => c.width") == 101
     first = points_shown(page)
-    page.wait_for_function(
-        f"parseInt(document.querySelector('.plot-note').textContent.replace(/,/g, '')) > {first}",
-        timeout=20_000,
-    )
+    wait_for_more_points(page, first)
 
     page.click("nav >> text=Queues")
     page.click("table >> text=builder-queue")

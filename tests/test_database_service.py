@@ -133,7 +133,7 @@ def test_membership_role_is_stored_and_read_back(db: DatabaseService, role: Role
     stored = db.get_role(lab.id, user.id)
     assert stored is role
     assert isinstance(stored, Role)
-    assert [(u.username, r) for u, r in db.list_memberships(lab.id)] == [("user", role)]
+    assert [(u.username, r) for u, r, _ in db.list_memberships(lab.id)] == [("user", role)]
 
 
 def test_memberships_change_and_go(db: DatabaseService) -> None:
@@ -145,7 +145,7 @@ def test_memberships_change_and_go(db: DatabaseService) -> None:
 
     db.set_membership(physics.id, bob.id, Role.ADMIN)  # promoted: changed, not duplicated
 
-    assert [(u.username, r) for u, r in db.list_memberships(physics.id)] == [
+    assert [(u.username, r) for u, r, _ in db.list_memberships(physics.id)] == [
         ("ada", Role.OWNER),
         ("bob", Role.ADMIN),
     ]

@@ -150,3 +150,30 @@ def test_a_request_larger_than_the_limit_gets_413(db, lab):
     page = client.post("/labs/", data={"name": big, "csrf_token": csrf_token(client, "/")})
     assert page.status_code == 413
     assert "too large" in page.get_data(as_text=True)
+
+
+def test_the_members_list_shows_nothing_from_before_a_name_was_added(db, lab):
+    from datetime import timedelta
+
+    from pybirch.database.models import utcnow
+
+    bob = db.create_user("bob", display_name="Robert Existing")
+    db.update_user(bob.id, last_login_at=utcnow() - timedelta(days=3))
+    outsider_lab = db.create_lab("Outsider Lab")
+    admin = client_for(db, outsider_lab, "mallory", Role.OWNER)
+    post_form(admin, f"/labs/{outsider_lab.id}/members", username="bob", role="member")
+    post_form(admin, f"/labs/{outsider_lab.id}/members", username="newcomer", role="member")
+
+    page = admin.get(f"/labs/{outsider_lab.id}/members").get_data(as_text=True)
+    rows = {
+        name: re.search(rf"<tr>\s*<td>{name}</td>(.*?)</tr>", page, re.S)
+        for name in ("bob", "newcomer")
+    }
+    assert "Robert Existing" not in page
+    shown = {
+        name: re.sub(
+            r"\d{4}-\d\d-\d\d \d\d:\d\d|/members/\d+/|user-\d+", "X", row.group(1)
+        ).replace(name, "NAME")
+        for name, row in rows.items()
+    }
+    assert shown["bob"] == shown["newcomer"]

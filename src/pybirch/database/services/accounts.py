@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -224,16 +225,16 @@ class AccountsMixin(ServiceCore):
             )
         )
 
-    def list_memberships(self, lab_id: int) -> list[tuple[User, Role]]:
-        """Every member of the lab with their role, by username."""
+    def list_memberships(self, lab_id: int) -> list[tuple[User, Role, datetime]]:
+        """Every member of the lab with their role and when they joined it, by username."""
         with self.session() as session:
             rows = session.execute(
-                select(User, LabMembership.role)
+                select(User, LabMembership.role, LabMembership.created_at)
                 .join(LabMembership, LabMembership.user_id == User.id)
                 .where(LabMembership.lab_id == lab_id)
                 .order_by(User.username)
             ).all()
-            return [(user, role) for user, role in rows]
+            return [(user, role, joined) for user, role, joined in rows]
 
     def labs_of_user(self, user_id: int) -> list[tuple[Lab, Role]]:
         """Every lab the user belongs to, with their role there."""
