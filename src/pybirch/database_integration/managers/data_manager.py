@@ -4,9 +4,9 @@
 local spool (uncompressed, checksummed: the cheapest durable copy) and queues them. One
 writer thread per manager gathers queued batches for a moment, merges consecutive
 batches of a measurement into chunks of a few megabytes, compresses them and commits
-them in one transaction; the spool is emptied whenever all of it is committed. When the
+them in one transaction; each spool file goes once its batches are committed. When the
 database is unreachable the writer keeps the work queued and retries; the scan goes on
-measuring. Status updates travel the same queue, so the database sees a scan's data
+measuring until the queue is full (see below). Status updates travel the same queue, so the database sees a scan's data
 before its end.
 
 The queue is bounded (:attr:`DataManager.max_queued_bytes`): when the writer falls that far
@@ -290,12 +290,14 @@ class DataManager:
     def close(self, timeout: float | None = None) -> None:
         """Commit what is queued (waiting up to ``timeout``, default ``commit_wait``), stop."""
         if not self.flush(self.commit_wait if timeout is None else timeout):
+            with self._cond:
+                held = self._spool_locked().describe()
             log.error(
-                "database %s: %d items not committed at close; their data stays in %s and "
-                "is stored at the next start",
+                "database %s: %d items not committed at close; their data stays in the "
+                "spool (%s) and is stored at the next start",
                 self.db.url,
                 self.queued,
-                self.spool_directory,
+                held,
             )
         with self._cond:
             self._closed = True
