@@ -6,8 +6,8 @@ writer thread per manager gathers queued batches for a moment, merges consecutiv
 batches of a measurement into chunks of a few megabytes, compresses them and commits
 them in one transaction; each spool file goes once its batches are committed. When the
 database is unreachable the writer keeps the work queued and retries; the scan goes on
-measuring until the queue is full (see below). Status updates travel the same queue, so the database sees a scan's data
-before its end.
+measuring until the queue is full (see below). Status updates travel the same queue, so
+the database sees a scan's data before its end.
 
 The queue is bounded (:attr:`DataManager.max_queued_bytes`): when the writer falls that far
 behind, ``write_batch`` waits until it catches up, which makes the scan wait at its next
