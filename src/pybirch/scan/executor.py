@@ -82,17 +82,17 @@ class TreeExecutor:
             loop = self._loops[id(item)] = _Loop(item, self._buffers)
         passes = self._pass_counts.get(id(item), 0)
         self._pass_counts[id(item)] = passes + 1
-        sequence = loop.pass_positions(reverse=item.snake and passes % 2 == 1)
+        reverse = item.snake and passes % 2 == 1
         outer = tuple(position for _, position in self._held)
         for buffer in loop.buffers:
-            buffer.begin_pass(outer, sequence)
+            buffer.begin_pass(outer, loop.pass_positions(reverse))
         if loop.is_line:
-            self._run_line(item.instrument, sequence, loop.buffers[0])
+            self._run_line(item.instrument, loop, reverse, loop.buffers[0])
             return
         movement = item.instrument
         self._held.append((movement, None))
         try:
-            for position in _floats(sequence):
+            for position in loop.each_position(reverse):
                 self._checkpoint_if_requested()
                 movement.position = position
                 self._held[-1] = (movement, position)
@@ -101,16 +101,16 @@ class TreeExecutor:
             self._held.pop()
 
     def _run_line(
-        self, movement: Movement, sequence: np.ndarray, buffer: MeasurementBuffer
+        self, movement: Movement, loop: _Loop, reverse: bool, buffer: MeasurementBuffer
     ) -> None:
         """The tight loop: one movement, one measurement, nothing else at each position."""
-        done, count = 0, len(sequence)
+        done, count = 0, loop.count
         perform = buffer.plan.item.instrument.perform_measurement
         flag, now = self._control.flag, time.time
         if not buffer.calibrated:
             # The first point checks the reading's shape and sizes the batches.
             self._checkpoint_if_requested()
-            movement.position = float(sequence[0])
+            movement.position = loop.floats(reverse, 0, 1)[0]
             buffer.add_first(perform(), now())
             done = 1
         chunks, to_bytes = buffer.chunks, buffer.to_bytes
@@ -123,7 +123,7 @@ class TreeExecutor:
             if len(chunks) >= limit:
                 self._flush(buffer)
             block = min(count - done, limit - len(chunks), POSITION_BLOCK)
-            positions = sequence[done : done + block].tolist()
+            positions = loop.floats(reverse, done, done + block)
             done += block
             for position in positions:
                 if flag[0]:
@@ -214,6 +214,15 @@ class _Loop:
         # The item's own array, never copied: a reversed pass is a view of it.
         self._forward = np.asarray(item.positions, dtype=FLOAT64)
         self._backward = self._forward[::-1]
+        #: Number of positions of a pass.
+        self.count = len(self._forward)
+        # A short axis (an inner loop run many times) is turned into floats once; a long
+        # one a block at a time, so memory does not grow with it.
+        self._lists = (
+            (self._forward.tolist(), self._backward.tolist())
+            if self.count <= POSITION_BLOCK
+            else None
+        )
         #: Buffers of the measurements directly under this movement.
         self.buffers = [buffers[id(c)] for c in item.children if isinstance(c, MeasurementItem)]
         #: True when the only child is one measurement: the tight loop applies.
@@ -223,11 +232,17 @@ class _Loop:
         """The positions of one pass, in the order they are visited."""
         return self._backward if reverse else self._forward
 
+    def floats(self, reverse: bool, start: int, stop: int) -> list[float]:
+        """Positions ``start`` to ``stop`` of a pass as Python floats."""
+        if self._lists is not None:
+            whole = self._lists[reverse]
+            return whole if start == 0 and stop >= self.count else whole[start:stop]
+        return self.pass_positions(reverse)[start:stop].tolist()
 
-def _floats(positions: np.ndarray) -> Iterator[float]:
-    """Each position as a Python float, converting one block at a time."""
-    for start in range(0, len(positions), POSITION_BLOCK):
-        yield from positions[start : start + POSITION_BLOCK].tolist()
+    def each_position(self, reverse: bool) -> Iterator[float]:
+        """Every position of a pass as a Python float, converted a block at a time."""
+        for start in range(0, self.count, POSITION_BLOCK):
+            yield from self.floats(reverse, start, start + POSITION_BLOCK)
 
 
 def _split(items: Sequence[Item]) -> list[MovementItem | Block]:
