@@ -77,6 +77,8 @@ COMMIT_INTERVAL = 0.1
 MAX_RETRY_DELAY = 2.0
 #: Bytes of batches queued for the writer after which producers wait (back-pressure).
 MAX_QUEUED_BYTES = 64 * 1024 * 1024
+#: Seconds between two log lines about waiting for the writer (a slow writer waits often).
+WAIT_LOG_INTERVAL = 10.0
 
 
 @dataclass
@@ -147,6 +149,7 @@ class DataManager:
         #: How often a producer waited for the writer, and for how long in all (seconds).
         self.waits = 0
         self.waited = 0.0
+        self._wait_logged_at: float | None = None
         #: The database's own identity: its spool folder, however the URL is spelled.
         self.identity = db.database_identity()
         self.spool_directory = spool_directory(self.identity)
@@ -225,14 +228,7 @@ class DataManager:
         if self._queued_bytes < self.max_queued_bytes:
             return
         started = time.monotonic()
-        log.warning(
-            "scan %d waits at a point boundary: the database writer is %d items "
-            "(%.1f MiB) behind; the spool holds %s",
-            scan_id,
-            len(self._work),
-            self._queued_bytes / 2**20,
-            self._spool_locked().describe(),
-        )
+        logged = self._log_wait_locked(scan_id, started)
         self._waiting += 1
         self._cond.notify_all()  # the writer stops gathering and commits now
         try:
@@ -243,7 +239,25 @@ class DataManager:
         waited = time.monotonic() - started
         self.waits += 1
         self.waited += waited
-        log.info("scan %d goes on after waiting %.2f s for the database writer", scan_id, waited)
+        if logged:
+            log.info("scan %d goes on after waiting %.2f s for the writer", scan_id, waited)
+
+    def _log_wait_locked(self, scan_id: int, now: float) -> bool:
+        """Say that a scan waits, at most every :data:`WAIT_LOG_INTERVAL`; True if said."""
+        if self._wait_logged_at is not None and now - self._wait_logged_at < WAIT_LOG_INTERVAL:
+            return False
+        self._wait_logged_at = now
+        log.warning(
+            "scan %d waits at a point boundary: the database writer is %d items "
+            "(%.1f MiB) behind; the spool holds %s (%d waits, %.1f s in all before this)",
+            scan_id,
+            len(self._work),
+            self._queued_bytes / 2**20,
+            self._spool_locked().describe(),
+            self.waits,
+            self.waited,
+        )
+        return True
 
     def open_journal(self, scan_id: int, columns: MeasurementColumns) -> PointJournal:
         """A point journal for one measurement of a scan, in this database's spool folder."""
