@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
@@ -37,6 +39,7 @@ TABLES = {
     "scan_templates",
     "queues",
     "scans",
+    "scan_definitions",
     "queue_logs",
     "scan_logs",
     "instruments",
@@ -367,3 +370,57 @@ def test_updated_at_moves_on_update_and_created_at_stays(db: DatabaseService) ->
     assert after.created_at == datetime(2020, 1, 1, tzinfo=UTC)
     assert after.updated_at > before
     assert_utc(after.updated_at)
+
+
+def test_0004_moves_each_scan_tree_beside_its_row_with_positions_as_bytes(
+    engine: Engine, database_url: str
+) -> None:
+    irregular = [0.1, 1 / 3, -2.718281828459045, 4.999999999999999]
+    tree = {
+        "instruments": {"x": {"class": "Stage"}},
+        "items": [{"type": "movement", "positions": irregular, "children": []}],
+    }
+    upgrade(engine, "0003")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO scans (scan_id, project_name, scan_name, scan_type, job_type, "
+                "status, scan_tree_data, instrument_settings, driver_versions, total_points, "
+                "points_done, progress, extra_data, created_at, updated_at) VALUES ('s1', '', "
+                "'old', '', '', 'completed', :tree, '{}', '{}', 4, 4, 1.0, '{}', :now, :now)"
+            ),
+            {"tree": json.dumps(tree), "now": datetime.now(UTC)},
+        )
+        scan_pk = connection.execute(text("SELECT id FROM scans")).scalar_one()
+        connection.execute(
+            text(
+                "INSERT INTO measurement_objects (scan_id, name, columns, extra_data, "
+                "created_at) VALUES (:scan, 'm', '[]', '{}', :now)"
+            ),
+            {"scan": scan_pk, "now": datetime.now(UTC)},
+        )
+
+    upgrade(engine)
+
+    with engine.connect() as connection:
+        stored, positions = connection.execute(
+            text("SELECT tree, positions FROM scan_definitions WHERE scan_id = :id"),
+            {"id": scan_pk},
+        ).one()
+        assert count_rows_of(connection, "measurement_objects") == 1, "no data lost"
+    assert bytes(positions) == np.array(irregular, dtype="<f8").tobytes()
+    assert "0.1" not in (stored if isinstance(stored, str) else json.dumps(stored))
+    with DatabaseService(database_url) as service:
+        assert service.get_scan(scan_pk).scan_tree_data == tree
+
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+    with engine.connect() as connection:
+        back = connection.execute(text("SELECT scan_tree_data FROM scans")).scalar_one()
+    assert (json.loads(back) if isinstance(back, str) else back) == tree
+
+
+def count_rows_of(connection, table: str) -> int:
+    return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()

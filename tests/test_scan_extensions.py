@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from engine_doubles import Exploding, PositionProbe, Recorder, RecordingStage
+from pybirch.instruments.simulated import FakeLockin, FakeStage
 from pybirch.scan import (
     ExtensionError,
     MeasurementItem,
@@ -284,3 +289,28 @@ def test_an_extension_failing_while_the_scan_aborts_fails_the_scan():
     assert "cannot mark the scan aborted" in str(scan.error)
     assert scan.state.finished
     assert not stage.status
+
+
+@given(
+    start=st.floats(-1e6, 1e6, allow_nan=False),
+    stop=st.floats(-1e6, 1e6, allow_nan=False),
+    count=st.integers(1, 500),
+    jitter=st.integers(-1, 499),
+)
+@hypothesis_settings(max_examples=200, deadline=None)
+def test_positions_survive_json_bit_for_bit_and_a_linspace_is_three_numbers(
+    start, stop, count, jitter
+):
+    positions = np.linspace(start, stop, count)
+    if 0 <= jitter < count:  # one position one step off: no longer a linspace
+        positions[jitter] = np.nextafter(positions[jitter], np.inf)
+    stage, meter = FakeStage("x", axis="x"), FakeLockin("m")
+    tree = ScanTree([MovementItem(stage, positions, children=[MeasurementItem(meter)])])
+
+    text = ScanSettings("p", "s", scan_tree=tree).to_json()
+    restored = ScanSettings.from_json(text).scan_tree.items[0].positions
+
+    assert restored.tobytes() == positions.tobytes()
+    described = json.loads(text)["scan_tree"]["items"][0]["positions"]
+    if not 0 <= jitter < count:
+        assert described == {"start": positions[0], "stop": positions[-1], "count": count}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -10,7 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine_doubles import PositionProbe, Recorder, RecordingStage
-from pybirch.scan import MeasurementItem, MovementItem, Scan, ScanSettings, ScanState, ScanTree
+from pybirch.instruments import Measurement
+from pybirch.scan import (
+    MeasurementItem,
+    MovementItem,
+    Scan,
+    ScanExtension,
+    ScanSettings,
+    ScanState,
+    ScanTree,
+)
 
 
 def run(tree: ScanTree, **kwargs) -> tuple[Scan, Recorder]:
@@ -256,3 +266,59 @@ def test_a_position_column_never_hides_a_data_column_of_the_same_name():
     assert list(df.columns) == ["x (mm)", "Source x (mm)", "point_index", "timestamp"]
     assert df["Source x (mm)"].tolist() == [1.0, 2.0]
     assert df["x (mm)"].tolist() == [1.0, 2.0]
+
+
+class _Row(Measurement):
+    """A reading that costs nothing: only the engine's own memory is measured."""
+
+    def __init__(self) -> None:
+        super().__init__("row")
+        self.data_columns = np.array(["v"])
+        self.data_units = np.array(["V"])
+        self._row = np.array([[1.0]])
+
+    def perform_measurement(self) -> np.ndarray:
+        return self._row
+
+
+class _Count(ScanExtension):
+    def __init__(self) -> None:
+        self.points = 0
+
+    def save_batch(self, batch) -> None:
+        self.points += batch.point_count
+
+
+def _peak_memory_of_scan(points: int, snake_lines: int = 1) -> int:
+    """Peak bytes Python allocated while a scan of ``points`` points ran (tree built before)."""
+    stage, outer = RecordingStage("x", "x"), RecordingStage("y", "y")
+    stage.moves = _Forgetful()
+    outer.moves = _Forgetful()
+    counter = _Count()
+    inner = MovementItem(stage, np.linspace(0, 1, points // snake_lines), snake=True)
+    inner.children = [MeasurementItem(_Row())]
+    top = [MovementItem(outer, np.arange(snake_lines), children=[inner])]
+    scan = Scan(ScanSettings("p", "memory", scan_tree=ScanTree(top)), extensions=[counter])
+    tracemalloc.start()
+    try:
+        assert scan.run() is ScanState.COMPLETED
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert counter.points == points
+    return peak
+
+
+class _Forgetful(list):
+    """A move log that keeps nothing, so only the engine's memory grows."""
+
+    def append(self, value) -> None:
+        pass
+
+
+def test_a_longer_scan_needs_no_more_engine_memory():
+    # Positions are the tree's own array; the engine keeps no list of them (no forward
+    # and reversed copies): eight times the points, the same peak within a small margin.
+    short = _peak_memory_of_scan(50_000, snake_lines=2)
+    long = _peak_memory_of_scan(400_000, snake_lines=2)
+    assert long < short + 2_000_000, (short, long)

@@ -1,9 +1,12 @@
 """The local append-only spool: every batch is written here before the database sees it.
 
-Each :class:`Spool` is one file owned by one writer, locked with ``flock`` for as long as
-the writer lives, and emptied (truncated) whenever everything in it has been committed.
-A file that is not locked belongs to a writer that died: :func:`orphaned_spools` finds
-those, and the data manager replays them into the database on start-up. Chunks are keyed
+Each :class:`Spool` is a chain of segment files owned by one writer, each locked with
+``flock`` for as long as the writer lives. A segment holds about :data:`SEGMENT_BYTES`;
+once every record of a segment has been committed (:meth:`Spool.release`) the segment is
+deleted (the newest one is emptied instead), so a spool holds what is not committed yet,
+never a whole scan. A file that is not locked belongs to a writer that died:
+:func:`orphaned_spools` finds those, and the data manager replays them into the database
+on start-up. Chunks are keyed
 by measurement and first row, so a replay never stores a row twice.
 
 A record is ``magic | length | crc32 | header length | JSON header | binary payload``;
@@ -25,6 +28,7 @@ import os
 import struct
 import uuid
 import zlib
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +48,8 @@ _HEADER_LENGTH = struct.Struct("<I")
 SUFFIX = ".spool"
 #: Hex digits of the URL hash that named spool folders before database identities.
 LEGACY_KEY_LENGTH = 16
+#: Bytes after which a spool starts a new segment file.
+SEGMENT_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -85,44 +91,102 @@ def fsync_enabled() -> bool:
     return os.environ.get("PYBIRCH_SPOOL_FSYNC", "0").lower() in ("1", "true", "yes")
 
 
-class Spool:
-    """An append-only file of records owned by this writer."""
+class SpoolSegment:
+    """One file of a spool: its records not committed yet, and its size."""
 
-    def __init__(self, directory: Path, fsync: bool | None = None) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+    def __init__(self, directory: Path) -> None:
         self.path = directory / f"{os.getpid()}-{uuid.uuid4().hex[:12]}{SUFFIX}"
-        self.fsync = fsync_enabled() if fsync is None else fsync
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self.records = 0
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        #: Records written and not released yet.
+        self.pending = 0
+        #: Bytes written since the file was last emptied.
+        self.size = 0
 
-    def append(self, header: dict[str, Any], payload: bytes) -> None:
-        """Write one record (one ``write`` call, so a crash leaves a whole or a torn tail)."""
+    def close(self, delete: bool) -> None:
+        """Release the file, deleting it first if ``delete``."""
+        if delete:
+            self.path.unlink(missing_ok=True)
+        os.close(self.fd)
+
+
+class Spool:
+    """Append-only records in segment files owned by this writer; committed ones go."""
+
+    def __init__(
+        self, directory: Path, fsync: bool | None = None, segment_bytes: int = SEGMENT_BYTES
+    ) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.fsync = fsync_enabled() if fsync is None else fsync
+        self.segment_bytes = segment_bytes
+        #: Oldest first; the last one takes new records.
+        self._segments: deque[SpoolSegment] = deque([SpoolSegment(directory)])
+
+    def __repr__(self) -> str:
+        return f"<Spool {self.describe()}>"
+
+    @property
+    def path(self) -> Path:
+        """The file new records go to."""
+        return self._segments[-1].path
+
+    @property
+    def records(self) -> int:
+        """Records written and not released (not committed yet)."""
+        return sum(segment.pending for segment in self._segments)
+
+    @property
+    def size(self) -> int:
+        """Bytes of the spool's files."""
+        return sum(segment.size for segment in self._segments)
+
+    def describe(self) -> str:
+        """What the spool holds: ``N records (B MiB) in F files under <folder>``."""
+        return (
+            f"{self.records} records ({self.size / 2**20:.1f} MiB) in "
+            f"{len(self._segments)} files under {self.directory}"
+        )
+
+    def append(self, header: dict[str, Any], payload: bytes) -> SpoolSegment:
+        """Write one record (one ``write`` call, so a crash leaves a whole or a torn tail).
+
+        Returns the segment that holds it, to :meth:`release` once it is committed.
+        """
         encoded_header = json.dumps(header, separators=(",", ":")).encode()
         body = _HEADER_LENGTH.pack(len(encoded_header)) + encoded_header + payload
         record = _FRAME.pack(MAGIC, len(body), zlib.crc32(body)) + body
+        segment = self._segments[-1]
+        if segment.size >= self.segment_bytes:
+            segment = SpoolSegment(self.directory)
+            self._segments.append(segment)
         view = memoryview(record)
         while view:
-            written = os.write(self._fd, view)
+            written = os.write(segment.fd, view)
             view = view[written:]
         if self.fsync:
-            os.fdatasync(self._fd)
-        self.records += 1
+            os.fdatasync(segment.fd)
+        segment.pending += 1
+        segment.size += len(record)
+        return segment
 
-    def clear(self) -> None:
-        """Forget every record: all of them are committed."""
-        os.ftruncate(self._fd, 0)
-        self.records = 0
+    def release(self, segment: SpoolSegment) -> None:
+        """Forget one record of ``segment``: it is committed. An emptied segment goes."""
+        segment.pending -= 1
+        if segment.pending:
+            return
+        if segment is self._segments[-1]:
+            os.ftruncate(segment.fd, 0)
+            segment.size = 0
+        else:
+            self._segments.remove(segment)
+            segment.close(delete=True)
 
     def close(self) -> None:
-        """Release the file; it is deleted if empty and kept for replay otherwise."""
-        if self._fd < 0:
-            return
-        empty = os.fstat(self._fd).st_size == 0
-        if empty:
-            self.path.unlink(missing_ok=True)
-        os.close(self._fd)
-        self._fd = -1
+        """Release the files; empty ones are deleted, the others kept for replay."""
+        while self._segments:
+            segment = self._segments.popleft()
+            segment.close(delete=os.fstat(segment.fd).st_size == 0)
 
 
 def read_records(path: Path) -> Iterator[SpoolRecord]:

@@ -10,9 +10,8 @@ loop that does, per point: a control check (one list read), the move, the readin
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
 
 import numpy as np
 
@@ -23,6 +22,9 @@ from pybirch.scan.tree import Item, MeasurementItem, MovementItem
 
 #: Measurements at one position that share no adapter, so may be read side by side.
 Block = list[list[MeasurementItem]]
+
+#: Positions turned into Python floats at a time: a long axis is never one big list.
+POSITION_BLOCK = 4096
 
 
 class TreeExecutor:
@@ -80,17 +82,17 @@ class TreeExecutor:
             loop = self._loops[id(item)] = _Loop(item, self._buffers)
         passes = self._pass_counts.get(id(item), 0)
         self._pass_counts[id(item)] = passes + 1
-        sequence, positions = loop.pass_positions(reverse=item.snake and passes % 2 == 1)
+        reverse = item.snake and passes % 2 == 1
         outer = tuple(position for _, position in self._held)
         for buffer in loop.buffers:
-            buffer.begin_pass(outer, sequence)
+            buffer.begin_pass(outer, loop.pass_positions(reverse))
         if loop.is_line:
-            self._run_line(item.instrument, positions, loop.buffers[0])
+            self._run_line(item.instrument, loop, reverse, loop.buffers[0])
             return
         movement = item.instrument
         self._held.append((movement, None))
         try:
-            for position in positions:
+            for position in loop.each_position(reverse):
                 self._checkpoint_if_requested()
                 movement.position = position
                 self._held[-1] = (movement, position)
@@ -99,30 +101,31 @@ class TreeExecutor:
             self._held.pop()
 
     def _run_line(
-        self, movement: Movement, sequence: list[float], buffer: MeasurementBuffer
+        self, movement: Movement, loop: _Loop, reverse: bool, buffer: MeasurementBuffer
     ) -> None:
         """The tight loop: one movement, one measurement, nothing else at each position."""
-        positions = iter(sequence)
-        remaining = len(sequence)
+        done, count = 0, loop.count
         perform = buffer.plan.item.instrument.perform_measurement
         flag, now = self._control.flag, time.time
         if not buffer.calibrated:
             # The first point checks the reading's shape and sizes the batches.
             self._checkpoint_if_requested()
-            movement.position = next(positions)
+            movement.position = loop.floats(reverse, 0, 1)[0]
             buffer.add_first(perform(), now())
-            remaining -= 1
+            done = 1
         chunks, to_bytes = buffer.chunks, buffer.to_bytes
         append, stamp = chunks.append, buffer.timestamps.append
         record = None if buffer.recorder is None else buffer.recorder.point
         limit, deadline, shape = buffer.points_per_batch, self._deadline, buffer.shape
-        # Blocks sized to the room left in the batch keep the count check off the per-point path.
-        while remaining > 0:
+        # Blocks sized to the room left in the batch keep the count check off the per-point
+        # path; each block's positions become Python floats only when the block starts.
+        while done < count:
             if len(chunks) >= limit:
                 self._flush(buffer)
-            block = min(remaining, limit - len(chunks))
-            remaining -= block
-            for position in islice(positions, block):
+            block = min(count - done, limit - len(chunks), POSITION_BLOCK)
+            positions = loop.floats(reverse, done, done + block)
+            done += block
+            for position in positions:
                 if flag[0]:
                     self._checkpoint()
                 movement.position = position
@@ -208,17 +211,38 @@ class _Loop:
     """What a movement's loop needs on every pass, worked out on its first pass."""
 
     def __init__(self, item: MovementItem, buffers: dict[int, MeasurementBuffer]) -> None:
-        forward = np.asarray(item.positions, dtype=FLOAT64)
-        self._forward = (forward, forward.tolist())
-        self._backward = (forward[::-1], forward[::-1].tolist())
+        # The item's own array, never copied: a reversed pass is a view of it.
+        self._forward = np.asarray(item.positions, dtype=FLOAT64)
+        self._backward = self._forward[::-1]
+        #: Number of positions of a pass.
+        self.count = len(self._forward)
+        # A short axis (an inner loop run many times) is turned into floats once; a long
+        # one a block at a time, so memory does not grow with it.
+        self._lists = (
+            (self._forward.tolist(), self._backward.tolist())
+            if self.count <= POSITION_BLOCK
+            else None
+        )
         #: Buffers of the measurements directly under this movement.
         self.buffers = [buffers[id(c)] for c in item.children if isinstance(c, MeasurementItem)]
         #: True when the only child is one measurement: the tight loop applies.
         self.is_line = len(item.children) == 1 and len(self.buffers) == 1
 
-    def pass_positions(self, reverse: bool) -> tuple[np.ndarray, list[float]]:
-        """The positions of one pass, as an array (for the batches) and a list (to loop)."""
+    def pass_positions(self, reverse: bool) -> np.ndarray:
+        """The positions of one pass, in the order they are visited."""
         return self._backward if reverse else self._forward
+
+    def floats(self, reverse: bool, start: int, stop: int) -> list[float]:
+        """Positions ``start`` to ``stop`` of a pass as Python floats."""
+        if self._lists is not None:
+            whole = self._lists[reverse]
+            return whole if start == 0 and stop >= self.count else whole[start:stop]
+        return self.pass_positions(reverse)[start:stop].tolist()
+
+    def each_position(self, reverse: bool) -> Iterator[float]:
+        """Every position of a pass as a Python float, converted a block at a time."""
+        for start in range(0, self.count, POSITION_BLOCK):
+            yield from self.floats(reverse, start, start + POSITION_BLOCK)
 
 
 def _split(items: Sequence[Item]) -> list[MovementItem | Block]:

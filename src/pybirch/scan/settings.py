@@ -27,8 +27,11 @@ class ScanSettings:
     additional_tags: list[str] = field(default_factory=list)
     user_fields: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict; extensions that hold live objects are left out (and logged)."""
+    def to_dict(self, *, arrays: bool = False) -> dict[str, Any]:
+        """A JSON-able dict; extensions that hold live objects are left out (and logged).
+
+        ``arrays=True``: irregular positions stay float64 arrays (see ``ScanTree.to_dict``).
+        """
         extensions = []
         for extension in self.extensions:
             description = extension.to_dict()
@@ -45,7 +48,7 @@ class ScanSettings:
             "scan_name": self.scan_name,
             "scan_type": self.scan_type,
             "job_type": self.job_type,
-            "scan_tree": self.scan_tree.to_dict(),
+            "scan_tree": self.scan_tree.to_dict(arrays=arrays),
             "extensions": extensions,
             "additional_tags": list(self.additional_tags),
             "user_fields": dict(self.user_fields),

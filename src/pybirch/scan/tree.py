@@ -14,6 +14,11 @@ At each position of a movement its children run in order; an N x M grid gives ex
 N x M points per measurement, first and last positions included. Sibling measurements
 run side by side unless they share an adapter. A snaking movement reverses its positions
 on every other pass of its parent, so a raster does not fly back.
+
+In :meth:`ScanTree.to_dict` an axis that is exactly ``np.linspace(start, stop, count)``
+is written ``{"start": ..., "stop": ..., "count": ...}``; any other as a list of numbers
+(or, on request, as the float64 array itself, for binary storage). Either way it reads
+back bit for bit.
 """
 
 from __future__ import annotations
@@ -31,6 +36,12 @@ from pybirch.instruments.registry import instrument_from_dict
 from pybirch.scan.errors import ScanDefinitionError
 
 log = logging.getLogger(__name__)
+
+#: Positions compared at a time when checking for a linspace (bounded scratch memory).
+_CHECK_BLOCK = 1 << 16
+
+#: How a movement's positions appear in a tree description.
+PositionsDescription = dict[str, Any] | list[float] | np.ndarray
 
 
 @dataclass(eq=False)
@@ -176,11 +187,15 @@ class ScanTree:
                     )
                 measurement_names.add(item.measurement_name)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able description: instruments by name and the item tree, positions included."""
+    def to_dict(self, *, arrays: bool = False) -> dict[str, Any]:
+        """A JSON-able description: instruments by name and the item tree, positions included.
+
+        ``arrays=True`` leaves positions that are not a linspace as float64 arrays instead
+        of lists, for a store that keeps them as binary (the result is then not JSON-able).
+        """
         return {
             "instruments": {i.name: i.serialize() for i in self.instruments()},
-            "items": [_item_to_dict(item) for item in self.items],
+            "items": [_item_to_dict(item, arrays) for item in self.items],
         }
 
     @classmethod
@@ -249,7 +264,58 @@ def _check_settings(item: Item) -> None:
         raise ScanDefinitionError(str(exc)) from exc
 
 
-def _item_to_dict(item: Item) -> dict[str, Any]:
+def linspace(start: float, stop: float, count: int) -> np.ndarray:
+    """``count`` evenly spaced positions from ``start`` to ``stop``, both included.
+
+    The same arithmetic as ``np.linspace`` (so its results are recognised), written out so
+    that a stored ``start/stop/count`` reads back bit for bit whatever numpy does later.
+    """
+    return _linspace_block(start, stop, count, 0, count)
+
+
+def _linspace_block(start: float, stop: float, count: int, low: int, high: int) -> np.ndarray:
+    """Positions ``low`` to ``high`` of :func:`linspace`."""
+    if count < 2:
+        return np.full(high - low, start, dtype=float)
+    values = np.arange(low, high, dtype=float) * ((stop - start) / (count - 1)) + start
+    if high == count:
+        values[-1] = stop
+    return values
+
+
+def describe_positions(positions: np.ndarray, arrays: bool = False) -> PositionsDescription:
+    """A movement's positions for a tree description: compact if they are a linspace."""
+    count = len(positions)
+    if count and _is_linspace(positions):
+        return {"start": float(positions[0]), "stop": float(positions[-1]), "count": count}
+    return np.array(positions, dtype=float) if arrays else positions.tolist()
+
+
+def read_positions(description: PositionsDescription) -> np.ndarray:
+    """The positions a :func:`describe_positions` result stands for."""
+    if isinstance(description, dict):
+        try:
+            start, stop = float(description["start"]), float(description["stop"])
+            count = int(description["count"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ScanDefinitionError(f"positions {description!r}: {exc}") from exc
+        return linspace(start, stop, count)
+    return np.asarray(description, dtype=float)
+
+
+def _is_linspace(positions: np.ndarray) -> bool:
+    """True if ``positions`` equal :func:`linspace` of their ends bit for bit."""
+    start, stop, count = float(positions[0]), float(positions[-1]), len(positions)
+    for low in range(0, count, _CHECK_BLOCK):
+        high = min(count, low + _CHECK_BLOCK)
+        expected = _linspace_block(start, stop, count, low, high)
+        # Bit patterns, not values: -0.0 and 0.0 differ, and the round trip must be exact.
+        if expected.tobytes() != positions[low:high].tobytes():
+            return False
+    return True
+
+
+def _item_to_dict(item: Item, arrays: bool) -> dict[str, Any]:
     if isinstance(item, MeasurementItem):
         return {
             "type": "measurement",
@@ -260,10 +326,10 @@ def _item_to_dict(item: Item) -> dict[str, Any]:
     return {
         "type": "movement",
         "instrument": item.instrument.name,
-        "positions": np.asarray(item.positions, dtype=float).tolist(),
+        "positions": describe_positions(np.asarray(item.positions, dtype=float), arrays),
         "snake": item.snake,
         "settings": item.settings,
-        "children": [_item_to_dict(child) for child in item.children],
+        "children": [_item_to_dict(child, arrays) for child in item.children],
     }
 
 
@@ -278,7 +344,7 @@ def _item_from_dict(data: dict[str, Any], instruments: dict[str, Instrument]) ->
     if data["type"] == "movement":
         return MovementItem(
             instrument,  # type: ignore[arg-type]
-            positions=data["positions"],
+            positions=read_positions(data["positions"]),
             settings=data.get("settings") or {},
             children=[_item_from_dict(child, instruments) for child in data["children"]],
             snake=bool(data.get("snake", False)),

@@ -17,7 +17,14 @@ from pybirch.database.models.measurements import (
     MeasurementObject,
 )
 from pybirch.database.models.projects import Project, Sample
-from pybirch.database.models.scans import Queue, QueueLog, Scan, ScanLog, ScanTemplate
+from pybirch.database.models.scans import (
+    Queue,
+    QueueLog,
+    Scan,
+    ScanDefinition,
+    ScanLog,
+    ScanTemplate,
+)
 
 __all__ = [
     "Analysis",
@@ -42,6 +49,7 @@ __all__ = [
     "Role",
     "Sample",
     "Scan",
+    "ScanDefinition",
     "ScanLog",
     "ScanTemplate",
     "User",

@@ -3,6 +3,10 @@
 Status values are the strings of :class:`pybirch.scan.state.ScanState` and
 :class:`pybirch.queue.state.QueueState`, plus ``interrupted`` for runs a crash cut short
 (found and marked on restart) and ``completed``/``aborted`` for queues that finished.
+
+A scan's definition (its tree, every position included) is a row of its own,
+:class:`ScanDefinition`, written once: the ``scans`` row, which status and progress
+updates change while the scan runs, stays small, and no update ever rewrites the tree.
 """
 
 from __future__ import annotations
@@ -10,11 +14,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pybirch.database.models.base import Base, BigId, Created, Updated, utcnow
 from pybirch.database.models.projects import Project, Sample
+from pybirch.database.packed_json import pack, unpack
 
 #: Scan statuses that mean the scan may still produce data.
 ACTIVE_SCAN_STATUSES = ("running", "paused")
@@ -115,8 +129,6 @@ class Scan(Base, Updated):
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     operator: Mapped[str | None] = mapped_column(String(100), default=None)
     computer_name: Mapped[str | None] = mapped_column(String(255), default=None)
-    #: ``ScanTree.to_dict()`` of the scan as run.
-    scan_tree_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: Each instrument's ``serialize()`` once connected and configured, with its driver.
     instrument_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: Driver of each instrument: class path and version (package or stored definition).
@@ -137,6 +149,53 @@ class Scan(Base, Updated):
     logs: Mapped[list[ScanLog]] = relationship(
         back_populates="scan", order_by="ScanLog.id", cascade="all, delete-orphan"
     )
+    #: What the scan runs; loaded on request (``get_scan(with_settings=True)``).
+    definition: Mapped[ScanDefinition | None] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def scan_tree_data(self) -> dict[str, Any]:
+        """``ScanTree.to_dict()`` of the scan as run (JSON-able: positions as numbers)."""
+        if self.definition is None:
+            return {}
+        return self.definition.scan_tree(as_lists=True)
+
+    @scan_tree_data.setter
+    def scan_tree_data(self, tree: dict[str, Any]) -> None:
+        if self.definition is None:
+            self.definition = ScanDefinition()
+        self.definition.set_scan_tree(tree)
+
+
+class ScanDefinition(Base):
+    """A scan's tree, apart from its ``scans`` row: written when the scan is created.
+
+    Positions are compact: an evenly spaced axis is ``start/stop/count`` in the tree
+    (``ScanTree.to_dict`` writes it so); any other axis is float64 bytes in ``positions``,
+    referenced from the tree (see :mod:`pybirch.database.packed_json`).
+    """
+
+    __tablename__ = "scan_definitions"
+
+    scan_id: Mapped[int] = mapped_column(
+        ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: ``ScanTree.to_dict(arrays=True)``, its arrays replaced by references into ``positions``.
+    tree: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Little-endian float64 positions of the axes that are not evenly spaced, or None.
+    positions: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+
+    def __repr__(self) -> str:
+        return f"<ScanDefinition scan_id={self.scan_id}>"
+
+    def set_scan_tree(self, tree: dict[str, Any]) -> None:
+        """Store ``tree``, its numpy arrays as bytes beside it."""
+        self.tree, self.positions = pack(tree)
+
+    def scan_tree(self, *, as_lists: bool = False) -> dict[str, Any]:
+        """The tree as stored: arrays as read-only numpy arrays, or as lists (JSON-able)."""
+        return unpack(self.tree, self.positions, as_lists=as_lists)
 
 
 class ScanLog(Base):

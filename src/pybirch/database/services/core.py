@@ -183,9 +183,15 @@ def integrity_error(exc: IntegrityError) -> DatabaseError:
 
 def _check_fields(model: type[Base], fields: dict[str, Any]) -> None:
     known = set(inspect(model).attrs.keys())
-    unknown = sorted(set(fields) - known)
+    # A settable property stands for columns kept elsewhere (Scan.scan_tree_data).
+    unknown = sorted(name for name in set(fields) - known if not _settable(model, name))
     if unknown:
         raise DatabaseError(f"{model.__name__} has no field(s) {unknown}")
+
+
+def _settable(model: type[Base], name: str) -> bool:
+    attribute = getattr(model, name, None)
+    return isinstance(attribute, property) and attribute.fset is not None
 
 
 def _escape_like(text: str) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import defer, selectinload
+from sqlalchemy.orm import selectinload
 
 from pybirch.database.errors import DatabaseError, DuplicateError, NotFoundError
 from pybirch.database.models import (
@@ -22,7 +22,7 @@ from pybirch.database.models import (
 from pybirch.database.models.scans import ACTIVE_SCAN_STATUSES, QUEUE_STATUSES
 from pybirch.database.services.core import ServiceCore, _check_fields
 from pybirch.database.services.paging import Page
-from pybirch.database.services.scans import HEAVY_SCAN_COLUMNS
+from pybirch.database.services.scans import scan_loading
 
 #: Queue statuses of a queue that was running when its process went away.
 #: Statuses of a queue some process is running.
@@ -101,9 +101,7 @@ class QueuesMixin(ServiceCore):
         ``with_settings=False`` leaves out the scans' columns that grow with their size, as
         :meth:`get_scan` does.
         """
-        scans = selectinload(Queue.scans)
-        if not with_settings:
-            scans = scans.options(*(defer(c, raiseload=True) for c in HEAVY_SCAN_COLUMNS))
+        scans = selectinload(Queue.scans).options(*scan_loading(with_settings))
         with self.session() as session:
             return self._queue(session, queue_id, lab_id, scans)
 

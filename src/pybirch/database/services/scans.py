@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, literal, select, update
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import defer, lazyload, raiseload, selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from pybirch.database.errors import DatabaseError, NotFoundError
 from pybirch.database.models import Project, Sample, Scan, ScanLog, utcnow
@@ -20,9 +21,8 @@ from pybirch.database.services.paging import Page
 
 #: Statuses after which a scan produces no more data.
 FINISHED_STATUSES = ("completed", "aborted", "failed", "interrupted")
-#: Columns too big to load for a list of scans.
+#: Columns too big to load for a list of scans (the tree is a row of its own).
 HEAVY_SCAN_COLUMNS = (
-    Scan.scan_tree_data,
     Scan.instrument_settings,
     Scan.driver_versions,
     Scan.traceback,
@@ -32,7 +32,8 @@ HEAVY_SCAN_COLUMNS = (
 
 def settings_fields(settings: Any) -> dict[str, Any]:
     """Scan columns from a :class:`pybirch.scan.settings.ScanSettings` (duck-typed)."""
-    described = settings.to_dict()
+    # Irregular positions stay arrays: stored as bytes, never as one JSON number each.
+    described = settings.to_dict(arrays=True)
     return {
         "project_name": described["project_name"],
         "scan_name": described["scan_name"],
@@ -45,6 +46,22 @@ def settings_fields(settings: Any) -> dict[str, Any]:
             "additional_tags": described.get("additional_tags", []),
         },
     }
+
+
+def scan_loading(with_settings: bool, *, raise_on_access: bool = True) -> list[LoaderOption]:
+    """Loader options for scans: with their settings, or without what grows with their size.
+
+    Without settings, reading a left-out attribute raises (``raise_on_access``) instead of
+    loading it, so a page never loads a long scan's definition by accident.
+    """
+    if with_settings:
+        return [selectinload(Scan.definition)]
+    if not raise_on_access:
+        return [lazyload(Scan.definition), *(defer(column) for column in HEAVY_SCAN_COLUMNS)]
+    return [
+        raiseload(Scan.definition),
+        *(defer(column, raiseload=True) for column in HEAVY_SCAN_COLUMNS),
+    ]
 
 
 class ScansMixin(ServiceCore):
@@ -93,11 +110,7 @@ class ScansMixin(ServiceCore):
         then raises instead of loading it.
         """
         key = Scan.id if isinstance(scan_id, int) else Scan.scan_id
-        statement = select(Scan).where(key == scan_id)
-        if not with_settings:
-            statement = statement.options(
-                *(defer(column, raiseload=True) for column in HEAVY_SCAN_COLUMNS)
-            )
+        statement = select(Scan).where(key == scan_id).options(*scan_loading(with_settings))
         with self.session() as session:
             scan = session.scalar(statement)
             if scan is None:
@@ -175,7 +188,7 @@ class ScansMixin(ServiceCore):
             queue_id=queue_id,
             operator=operator,
             scan_type=scan_type,
-        ).options(*(defer(column) for column in HEAVY_SCAN_COLUMNS))
+        ).options(*scan_loading(False, raise_on_access=False))
         if isinstance(status, str):
             statement = statement.where(Scan.status == status)
         elif status is not None:

@@ -4,10 +4,16 @@
 local spool (uncompressed, checksummed: the cheapest durable copy) and queues them. One
 writer thread per manager gathers queued batches for a moment, merges consecutive
 batches of a measurement into chunks of a few megabytes, compresses them and commits
-them in one transaction; the spool is emptied whenever all of it is committed. When the
+them in one transaction; each spool file goes once its batches are committed. When the
 database is unreachable the writer keeps the work queued and retries; the scan goes on
-measuring. Status updates travel the same queue, so the database sees a scan's data
-before its end.
+measuring until the queue is full (see below). Status updates travel the same queue, so
+the database sees a scan's data before its end.
+
+The queue is bounded (:attr:`DataManager.max_queued_bytes`): when the writer falls that far
+behind, ``write_batch`` waits until it catches up, which makes the scan wait at its next
+point boundary (its extensions' queue fills), and the log says so. Nothing is dropped:
+the batches waiting are in the engine's point journal, those queued in the spool. The
+spool itself holds only what is not committed yet (see :class:`Spool`).
 
 A manager replays spool files and point journals left by dead processes when it starts;
 rows already stored (perhaps inside a merged chunk) are skipped, so nothing is stored
@@ -46,6 +52,7 @@ from pybirch.database_integration.spool import (
     JOURNALS,
     Spool,
     SpoolRecord,
+    SpoolSegment,
     is_legacy_directory,
     legacy_spool_directory,
     orphaned_spools,
@@ -68,6 +75,10 @@ MERGED_CHUNK_BYTES = 4 * 1024 * 1024
 COMMIT_INTERVAL = 0.1
 #: Longest wait between two attempts while the database is away (seconds).
 MAX_RETRY_DELAY = 2.0
+#: Bytes of batches queued for the writer after which producers wait (back-pressure).
+MAX_QUEUED_BYTES = 64 * 1024 * 1024
+#: Seconds between two log lines about waiting for the writer (a slow writer waits often).
+WAIT_LOG_INTERVAL = 10.0
 
 
 @dataclass
@@ -84,6 +95,13 @@ class _ChunkWork:
     layout_json: list[dict[str, Any]] | None = None
     points_done: int | None = None
     progress: float | None = None
+    #: The spool file holding the batch, released once it is committed.
+    segment: SpoolSegment | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the queued batch holds (its spooled copy and its columns)."""
+        return 2 * len(self.chunk.payload)
 
 
 @dataclass
@@ -121,10 +139,17 @@ class DataManager:
         replay: bool = True,
         commit_wait: float = 600.0,
         fsync: bool | None = None,
+        max_queued_bytes: int = MAX_QUEUED_BYTES,
     ) -> None:
         self.db = db
         #: Seconds a scan's end waits for its data to be committed (database away).
         self.commit_wait = commit_wait
+        #: Bytes of batches queued for the writer beyond which ``write_batch`` waits.
+        self.max_queued_bytes = max_queued_bytes
+        #: How often a producer waited for the writer, and for how long in all (seconds).
+        self.waits = 0
+        self.waited = 0.0
+        self._wait_logged_at: float | None = None
         #: The database's own identity: its spool folder, however the URL is spelled.
         self.identity = db.database_identity()
         self.spool_directory = spool_directory(self.identity)
@@ -141,7 +166,8 @@ class DataManager:
         self._cursors: dict[tuple[int, str], _MeasurementCursor] = defaultdict(_MeasurementCursor)
         self._measurement_ids: dict[tuple[int, str], int] = {}
         self._work: deque[_ChunkWork | _CallWork] = deque()
-        self._uncommitted = 0
+        self._queued_bytes = 0
+        self._waiting = 0
         self._busy = False
         self._closed = False
         self._flushing = 0
@@ -184,9 +210,11 @@ class DataManager:
         work = _work_from_batch(scan_id, batch, first_row, cursor.layout, cursor.layout_json)
         work.points_done, work.progress = points_done, progress
         with self._cond:
-            self._spool_locked().append(_spool_header(work), work.chunk.payload)
+            self._wait_for_room_locked(scan_id)
+            self._check_open()  # closed while waiting: the batch stays in the journal
+            work.segment = self._spool_locked().append(_spool_header(work), work.chunk.payload)
             journal = self._journals.get(key)
-            self._uncommitted += 1
+            self._queued_bytes += work.nbytes
             self._work.append(work)
             # Wake the writer only when it sleeps for lack of work or has a full load;
             # while it gathers, every wake-up would cost the measuring thread the GIL.
@@ -194,6 +222,42 @@ class DataManager:
                 self._cond.notify_all()
         if journal is not None:  # the batch is in the spool now: the journal may forget it
             journal.release(batch.first_point + batch.point_count)
+
+    def _wait_for_room_locked(self, scan_id: int) -> None:
+        """Back-pressure: wait while the writer is :attr:`max_queued_bytes` behind."""
+        if self._queued_bytes < self.max_queued_bytes:
+            return
+        started = time.monotonic()
+        logged = self._log_wait_locked(scan_id, started)
+        self._waiting += 1
+        self._cond.notify_all()  # the writer stops gathering and commits now
+        try:
+            while self._queued_bytes >= self.max_queued_bytes and not self._closed:
+                self._cond.wait()
+        finally:
+            self._waiting -= 1
+        waited = time.monotonic() - started
+        self.waits += 1
+        self.waited += waited
+        if logged:
+            log.info("scan %d goes on after waiting %.2f s for the writer", scan_id, waited)
+
+    def _log_wait_locked(self, scan_id: int, now: float) -> bool:
+        """Say that a scan waits, at most every :data:`WAIT_LOG_INTERVAL`; True if said."""
+        if self._wait_logged_at is not None and now - self._wait_logged_at < WAIT_LOG_INTERVAL:
+            return False
+        self._wait_logged_at = now
+        log.warning(
+            "scan %d waits at a point boundary: the database writer is %d items "
+            "(%.1f MiB) behind; the spool holds %s (%d waits, %.1f s in all before this)",
+            scan_id,
+            len(self._work),
+            self._queued_bytes / 2**20,
+            self._spool_locked().describe(),
+            self.waits,
+            self.waited,
+        )
+        return True
 
     def open_journal(self, scan_id: int, columns: MeasurementColumns) -> PointJournal:
         """A point journal for one measurement of a scan, in this database's spool folder."""
@@ -240,12 +304,14 @@ class DataManager:
     def close(self, timeout: float | None = None) -> None:
         """Commit what is queued (waiting up to ``timeout``, default ``commit_wait``), stop."""
         if not self.flush(self.commit_wait if timeout is None else timeout):
+            with self._cond:
+                held = self._spool_locked().describe()
             log.error(
-                "database %s: %d items not committed at close; their data stays in %s and "
-                "is stored at the next start",
+                "database %s: %d items not committed at close; their data stays in the "
+                "spool (%s) and is stored at the next start",
                 self.db.url,
                 self.queued,
-                self.spool_directory,
+                held,
             )
         with self._cond:
             self._closed = True
@@ -386,6 +452,7 @@ class DataManager:
         while (
             not self._closed
             and not self._flushing
+            and not self._waiting
             and len(self._work) < MAX_CHUNKS_PER_COMMIT
             and isinstance(self._work[0], _ChunkWork)
             and time.monotonic() < deadline
@@ -416,9 +483,10 @@ class DataManager:
         if not stored:
             self._set_aside(work)
         with self._cond:
-            self._uncommitted -= len(work)
-            if self._uncommitted == 0 and self._spool is not None:
-                self._spool.clear()
+            for each in work:
+                self._queued_bytes -= each.nbytes
+                if each.segment is not None and self._spool is not None:
+                    self._spool.release(each.segment)
 
     def _set_aside(self, works: list[_ChunkWork]) -> None:
         """Keep chunks the database refused in ``rejected/``, out of the replayed spool."""
@@ -432,7 +500,7 @@ class DataManager:
             "database %s refused %d chunks; they are kept in %s for inspection",
             self.db.url,
             len(works),
-            rejected.path,
+            rejected.directory,
         )
 
     def _with_retry(self, description: str, scan_id: int | None, action: Callable[[], Any]) -> bool:

@@ -71,13 +71,15 @@ class ScanManager:
     def rebuild_settings(self, record: ScanRecord) -> ScanSettings:
         """The :class:`ScanSettings` a record was made from (instruments rebuilt)."""
         extra = record.extra_data or {}
+        # Positions as stored arrays: a long irregular axis never becomes a list here.
+        tree = record.definition.scan_tree() if record.definition is not None else {}
         return ScanSettings.from_dict(
             {
                 "project_name": record.project_name,
                 "scan_name": record.scan_name,
                 "scan_type": record.scan_type,
                 "job_type": record.job_type,
-                "scan_tree": record.scan_tree_data,
+                "scan_tree": tree,
                 "extensions": extra.get("extensions", []),
                 "additional_tags": extra.get("additional_tags", []),
                 "user_fields": extra.get("user_fields", {}),
