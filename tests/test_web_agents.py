@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import random
+import threading
+
 import pytest
 
 from pybirch.database.models import Role
 from pybirch.realtime.agent_protocol import AGENT_NAMESPACE
+from pybirch.web.agents import ReorderBuffer
 from pybirch.web.sockets import socketio
 from web_support import add_member, csrf_token, log_in, make_app
 
@@ -166,3 +171,135 @@ def test_a_new_token_disconnects_the_agent_and_the_old_token_is_refused(db, lab,
     assert not agent.is_connected(AGENT_NAMESPACE)
     assert db.get_computer(computer.id).extra_data["online"] is False
     assert not agent_client(app, token).is_connected(AGENT_NAMESPACE)
+
+
+def scan_status(scan_id: str, status: str, seq: int | None = None) -> dict:
+    """An agent's ``event`` message about a scan's status, numbered ``seq`` if given."""
+    message = {
+        "name": "scan_status",
+        "payload": {"scan_id": scan_id, "status": status, "progress": 0},
+    }
+    return message if seq is None else {**message, "seq": seq}
+
+
+def statuses(watcher) -> list[str]:
+    return [m["args"][0]["status"] for m in watcher.get_received() if m["name"] == "scan_status"]
+
+
+def test_an_agents_events_reach_the_browsers_in_the_order_it_sent_them(db, lab, app):
+    scan = db.create_scan("ordered", lab_id=lab.id, status="running")
+    _, token = db.create_computer(lab.id, "Raman PC")
+    agent = agent_client(app, token)
+    register(agent)
+    watcher = browser(app, db, lab)
+    assert watcher.emit("join", {"room": "scan", "id": scan.scan_id}, callback=True)["ok"]
+    watcher.get_received()
+
+    # The server handled them in this order (each message runs in its own thread).
+    for seq, status in [(1, "paused"), (3, "completed"), (0, "running"), (2, "running")]:
+        agent.emit("event", scan_status(scan.scan_id, status, seq), namespace=AGENT_NAMESPACE)
+    assert statuses(watcher) == ["running", "paused", "running", "completed"]
+
+    # An agent from before numbering: its events go out as they come.
+    agent.emit("event", scan_status(scan.scan_id, "aborted"), namespace=AGENT_NAMESPACE)
+    assert statuses(watcher) == ["aborted"]
+
+    # A new connection starts a new sequence.
+    agent.disconnect(namespace=AGENT_NAMESPACE)
+    again = agent_client(app, token)
+    register(again)
+    again.emit("event", scan_status(scan.scan_id, "running", 0), namespace=AGENT_NAMESPACE)
+    assert statuses(watcher) == ["running"]
+
+
+def test_an_event_the_server_drops_does_not_hold_back_the_next(db, lab, app):
+    scan = db.create_scan("dropped", lab_id=lab.id, status="running")
+    _, token = db.create_computer(lab.id, "Raman PC")
+    agent = agent_client(app, token)
+    register(agent)
+    watcher = browser(app, db, lab)
+    assert watcher.emit("join", {"room": "scan", "id": scan.scan_id}, callback=True)["ok"]
+    watcher.get_received()
+    bad = {"name": "not_an_event", "payload": {}, "seq": 0}
+    agent.emit("event", bad, namespace=AGENT_NAMESPACE)
+    agent.emit("event", scan_status(scan.scan_id, "paused", 1), namespace=AGENT_NAMESPACE)
+    assert statuses(watcher) == ["paused"]
+
+
+@pytest.mark.parametrize("seq", [-1, 1.5, True, "3", 2**70])
+def test_an_event_with_a_bad_number_is_dropped(db, lab, app, seq):
+    scan = db.create_scan("bad number", lab_id=lab.id, status="running")
+    _, token = db.create_computer(lab.id, "Raman PC")
+    agent = agent_client(app, token)
+    register(agent)
+    watcher = browser(app, db, lab)
+    assert watcher.emit("join", {"room": "scan", "id": scan.scan_id}, callback=True)["ok"]
+    watcher.get_received()
+    message = {**scan_status(scan.scan_id, "paused"), "seq": seq}
+    agent.emit("event", message, namespace=AGENT_NAMESPACE)
+    agent.emit("event", scan_status(scan.scan_id, "running", 0), namespace=AGENT_NAMESPACE)
+    assert statuses(watcher) == ["running"]
+
+
+def test_numbered_items_from_many_threads_are_released_in_order():
+    released: list[int] = []
+    buffer = ReorderBuffer(released.append, "test agent", window=10_000, wait=600)
+    numbers = list(range(5_000))
+    random.Random(9).shuffle(numbers)
+    start = threading.Barrier(8)
+
+    def deliver(share: list[int]) -> None:
+        start.wait()
+        for number in share:
+            buffer.accept(number, number)
+
+    threads = [threading.Thread(target=deliver, args=(numbers[i::8],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert released == list(range(5_000))
+
+
+def test_a_gap_is_skipped_once_too_many_items_wait_behind_it(caplog):
+    released: list[int] = []
+    buffer = ReorderBuffer(released.append, "agent of Raman PC", window=3, wait=600)
+    with caplog.at_level(logging.WARNING, logger="pybirch.web.agents"):
+        for number in (0, 2, 3, 4):
+            buffer.accept(number, number)
+        assert released == [0]
+        buffer.accept(5, 5)
+        assert released == [0, 2, 3, 4, 5]
+        buffer.accept(1, 1)  # too late: the browsers have seen what came after it
+        assert released == [0, 2, 3, 4, 5]
+    assert "agent of Raman PC" in caplog.text
+    assert "event 1 never arrived" in caplog.text
+    assert "event 1 arrived after" in caplog.text
+
+
+def test_a_gap_is_skipped_after_a_while_even_if_nothing_more_comes():
+    released: list[int] = []
+    done = threading.Event()
+
+    def release(number: int) -> None:
+        released.append(number)
+        if number == 2:
+            done.set()
+
+    buffer = ReorderBuffer(release, "test agent", window=1_000, wait=0.2)
+    buffer.accept(0, 0)
+    buffer.accept(2, 2)
+    assert done.wait(timeout=30)
+    assert released == [0, 2]
+
+
+def test_numbers_without_an_item_count_and_closing_releases_what_waits():
+    released: list[str] = []
+    buffer = ReorderBuffer(released.append, "test agent", window=1_000, wait=600)
+    buffer.accept(0, None)  # an event the server dropped still takes its turn
+    buffer.accept(1, "b")
+    buffer.accept(4, "e")
+    buffer.accept(3, "d")
+    assert released == ["b"]
+    buffer.close()
+    assert released == ["b", "d", "e"]

@@ -1,8 +1,10 @@
 """The agent's line to the server: one Socket.IO connection that comes back by itself.
 
-Events are sent in order. While the server is away they wait in a bounded buffer and go
-out, oldest first, once the connection is back and the agent has registered again; rows
-that did not fit are in the database, where a browser fetches them by row index.
+Events are sent in order, numbered from 0 on each connection (``seq``), so that the
+server, which handles each message in its own thread, passes them on in that order. While
+the server is away they wait in a bounded buffer and go out, oldest first, once the
+connection is back and the agent has registered again; rows that did not fit are in the
+database, where a browser fetches them by row index.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from typing import Any
 
 import socketio
 
-from pybirch.realtime.agent_protocol import AGENT_NAMESPACE, EVENT, TOKEN_REFUSED, event_message
+from pybirch.realtime.agent_protocol import (
+    AGENT_NAMESPACE,
+    EVENT,
+    SEQ,
+    TOKEN_REFUSED,
+    event_message,
+)
 from pybirch.realtime.events import Event
 
 log = logging.getLogger(__name__)
@@ -46,6 +54,8 @@ class Uplink:
         self._buffer: deque[dict[str, Any]] = deque(maxlen=BUFFERED_EVENTS)
         self._dropped = 0
         self._live = False
+        #: Number of the next event sent on this connection (the server orders by it).
+        self._seq = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.connected = threading.Event()
@@ -65,7 +75,7 @@ class Uplink:
         """Send a live event now, or keep it for when the server is back."""
         message = event_message(event)
         with self._lock:
-            if self._live and self._emit(EVENT, message):
+            if self._live and self._emit_event(message):
                 return
             if len(self._buffer) == self._buffer.maxlen:
                 self._dropped += 1
@@ -120,6 +130,7 @@ class Uplink:
                 if self._stopping.wait(delay) or not self._client.connected:
                     return  # stopping, or the connection dropped: reconnecting registers anew
         with self._lock:
+            self._seq = 0  # a new connection is a new sequence on the server
             self._send_buffered()
             self._live = True
         self.connected.set()
@@ -134,7 +145,7 @@ class Uplink:
             )
             self._dropped = 0
         while self._buffer:
-            if not self._emit(EVENT, self._buffer[0]):
+            if not self._emit_event(self._buffer[0]):
                 return
             self._buffer.popleft()
 
@@ -154,6 +165,13 @@ class Uplink:
             self._client.disconnect()
         else:
             log.info("cannot reach %s yet (%s)", self.server_url, message)
+
+    def _emit_event(self, message: dict[str, Any]) -> bool:
+        # Called with the lock held: numbers go out in the order they are given.
+        if not self._emit(EVENT, {**message, SEQ: self._seq}):
+            return False
+        self._seq += 1
+        return True
 
     def _emit(self, name: str, payload: dict[str, Any]) -> bool:
         try:

@@ -7,8 +7,11 @@ agent -> server
     ``register`` {"computer": {hostname, platform, username, pid}, "instruments": [InstrumentInfo
     dicts], "queues": [{"id", "name", "state"}]}; the reply is {"ok", "computer_id", "lab_id",
     "name"}. Sent on every (re)connection and whenever its queues change.
-    ``event`` {"name", "payload"}: a live event (:mod:`pybirch.realtime.events`), relayed by
-    the server to the browsers' rooms after checking it belongs to the agent's lab.
+    ``event`` {"name", "payload", "seq"}: a live event (:mod:`pybirch.realtime.events`),
+    relayed by the server to the browsers' rooms after checking it belongs to the agent's
+    lab. ``seq`` numbers the events of one connection from 0: the server handles each
+    message in its own thread, and passes events on in ``seq`` order whatever order its
+    threads finish in. Events without ``seq`` (older agents) are passed on as they come.
 
 server -> agent (each answered through the Socket.IO acknowledgement)
     ``enqueue`` {"lab_id", "design" (ScanDesign dict), "sample_id", "queue": {"id"} or
@@ -29,6 +32,10 @@ REGISTER = "register"
 EVENT = "event"
 ENQUEUE = "enqueue"
 CONTROL = "control"
+#: Field of an ``event`` message numbering it within its connection (0, 1, 2, ...).
+SEQ = "seq"
+#: Largest ``seq`` accepted (the largest whole number a JSON number carries exactly).
+MAX_SEQ = 2**53 - 1
 #: Why the server refuses a connection whose token it does not know.
 TOKEN_REFUSED = "unknown computer token"
 #: Seconds the server waits for an agent to answer a request.

@@ -7,8 +7,9 @@ the user's labs like any page, and answered with the room's latest statuses.
 ``from_row`` on, so a browser that reconnects fills its gap without duplicates.
 Every message is checked for its shape (an object, ids that fit the database, whole row
 numbers) and answered ``{"ok": false, "error": "bad request: ..."}`` when it is wrong.
-Each connection also joins its user's room, so that ending the user's sessions or
-membership closes it (:func:`pybirch.web.sockets.disconnect_user`).
+Each connection also joins its user's room and is recorded as the user's (in Redis with
+several server processes), so that ending the user's sessions or membership closes it
+wherever it is held (:func:`pybirch.web.sockets.disconnect_user`).
 With ``REDIS_URL`` set, several server processes share the events.
 """
 
@@ -29,7 +30,14 @@ from pybirch.realtime.events import Event
 from pybirch.web.api.serializers import data_document
 from pybirch.web.latest_status import LatestStatus, latest_status
 from pybirch.web.services import database
-from pybirch.web.sockets import BUS_KEY, socketio, user_room
+from pybirch.web.sockets import (
+    BUS_KEY,
+    CONNECTIONS_KEY,
+    LiveConnections,
+    live_connections,
+    socketio,
+    user_room,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,7 @@ def init_live(app: Flask) -> EventBus:
         cors_allowed_origins=[],  # same origin only
     )
     latest = app.extensions[LATEST_KEY] = latest_status(redis_url)
+    app.extensions[CONNECTIONS_KEY] = live_connections(redis_url)
     bus = EventBus()
     bus.subscribe(latest.note)
     bus.subscribe(_forward)
@@ -85,7 +94,18 @@ def _connect(_auth: Any = None) -> bool:
         return False
     # So that ending the user's sessions, or a lab membership, can close this connection.
     join_room(user_room(current_user.id))
+    _connections().add(current_user.id, request.sid)
     return True
+
+
+@socketio.on("disconnect")
+def _disconnect(*_reason: Any) -> None:
+    """Forget the connection (by its sid: the session may have ended already)."""
+    _connections().remove(request.sid)
+
+
+def _connections() -> LiveConnections:
+    return current_app.extensions[CONNECTIONS_KEY]
 
 
 @socketio.on("join")
