@@ -36,6 +36,7 @@ from typing import Any
 
 from pybirch.database import data_dir
 from pybirch.database.errors import StorageError
+from pybirch.orphaned_files import OrphanedFile, orphaned_files
 from pybirch.scan.journal import orphaned_journals, read_segment
 
 log = logging.getLogger(__name__)
@@ -212,38 +213,9 @@ def read_records(path: Path) -> Iterator[SpoolRecord]:
         offset += _FRAME.size + length
 
 
-@dataclass
-class OrphanedSpool:
-    """A spool file whose writer is gone, locked by us until :meth:`release`."""
-
-    path: Path
-    fd: int
-
-    def release(self, delete: bool) -> None:
-        """Unlock the file, deleting it first if it was replayed."""
-        if delete:
-            self.path.unlink(missing_ok=True)
-        os.close(self.fd)
-
-
-def orphaned_spools(directory: Path) -> Iterator[OrphanedSpool]:
+def orphaned_spools(directory: Path) -> Iterator[OrphanedFile]:
     """Spool files in ``directory`` no live writer holds, oldest first, each locked for us."""
-    if not directory.is_dir():
-        return
-    for path in sorted(directory.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue  # another process replayed it meanwhile
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)  # a live writer owns it
-            continue
-        if not path.exists():
-            os.close(fd)
-            continue
-        yield OrphanedSpool(path, fd)
+    return orphaned_files(directory, SUFFIX, order=lambda path: path.stat().st_mtime)
 
 
 @dataclass

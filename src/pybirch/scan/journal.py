@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from pybirch.orphaned_files import OrphanedFile, orphaned_files
 from pybirch.scan.batch import FLOAT64, DataBatch, MeasurementColumns, PositionPass
 
 log = logging.getLogger(__name__)
@@ -332,35 +333,6 @@ def _read_records(segment: JournalSegment, content: bytes, offset: int) -> None:
         offset = end
 
 
-@dataclass
-class OrphanedJournal:
-    """A segment file whose writer is gone, locked by us until :meth:`release`."""
-
-    path: Path
-    fd: int
-
-    def release(self, delete: bool) -> None:
-        """Unlock the file, deleting it first if its points are stored."""
-        if delete:
-            self.path.unlink(missing_ok=True)
-        os.close(self.fd)
-
-
-def orphaned_journals(directory: Path) -> Iterator[OrphanedJournal]:
+def orphaned_journals(directory: Path) -> Iterator[OrphanedFile]:
     """Segment files in ``directory`` no live writer holds, in writing order, each locked for us."""
-    if not directory.is_dir():
-        return
-    for path in sorted(directory.glob(f"*{SUFFIX}")):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue  # its writer deleted it meanwhile
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)  # a live writer owns it
-            continue
-        if not path.exists():
-            os.close(fd)
-            continue
-        yield OrphanedJournal(path, fd)
+    return orphaned_files(directory, SUFFIX)
