@@ -16,8 +16,15 @@ same rows (point, position, three readings, timestamp) inserted with the DB-API'
 at most. The baseline inserts at most 10^6 rows (its cost per row does not grow with
 the count); the ratio is PyBirch's microseconds per point over the baseline's per row.
 
+For the largest size, a second fresh process reads the stored scan back as a user does
+(``read_figures``): the scan page (median of 5 requests through the WSGI app, logged in as
+a lab viewer), a downsampled line plot of the whole measurement, a Parquet export (MB/s of
+float64 columns exported) and, up to 10^7 points, ``db.read_xarray``; with its RSS after
+start-up and its peak RSS.
+
 Goals (issue 10): us/point at 10^7 within 1.3 times that at 10^5; at least 500 k
-points/s persisted on SQLite at 10^7; peak RSS under 400 MiB at 10^7 (500 MiB at 10^8).
+points/s persisted on SQLite at 10^7; peak RSS under 400 MiB at 10^7 (500 MiB at 10^8);
+the scan page of the largest scan under 300 ms.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,9 +44,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engine import NullMeasurement, NullMovement
+
+# The web tests' helpers (an app, a logged-in member) serve the read-back figures.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 BASELINE_MAX_ROWS = 1_000_000
@@ -47,6 +56,9 @@ CALLS_PER_COMMIT = 64
 GOAL_GROWTH = 1.3
 GOAL_SQLITE_RATE = 500_000
 GOAL_RSS_MIB = {10**7: 400, 10**8: 500}
+GOAL_PAGE_MS = 300
+#: Largest scan gridded with read_xarray (its output is inherently the data's size).
+XARRAY_MAX_POINTS = 10**7
 
 
 def main() -> None:
@@ -59,24 +71,40 @@ def main() -> None:
         "--postgres", default=os.environ.get("PYBIRCH_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
     )
     parser.add_argument("--child", nargs=2, metavar=("DATABASE", "POINTS"), help=argparse.SUPPRESS)
+    parser.add_argument("--reads", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--read-child", nargs=3, metavar=("URL", "SCAN", "POINTS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         database, points = args.child
-        print(json.dumps(child(database, int(points), args.postgres)))
+        print(json.dumps(child(database, int(points), args.postgres, args.reads)))
+        return
+    if args.read_child:
+        url, scan_id, points = args.read_child
+        print(json.dumps(read_figures(url, int(scan_id), int(points))))
         return
     sizes = [10 ** int(power) for power in args.sizes.split(",")] + ([10**8] if args.huge else [])
     databases = ["sqlite"] if args.sqlite_only else ["sqlite", "postgresql"]
     for database in databases:
-        results = [run_child(database, points, args.postgres) for points in sizes]
+        results = [
+            run_child(database, points, args.postgres, reads=points == max(sizes))
+            for points in sizes
+        ]
         print_table(database, results)
 
 
-def run_child(database: str, points: int, postgres: str) -> dict[str, Any]:
+def run_child(database: str, points: int, postgres: str, reads: bool) -> dict[str, Any]:
     """One size in a fresh interpreter: its figures as a dict."""
     command = [sys.executable, __file__, "--child", database, str(points), "--postgres", postgres]
+    return run_python(command + ["--reads"] * reads, f"{database} at {points:,} points")
+
+
+def run_python(command: list[str], what: str) -> dict[str, Any]:
+    """Run ``command`` and return the JSON of its last line of output."""
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"{database} at {points:,} points failed:\n{done.stderr}")
+        raise RuntimeError(f"{what} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -107,6 +135,28 @@ def print_table(database: str, results: list[dict[str, Any]]) -> None:
             print(
                 f"  peak RSS at {size:.0e} = {rss:.0f} MiB (goal < {limit}): {verdict(rss < limit)}"
             )
+    for r in results:
+        if "reads" in r:
+            print_reads(r["points"], r["reads"])
+
+
+def print_reads(points: int, reads: dict[str, Any]) -> None:
+    """The read-back figures of the largest scan."""
+    page = reads["scan_page_ms"]
+    print(f"  reading the {points:,}-point scan back (a fresh process):")
+    print(f"    scan page          {page:9.1f} ms (goal < {GOAL_PAGE_MS}): {verdict(page < 300)}")
+    print(f"    line plot          {reads['plot_s']:9.2f} s  (2,000 points from all of them)")
+    print(
+        f"    Parquet export     {reads['export_mb_per_s']:9.1f} MB/s "
+        f"({reads['export_mb']:,.0f} MB of columns in {reads['export_s']:.1f} s)"
+    )
+    if "xarray_s" in reads:
+        grid = f"{reads['xarray_s']:9.2f} s  (output {reads['xarray_mb']:.0f} MB)"
+        print(f"    read_xarray        {grid}")
+    print(
+        f"    RSS after start-up {reads['start_rss_mib']:9.0f} MiB, "
+        f"peak {reads['peak_rss_mib']:.0f} MiB"
+    )
 
 
 def verdict(met: bool) -> str:
@@ -117,30 +167,40 @@ def verdict(met: bool) -> str:
 # -- the child: one size on one database --------------------------------------------------
 
 
-def child(database: str, points: int, postgres: str) -> dict[str, Any]:
+def child(database: str, points: int, postgres: str, reads: bool) -> dict[str, Any]:
     """Run the scan, take the peak RSS, check the data, then time the baseline."""
     with tempfile.TemporaryDirectory(prefix="pybirch-scale-") as folder:
         os.environ["PYBIRCH_DATA_DIR"] = str(Path(folder) / "data")
         if database == "sqlite":
             url = f"sqlite:///{folder}/scale.db"
-            return measure(url, points, lambda: sqlite_baseline(Path(folder) / "base.db", points))
+            base = lambda: sqlite_baseline(Path(folder) / "base.db", points)  # noqa: E731
+            return measure(url, points, base, reads)
         with throwaway_postgres(postgres) as url:
-            return measure(url, points, lambda: postgres_baseline(url, points))
+            return measure(url, points, lambda: postgres_baseline(url, points), reads)
 
 
-def measure(url: str, points: int, baseline: Any) -> dict[str, Any]:
-    """The scan's figures and the baseline's, as one dict."""
+def measure(url: str, points: int, baseline: Any, reads: bool) -> dict[str, Any]:
+    """The scan's figures and the baseline's (and the read-back figures), as one dict."""
     from pybirch.database import DatabaseService
 
     db = DatabaseService(url, auto_upgrade=True)
     try:
-        seconds = persisted_scan(db, points)
+        seconds, record_id = persisted_scan(db, points)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     finally:
         db.close()
+    read_back = (
+        run_python(
+            [sys.executable, __file__, "--read-child", url, str(record_id), str(points)],
+            f"reading {points:,} points",
+        )
+        if reads
+        else None
+    )
     base = baseline()
     us = seconds / points * 1e6
     return {
+        **({"reads": read_back} if read_back is not None else {}),
         "points": points,
         "seconds": seconds,
         "points_per_s": points / seconds,
@@ -151,15 +211,23 @@ def measure(url: str, points: int, baseline: Any) -> dict[str, Any]:
     }
 
 
-def persisted_scan(db: Any, points: int) -> float:
-    """Seconds a DatabaseQueue takes to measure and commit ``points`` points."""
+def persisted_scan(db: Any, points: int) -> tuple[float, int]:
+    """Seconds a DatabaseQueue takes to measure and commit ``points`` points, and the scan."""
     from pybirch.database_integration import DatabaseQueue
-    from pybirch.scan import MeasurementItem, MovementItem, Scan, ScanSettings, ScanState, ScanTree
+    from pybirch.scan import (
+        Linspace,
+        MeasurementItem,
+        MovementItem,
+        Scan,
+        ScanSettings,
+        ScanState,
+        ScanTree,
+    )
 
-    positions = np.linspace(0.0, 1.0, points)
+    # A lazy axis: 10^8 positions are never one 800 MB array, in the engine or the database.
+    positions = Linspace(0.0, 1.0, points)
     movement, measurement = NullMovement("x"), NullMeasurement("meter")
     tree = ScanTree([MovementItem(movement, positions, children=[MeasurementItem(measurement)])])
-    del positions  # the tree holds its own copy
     queue = DatabaseQueue(f"scale-{uuid.uuid4().hex[:8]}", db, operator="benchmark")
     handle = queue.enqueue(Scan(ScanSettings("benchmark", "scale", scan_tree=tree)))
     started = time.perf_counter()
@@ -171,7 +239,76 @@ def persisted_scan(db: Any, points: int) -> float:
     stored = db.get_data_point_count(record_id)
     if not finished or handle.state is not ScanState.COMPLETED or stored != points:
         raise RuntimeError(f"scan ended {handle.state}, {stored:,} of {points:,} points stored")
-    return seconds
+    return seconds, record_id
+
+
+# -- reading the largest scan back ----------------------------------------------------------
+
+
+def read_figures(url: str, record_id: int, points: int) -> dict[str, Any]:
+    """Scan page, plot, export (and grid) of a stored scan, timed, with this process's RSS."""
+    from pybirch.database import DatabaseService
+    from pybirch.database.export import export_scan
+    from pybirch.database.models import Role
+    from pybirch.database.storage import Layout
+    from web_support import client_for
+
+    start_rss = peak_rss_mib()
+    db = DatabaseService(url)
+    try:
+        lab = db.create_lab("Bench")
+        scan = db.update_scan(record_id, lab_id=lab.id)
+        client = client_for(db, lab, "bench", Role.VIEWER)
+        figures = {"scan_page_ms": scan_page_ms(client, f"/scans/{scan.scan_id}")}
+        started = time.perf_counter()
+        plot = client.get(f"/api/v1/scans/{scan.scan_id}/plot/meter?kind=line&max_points=2000")
+        figures["plot_s"] = time.perf_counter() - started
+        if plot.status_code != 200:
+            raise RuntimeError(f"plot failed: {plot.status_code} {plot.get_data(as_text=True)}")
+        (measurement,) = db.get_measurement_objects(record_id)
+        columns = len(Layout.from_json(measurement.columns).columns)
+        with tempfile.TemporaryDirectory(prefix="pybirch-export-") as folder:
+            started = time.perf_counter()
+            export_scan(db, record_id, Path(folder), "parquet")
+            seconds = time.perf_counter() - started
+        megabytes = points * (columns + 1) * 8 / 1e6  # the columns and point_index
+        figures |= {"export_s": seconds, "export_mb": megabytes}
+        figures["export_mb_per_s"] = megabytes / seconds
+        if points <= XARRAY_MAX_POINTS:
+            started = time.perf_counter()
+            grid = db.read_xarray(measurement.id)
+            figures["xarray_s"] = time.perf_counter() - started
+            figures["xarray_mb"] = grid.nbytes / 1e6
+    finally:
+        db.close()
+    return {**figures, "start_rss_mib": start_rss, "peak_rss_mib": peak_rss_mib()}
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS in MiB.
+
+    ``VmHWM`` where Linux has it: ``ru_maxrss`` keeps the peak of the process that forked
+    this one across ``exec``, so a fresh child would report its parent's peak.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def scan_page_ms(client: Any, path: str, repeats: int = 5) -> float:
+    """Median milliseconds of ``repeats`` requests of the scan page (after a first one)."""
+    first = client.get(path)
+    if first.status_code != 200:
+        raise RuntimeError(f"scan page failed: {first.status_code}")
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        client.get(path)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
 
 
 def rows(count: int) -> Iterator[list[tuple[float, ...]]]:

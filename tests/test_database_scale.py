@@ -15,7 +15,15 @@ from pybirch.database import DatabaseService
 from pybirch.database_integration import DatabaseExtension, DataManager, ScanManager
 from pybirch.database_integration.spool import SUFFIX, Spool
 from pybirch.instruments.simulated import FakeLockin, FakeStage
-from pybirch.scan import MeasurementItem, MovementItem, Scan, ScanSettings, ScanState, ScanTree
+from pybirch.scan import (
+    Linspace,
+    MeasurementItem,
+    MovementItem,
+    Scan,
+    ScanSettings,
+    ScanState,
+    ScanTree,
+)
 
 POINTS = 1000
 BATCH = 5
@@ -173,4 +181,4 @@ def test_progress_updates_never_rewrite_the_scans_definition(db):
     assert (record.points_done, record.progress) == (1000, 1.0)
     rebuilt = ScanManager(db).rebuild_settings(record).scan_tree.items[0]
     assert rebuilt.positions.tobytes() == rows.tobytes()
-    assert rebuilt.children[0].positions.tobytes() == np.linspace(0.0, 1.0, 250).tobytes()
+    assert rebuilt.children[0].positions == Linspace(0.0, 1.0, 250)  # read back lazy

@@ -310,7 +310,7 @@ def test_positions_survive_json_bit_for_bit_and_a_linspace_is_three_numbers(
     text = ScanSettings("p", "s", scan_tree=tree).to_json()
     restored = ScanSettings.from_json(text).scan_tree.items[0].positions
 
-    assert restored.tobytes() == positions.tobytes()
+    assert np.asarray(restored).tobytes() == positions.tobytes()
     described = json.loads(text)["scan_tree"]["items"][0]["positions"]
     if not 0 <= jitter < count:
         assert described == {"start": positions[0], "stop": positions[-1], "count": count}

@@ -1,5 +1,6 @@
 """Scans: what to measure (the tree), the engine that measures it, and its extensions."""
 
+from pybirch.scan.axis import Linspace
 from pybirch.scan.batch import POINT_INDEX_COLUMN, TIMESTAMP_COLUMN, DataBatch
 from pybirch.scan.errors import ExtensionError, ScanDefinitionError, ScanError, ScanStateError
 from pybirch.scan.extension import ScanExtension
@@ -13,6 +14,7 @@ __all__ = [
     "TIMESTAMP_COLUMN",
     "DataBatch",
     "ExtensionError",
+    "Linspace",
     "MeasurementItem",
     "MovementItem",
     "Scan",

@@ -19,6 +19,7 @@ import pandas as pd
 from pybirch.instruments.errors import MeasurementShapeError
 
 if TYPE_CHECKING:
+    from pybirch.scan.axis import Linspace
     from pybirch.scan.tree import MeasurementPlan
 
 FLOAT64 = np.dtype(np.float64)
@@ -71,8 +72,9 @@ class PositionPass:
     start: int
     #: Positions of the movements above the parent, outermost first (fixed for the pass).
     outer: tuple[float, ...]
-    #: The parent's positions in the order it visits them, or None without a parent.
-    sequence: np.ndarray | None
+    #: The parent's positions in the order it visits them (an array or a lazy
+    #: :class:`~pybirch.scan.axis.Linspace`; slices are arrays), or None without a parent.
+    sequence: np.ndarray | Linspace | None
 
 
 class MeasurementBuffer:
@@ -106,7 +108,7 @@ class MeasurementBuffer:
         """Points taken so far, delivered or not."""
         return self.flushed_points + len(self.chunks)
 
-    def begin_pass(self, outer: tuple[float, ...], sequence: np.ndarray | None) -> None:
+    def begin_pass(self, outer: tuple[float, ...], sequence: np.ndarray | Linspace | None) -> None:
         """Record that the parent loop starts a pass through ``sequence``."""
         self._passes.append(PositionPass(self.points_taken, outer, sequence))
         if self.recorder is not None:

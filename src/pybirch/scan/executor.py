@@ -13,12 +13,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
-
 from pybirch.instruments.base import Movement
+from pybirch.scan.axis import Linspace
 from pybirch.scan.batch import FLOAT64, MeasurementBuffer
 from pybirch.scan.control import AbortRequested, Request, ScanControl
-from pybirch.scan.tree import Item, MeasurementItem, MovementItem
+from pybirch.scan.tree import Item, MeasurementItem, MovementItem, Positions
 
 #: Measurements at one position that share no adapter, so may be read side by side.
 Block = list[list[MeasurementItem]]
@@ -211,15 +210,18 @@ class _Loop:
     """What a movement's loop needs on every pass, worked out on its first pass."""
 
     def __init__(self, item: MovementItem, buffers: dict[int, MeasurementBuffer]) -> None:
-        # The item's own array, never copied: a reversed pass is a view of it.
-        self._forward = np.asarray(item.positions, dtype=FLOAT64)
-        self._backward = self._forward[::-1]
+        # The item's own positions, never copied: a reversed pass is a view of them, and a
+        # lazy axis stays lazy (each block is computed when the loop reaches it).
+        self._forward: Positions = item.positions  # type: ignore[assignment]
+        self._backward = (
+            self._forward.reversed() if isinstance(self._forward, Linspace) else self._forward[::-1]
+        )
         #: Number of positions of a pass.
         self.count = len(self._forward)
         # A short axis (an inner loop run many times) is turned into floats once; a long
         # one a block at a time, so memory does not grow with it.
         self._lists = (
-            (self._forward.tolist(), self._backward.tolist())
+            (self._forward[:].tolist(), self._backward[:].tolist())
             if self.count <= POSITION_BLOCK
             else None
         )
@@ -228,7 +230,7 @@ class _Loop:
         #: True when the only child is one measurement: the tight loop applies.
         self.is_line = len(item.children) == 1 and len(self.buffers) == 1
 
-    def pass_positions(self, reverse: bool) -> np.ndarray:
+    def pass_positions(self, reverse: bool) -> Positions:
         """The positions of one pass, in the order they are visited."""
         return self._backward if reverse else self._forward
 

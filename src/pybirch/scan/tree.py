@@ -15,8 +15,10 @@ N x M points per measurement, first and last positions included. Sibling measure
 run side by side unless they share an adapter. A snaking movement reverses its positions
 on every other pass of its parent, so a raster does not fly back.
 
-In :meth:`ScanTree.to_dict` an axis that is exactly ``np.linspace(start, stop, count)``
-is written ``{"start": ..., "stop": ..., "count": ...}``; any other as a list of numbers
+An evenly spaced axis given as ``Linspace(start, stop, count)`` is never held whole: the
+engine computes its positions a block at a time, so 10^8 of them cost nothing up front.
+In :meth:`ScanTree.to_dict` such an axis, or an array exactly ``np.linspace(start, stop,
+count)``, is written ``{"start": ..., "stop": ..., "count": ...}``; any other as a list of numbers
 (or, on request, as the float64 array itself, for binary storage). Either way it reads
 back bit for bit.
 """
@@ -24,6 +26,7 @@ back bit for bit.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,15 +36,16 @@ import numpy as np
 from pybirch.instruments.base import Instrument, Measurement, Movement
 from pybirch.instruments.errors import InstrumentError
 from pybirch.instruments.registry import instrument_from_dict
+from pybirch.scan.axis import BLOCK, Linspace, linspace_values
 from pybirch.scan.errors import ScanDefinitionError
 
 log = logging.getLogger(__name__)
 
-#: Positions compared at a time when checking for a linspace (bounded scratch memory).
-_CHECK_BLOCK = 1 << 16
-
 #: How a movement's positions appear in a tree description.
 PositionsDescription = dict[str, Any] | list[float] | np.ndarray
+
+#: A movement's positions once its item is built.
+Positions = np.ndarray | Linspace
 
 
 @dataclass(eq=False)
@@ -64,13 +68,16 @@ class MovementItem:
     """Move ``instrument`` through ``positions``; run ``children`` at each one."""
 
     instrument: Movement
-    positions: Sequence[float] | np.ndarray
+    #: A :class:`Linspace` stays lazy (never held whole); anything else becomes an array.
+    positions: Sequence[float] | np.ndarray | Linspace
     settings: dict[str, Any] = field(default_factory=dict)
     children: list[Item] = field(default_factory=list)
     #: Reverse the positions on every other pass of the parent loop.
     snake: bool = False
 
     def __post_init__(self) -> None:
+        if isinstance(self.positions, Linspace):
+            return
         try:
             self.positions = np.array(self.positions, dtype=float).reshape(-1)
         except (TypeError, ValueError) as exc:
@@ -117,7 +124,7 @@ class MeasurementPlan:
     @property
     def total_points(self) -> int:
         """How many times the measurement is taken in a full scan."""
-        return int(np.prod([len(a.positions) for a in self.ancestors], dtype=np.int64))
+        return math.prod(len(a.positions) for a in self.ancestors)
 
 
 class ScanTree:
@@ -234,17 +241,8 @@ def _check_movement(item: MovementItem, ancestors: tuple[MovementItem, ...]) -> 
         raise ScanDefinitionError(f"{instrument!r} is not a Movement")
     if len(item.positions) == 0:
         raise ScanDefinitionError(f"movement {instrument.name!r} has no positions")
-    finite = np.isfinite(item.positions)
-    if not finite.all():
-        index = int(np.flatnonzero(~finite)[0])
-        raise ScanDefinitionError(
-            f"positions of {instrument.name!r} must be finite numbers: "
-            f"position {index} is {item.positions[index]:g}"
-        )
-    try:
-        instrument.check_positions(item.positions)
-    except InstrumentError as exc:
-        raise ScanDefinitionError(str(exc)) from exc
+    for low, block in position_blocks(item.positions):
+        _check_block(instrument, low, block)
     if not item.children:
         raise ScanDefinitionError(f"movement {instrument.name!r} has nothing to measure")
     if any(a.instrument is instrument for a in ancestors):
@@ -257,6 +255,27 @@ def _check_movement(item: MovementItem, ancestors: tuple[MovementItem, ...]) -> 
         )
 
 
+def _check_block(instrument: Movement, low: int, block: np.ndarray) -> None:
+    """Positions ``low ..`` of a movement: finite and within the instrument's limits."""
+    finite = np.isfinite(block)
+    if not finite.all():
+        index = int(np.flatnonzero(~finite)[0])
+        raise ScanDefinitionError(
+            f"positions of {instrument.name!r} must be finite numbers: "
+            f"position {low + index} is {block[index]:g}"
+        )
+    try:
+        instrument.check_positions(block)
+    except InstrumentError as exc:
+        raise ScanDefinitionError(str(exc)) from exc
+
+
+def position_blocks(positions: Positions) -> Iterator[tuple[int, np.ndarray]]:
+    """A movement's positions a block at a time, each with the index of its first."""
+    for low in range(0, len(positions), BLOCK):
+        yield low, np.asarray(positions[low : low + BLOCK], dtype=float)
+
+
 def _check_settings(item: Item) -> None:
     try:
         item.instrument._validate_settings(item.settings, partial=True)
@@ -264,51 +283,39 @@ def _check_settings(item: Item) -> None:
         raise ScanDefinitionError(str(exc)) from exc
 
 
-def linspace(start: float, stop: float, count: int) -> np.ndarray:
-    """``count`` evenly spaced positions from ``start`` to ``stop``, both included.
-
-    The same arithmetic as ``np.linspace`` (so its results are recognised), written out so
-    that a stored ``start/stop/count`` reads back bit for bit whatever numpy does later.
-    """
-    return _linspace_block(start, stop, count, 0, count)
-
-
-def _linspace_block(start: float, stop: float, count: int, low: int, high: int) -> np.ndarray:
-    """Positions ``low`` to ``high`` of :func:`linspace`."""
-    if count < 2:
-        return np.full(high - low, start, dtype=float)
-    values = np.arange(low, high, dtype=float) * ((stop - start) / (count - 1)) + start
-    if high == count:
-        values[-1] = stop
-    return values
-
-
-def describe_positions(positions: np.ndarray, arrays: bool = False) -> PositionsDescription:
+def describe_positions(positions: Positions, arrays: bool = False) -> PositionsDescription:
     """A movement's positions for a tree description: compact if they are a linspace."""
+    if isinstance(positions, Linspace) and not positions.descending:
+        return _describe_linspace(positions)
+    # A descending view is not the linspace of its ends: it is described as its array.
+    positions = np.asarray(positions, dtype=float)
     count = len(positions)
     if count and _is_linspace(positions):
-        return {"start": float(positions[0]), "stop": float(positions[-1]), "count": count}
+        return _describe_linspace(Linspace(positions[0], positions[-1], count))
     return np.array(positions, dtype=float) if arrays else positions.tolist()
 
 
-def read_positions(description: PositionsDescription) -> np.ndarray:
-    """The positions a :func:`describe_positions` result stands for."""
+def _describe_linspace(axis: Linspace) -> dict[str, Any]:
+    return {"start": axis.start, "stop": axis.stop, "count": axis.count}
+
+
+def read_positions(description: PositionsDescription) -> Positions:
+    """The positions a :func:`describe_positions` result stands for (lazy if evenly spaced)."""
     if isinstance(description, dict):
         try:
-            start, stop = float(description["start"]), float(description["stop"])
-            count = int(description["count"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ScanDefinitionError(f"positions {description!r}: {exc}") from exc
-        return linspace(start, stop, count)
+            return Linspace(description["start"], description["stop"], description["count"])
+        except KeyError as exc:
+            raise ScanDefinitionError(f"positions {description!r} lack {exc}") from exc
     return np.asarray(description, dtype=float)
 
 
 def _is_linspace(positions: np.ndarray) -> bool:
     """True if ``positions`` equal :func:`linspace` of their ends bit for bit."""
     start, stop, count = float(positions[0]), float(positions[-1]), len(positions)
-    for low in range(0, count, _CHECK_BLOCK):
-        high = min(count, low + _CHECK_BLOCK)
-        expected = _linspace_block(start, stop, count, low, high)
+    for low in range(0, count, BLOCK):
+        high = min(count, low + BLOCK)
+        indices = np.arange(low, high, dtype=np.int64)
+        expected = linspace_values(start, stop, count, indices)
         # Bit patterns, not values: -0.0 and 0.0 differ, and the round trip must be exact.
         if expected.tobytes() != positions[low:high].tobytes():
             return False
@@ -326,7 +333,7 @@ def _item_to_dict(item: Item, arrays: bool) -> dict[str, Any]:
     return {
         "type": "movement",
         "instrument": item.instrument.name,
-        "positions": describe_positions(np.asarray(item.positions, dtype=float), arrays),
+        "positions": describe_positions(item.positions, arrays),
         "snake": item.snake,
         "settings": item.settings,
         "children": [_item_to_dict(child, arrays) for child in item.children],

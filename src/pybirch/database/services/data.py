@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import select
@@ -16,8 +16,12 @@ from pybirch.database.models import MeasurementObject, Scan
 from pybirch.database.services.core import ServiceCore
 from pybirch.database.storage import chunks
 from pybirch.database.storage.codec import ChunkData, EncodedChunk, encode
+from pybirch.database.storage.grid import build_grid
 from pybirch.database.storage.layout import POINT_INDEX, TIMESTAMP, Layout
 from pybirch.database.storage.measurement_data import MeasurementData
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 @dataclass(frozen=True)
@@ -223,6 +227,20 @@ class DataMixin(ServiceCore):
                 columns,
                 **_info(measurement),
             )
+
+    def read_xarray(self, measurement_object_id: int) -> xr.Dataset:
+        """A gridded measurement as an xarray Dataset, read chunk by chunk into its arrays.
+
+        The same Dataset as ``read_measurement(...).to_xarray()``, holding the output (a
+        value per grid cell and data column, inherently the size of the data), the axes'
+        positions and one chunk, never the whole measurement as rows.
+        """
+        measurement, layout = self._measurement_layout(measurement_object_id)
+
+        def read(labels: list[str]) -> Iterator[MeasurementData]:
+            return self.iter_measurement(measurement.id, columns=labels)
+
+        return build_grid(measurement.name, layout, layout.units(), read)
 
     def _measurement_layout(self, measurement_object_id: int) -> tuple[MeasurementObject, Layout]:
         measurement = self.get_measurement_object(measurement_object_id)

@@ -33,6 +33,8 @@ _META = (
     _table.c.codec,
     _table.c.frame_sizes,
 )
+#: Largest row number a chunk can have (a signed 64-bit integer).
+_MAX_ROW = int(np.iinfo(np.int64).max)
 #: Compressed bytes fetched per round trip when streaming (at least one chunk).
 STREAM_BYTES = 4 * 1024 * 1024
 
@@ -189,7 +191,8 @@ class _RangeReader:
         self.specs = [
             spec for i, spec in enumerate(layout.columns) if self.wanted is None or i in self.wanted
         ]
-        end = np.iinfo(np.int64).max if end_row is None else end_row
+        # A row number past the largest 64-bit integer (from_row + a page) means "to the end".
+        end = _MAX_ROW if end_row is None else min(end_row, _MAX_ROW)
         self.metas = (
             connection.execute(
                 select(*_META)
@@ -306,8 +309,21 @@ def _groups_by_size(spans: Sequence[Any]) -> Iterator[Sequence[Any]]:
 
 
 def _overlapping(measurement_object_id: int, first_row: int, end_row: int) -> Any:
+    """Chunks holding any of rows ``first_row..end_row``, found by a bounded index range.
+
+    Stored chunks never overlap, so the one holding ``first_row`` starts at the greatest
+    first row up to it: bounding the range from below by it lets the (measurement, first
+    row) index seek there, instead of scanning every earlier chunk of a long measurement.
+    """
+    same = _table.c.measurement_object_id == measurement_object_id
+    holder = (
+        select(func.max(_table.c.first_row))
+        .where(same, _table.c.first_row <= first_row)
+        .scalar_subquery()
+    )
     return and_(
-        _table.c.measurement_object_id == measurement_object_id,
+        same,
+        _table.c.first_row >= func.coalesce(holder, first_row),
         _table.c.first_row < end_row,
         _table.c.first_row + _table.c.row_count > first_row,
     )

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pybirch.database.errors import DataIntegrityError
+from pybirch.database.storage.grid import build_grid
 from pybirch.database.storage.layout import POINT_INDEX, Layout
 
 if TYPE_CHECKING:
@@ -89,46 +90,8 @@ class MeasurementData:
         """A gridded scan as a Dataset with one dimension per position column.
 
         Points of a scan that stopped early are NaN. A scan that visits a position twice
-        is not a grid: use :meth:`to_dataframe` for it.
+        is not a grid: use :meth:`to_dataframe` for it. For a stored measurement too long
+        to read whole, ``DatabaseService.read_xarray`` builds the same Dataset chunk by chunk.
         """
-        import xarray as xr
-
-        positions = self.layout.position_labels
-        if not positions:
-            raise DataIntegrityError(f"{self.name}: no position columns to grid by")
-        first_rows = np.unique(self.point_index, return_index=True)[1]
-        coords = {label: np.unique(self[label][first_rows]) for label in positions}
-        grid_index = tuple(
-            np.searchsorted(coords[label], self[label][first_rows]) for label in positions
-        )
-        shape = tuple(len(values) for values in coords.values())
-        flat = np.ravel_multi_index(grid_index, shape)
-        if np.unique(flat).size != flat.size:
-            raise DataIntegrityError(
-                f"{self.name}: some positions were measured more than once; not a grid"
-            )
-        rows = self._rows_per_point()
-        extra_dims = ("row",) if rows > 1 else ()
-        variables = {}
-        for label in self.layout.data_labels:
-            if label not in self.columns:
-                continue
-            values = np.full(shape + (rows,) * bool(extra_dims), np.nan)
-            values.reshape(-1, *((rows,) if extra_dims else ()))[flat] = self[label].reshape(
-                len(flat), *((rows,) if extra_dims else ())
-            )
-            variables[label] = (
-                (*positions, *extra_dims),
-                values,
-                {"units": self.units.get(label, "")},
-            )
-        dataset = xr.Dataset(variables, coords=coords, attrs={"measurement": self.name})
-        for label in positions:
-            dataset[label].attrs["units"] = self.units.get(label, "")
-        return dataset
-
-    def _rows_per_point(self) -> int:
-        counts = np.bincount(self.point_index - self.point_index[0]) if len(self) else []
-        if len(counts) and np.any(counts != counts[0]):
-            raise DataIntegrityError(f"{self.name}: points have different numbers of rows")
-        return int(counts[0]) if len(counts) else 1
+        data_labels = [label for label in self.layout.data_labels if label in self.columns]
+        return build_grid(self.name, self.layout, self.units, lambda _: [self], data_labels)
