@@ -39,7 +39,7 @@ from pybirch.realtime.events import ScanStatus
 from pybirch.scan import Scan
 from pybirch.web import create_app
 from pybirch.web.config import WebConfig
-from pybirch.web.sockets import BUS_KEY, socketio
+from pybirch.web.sockets import BUS_KEY, CONNECTIONS_KEY, socketio
 from web_support import add_member, csrf_token, log_in
 
 BROWSER_NAMESPACE = "/"
@@ -257,6 +257,7 @@ SOCKET_EVENTS: dict[tuple[str, str], Access] = {
     (BROWSER_NAMESPACE, "connect"): Access(Least.USER),
     (BROWSER_NAMESPACE, "join"): Access(Least.VIEWER),
     (BROWSER_NAMESPACE, "catch_up"): Access(Least.VIEWER),
+    (BROWSER_NAMESPACE, "disconnect"): Access(Least.USER),
     (AGENT_NAMESPACE, "connect"): Access(Least.COMPUTER),
     (AGENT_NAMESPACE, "register"): Access(Least.COMPUTER),
     (AGENT_NAMESPACE, "event"): Access(Least.COMPUTER),
@@ -614,6 +615,19 @@ def _browser_catches_up(world: World, principal: Principal) -> bool:
         return isinstance(reply, dict) and reply.get("ok") is True and bool(reply.get("columns"))
 
 
+def _browser_disconnect_forgets_the_connection(world: World, principal: Principal) -> bool:
+    """A user's connection is recorded while it lasts (to be closed when their sessions end)."""
+    socket = world.browser_socket(principal)
+    with _connected(socket, BROWSER_NAMESPACE) as connected:
+        if not connected:
+            return False
+        connections = world.app.extensions[CONNECTIONS_KEY]
+        user_id = world.users[principal.name]
+        recorded = len(connections.of(user_id))
+        socket.disconnect(namespace=BROWSER_NAMESPACE)
+        return recorded == 1 and connections.of(user_id) == []
+
+
 def _agent_connects(world: World, principal: Principal) -> bool:
     with _connected(world.agent_socket(principal), AGENT_NAMESPACE) as connected:
         return connected
@@ -660,6 +674,7 @@ PROBES: dict[tuple[str, str], Callable[[World, Principal], bool]] = {
     (BROWSER_NAMESPACE, "connect"): _browser_connects,
     (BROWSER_NAMESPACE, "join"): _browser_joins,
     (BROWSER_NAMESPACE, "catch_up"): _browser_catches_up,
+    (BROWSER_NAMESPACE, "disconnect"): _browser_disconnect_forgets_the_connection,
     (AGENT_NAMESPACE, "connect"): _agent_connects,
     (AGENT_NAMESPACE, "register"): _agent_registers,
     (AGENT_NAMESPACE, "event"): _agent_event_reaches_the_lab,
