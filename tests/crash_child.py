@@ -36,9 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from engine_doubles import NullMovement
 from pybirch.database import DatabaseService
 from pybirch.database_integration import DatabaseQueue
-from pybirch.instruments import Measurement, Movement
+from pybirch.instruments import Measurement
 from pybirch.instruments.simulated import FakeCurrentSource, FakeMultimeter, SimulatedSample
 from pybirch.scan import MeasurementItem, MovementItem, Scan, ScanSettings, ScanTree
 
@@ -116,23 +117,6 @@ class SideChannel:
         self._started[0] = calls
 
 
-class ZeroCostSource(Movement):
-    """A current source that only stores its position."""
-
-    def __init__(self) -> None:
-        super().__init__("Current Source")
-        self.position_column, self.position_units = "current", "A"
-        self._position = 0.0
-
-    @property
-    def position(self) -> float:
-        return self._position
-
-    @position.setter
-    def position(self, value: float) -> None:
-        self._position = value
-
-
 class ZeroCostMeter(Measurement):
     """A voltmeter returning preallocated random readings, each logged before it is returned."""
 
@@ -159,7 +143,13 @@ def build_zero_cost_scan(side: SideChannel, points: int, delay: float) -> Scan:
     """The sweep with zero-cost instruments and the engine's default batching."""
     meter = ZeroCostMeter(side, points, delay)
     tree = ScanTree(
-        [MovementItem(ZeroCostSource(), currents(points), children=[MeasurementItem(meter)])]
+        [
+            MovementItem(
+                NullMovement("Current Source", "current", "A"),
+                currents(points),
+                children=[MeasurementItem(meter)],
+            )
+        ]
     )
     return Scan(ScanSettings("crash recovery", "fast sweep", scan_tree=tree))
 

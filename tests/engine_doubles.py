@@ -13,6 +13,24 @@ from pybirch.instruments import Measurement, Movement, MovementLimitError
 from pybirch.scan import DataBatch, ScanExtension
 
 
+class NullMovement(Movement):
+    """A movement that only stores its position: costs nothing per point."""
+
+    def __init__(self, name: str = "still", column: str | None = None, units: str = "") -> None:
+        super().__init__(name)
+        if column is not None:
+            self.position_column, self.position_units = column, units
+        self._position = 0.0
+
+    @property
+    def position(self) -> float:
+        return self._position
+
+    @position.setter
+    def position(self, value: float) -> None:
+        self._position = value
+
+
 class RecordingStage(Movement):
     """A stage that remembers every position it was commanded to."""
 

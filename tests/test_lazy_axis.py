@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from engine_doubles import PositionProbe, Recorder, RecordingStage
-from pybirch.instruments import Measurement, Movement
+from engine_doubles import NullMovement, PositionProbe, Recorder, RecordingStage
+from pybirch.instruments import Measurement
 from pybirch.instruments.simulated import FakeLockin, FakeStage
 from pybirch.scan import (
     DataBatch,
@@ -134,22 +134,6 @@ def test_a_snaking_raster_of_lazy_axes_moves_and_records_as_one_of_arrays():
     assert (lazy_rows["x (mm)"] == lazy_rows["at_x (mm)"]).all()
 
 
-class Still(Movement):
-    """A movement that only stores its position."""
-
-    def __init__(self) -> None:
-        super().__init__("still")
-        self._position = 0.0
-
-    @property
-    def position(self) -> float:
-        return self._position
-
-    @position.setter
-    def position(self, value: float) -> None:
-        self._position = value
-
-
 class Constant(Measurement):
     """One preallocated reading."""
 
@@ -181,7 +165,11 @@ def test_a_scan_of_millions_of_lazy_positions_never_holds_them_all():
     count = 3 * 10**6
     counter = Counter()
     tree = ScanTree(
-        [MovementItem(Still(), Linspace(0.0, 1.0, count), children=[MeasurementItem(Constant())])]
+        [
+            MovementItem(
+                NullMovement(), Linspace(0.0, 1.0, count), children=[MeasurementItem(Constant())]
+            )
+        ]
     )
     tracemalloc.start()
     try:
