@@ -135,20 +135,8 @@ class AccountsMixin(ServiceCore):
         with self.session() as session:
             self._get(session, Lab, lab_id)
             self._get(session, User, user_id)
-            membership = session.scalar(
-                select(LabMembership).where(
-                    LabMembership.lab_id == lab_id, LabMembership.user_id == user_id
-                )
-            )
-            if membership is None:
-                membership = LabMembership(
-                    lab_id=lab_id, user_id=user_id, role=role, created_by_id=created_by_id
-                )
-                session.add(membership)
-            else:
-                membership.role = role
-            session.flush()
-            return membership
+            membership = _membership(session, lab_id, user_id)
+            return _give_role(session, membership, lab_id, user_id, role, created_by_id)
 
     def change_membership(
         self, lab_id: int, user_id: int, role: Role | None, *, by: int
@@ -169,11 +157,7 @@ class AccountsMixin(ServiceCore):
             actor = self._role(session, lab_id, by)
             if actor is None or not actor.allows(Role.ADMIN):
                 raise MembershipDenied("only a lab's admins and owners change its members")
-            membership = session.scalar(
-                select(LabMembership).where(
-                    LabMembership.lab_id == lab_id, LabMembership.user_id == user_id
-                )
-            )
+            membership = _membership(session, lab_id, user_id)
             current = None if membership is None else membership.role
             if Role.OWNER in (current, role) and actor is not Role.OWNER:
                 raise MembershipDenied("only an owner grants, changes or removes ownership")
@@ -189,24 +173,12 @@ class AccountsMixin(ServiceCore):
                 if membership is not None:
                     session.delete(membership)
                 return None
-            if membership is None:
-                membership = LabMembership(
-                    lab_id=lab_id, user_id=user_id, role=role, created_by_id=by
-                )
-                session.add(membership)
-            else:
-                membership.role = role
-            session.flush()
-            return membership
+            return _give_role(session, membership, lab_id, user_id, role, by)
 
     def remove_membership(self, lab_id: int, user_id: int) -> bool:
         """Take ``user_id`` out of ``lab_id``; False if they were not in it."""
         with self.session() as session:
-            membership = session.scalar(
-                select(LabMembership).where(
-                    LabMembership.lab_id == lab_id, LabMembership.user_id == user_id
-                )
-            )
+            membership = _membership(session, lab_id, user_id)
             if membership is None:
                 return False
             session.delete(membership)
@@ -302,3 +274,32 @@ TOKEN_PREFIX = "pbt_"
 def token_digest(token: str) -> str:
     """What is stored of a token: its SHA-256 (tokens are random, so no salt is needed)."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _membership(session: Session, lab_id: int, user_id: int) -> LabMembership | None:
+    """The user's membership of the lab, if any."""
+    return session.scalar(
+        select(LabMembership).where(
+            LabMembership.lab_id == lab_id, LabMembership.user_id == user_id
+        )
+    )
+
+
+def _give_role(
+    session: Session,
+    membership: LabMembership | None,
+    lab_id: int,
+    user_id: int,
+    role: Role,
+    created_by_id: int | None,
+) -> LabMembership:
+    """Change ``membership``'s role, or make the membership when there is none."""
+    if membership is None:
+        membership = LabMembership(
+            lab_id=lab_id, user_id=user_id, role=role, created_by_id=created_by_id
+        )
+        session.add(membership)
+    else:
+        membership.role = role
+    session.flush()
+    return membership

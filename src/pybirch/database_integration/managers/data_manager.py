@@ -32,7 +32,7 @@ import threading
 import time
 import weakref
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ from pybirch.database_integration.spool import (
     spool_root,
     unowned_contents,
 )
+from pybirch.orphaned_files import OrphanedFile
 from pybirch.scan.batch import DataBatch, MeasurementColumns
 from pybirch.scan.journal import JournalSegment, PointJournal, orphaned_journals, read_segment
 
@@ -339,38 +340,40 @@ class DataManager:
         return stored
 
     def _replay_spool_files(self, directory: Path) -> int:
-        stored = 0
-        for orphan in orphaned_spools(directory):
-            replayed = False
-            try:
-                works = self._not_yet_stored(
-                    [_work_from_record(record) for record in read_records(orphan.path)]
-                )
-                for start in range(0, len(works), MAX_CHUNKS_PER_COMMIT):
-                    self._commit_chunks(works[start : start + MAX_CHUNKS_PER_COMMIT])
-                stored += len(works)
-                replayed = True
-                log.info("replayed %d chunks from %s", len(works), orphan.path)
-            except Exception as exc:
-                log.error("cannot replay spool %s yet; it is kept", orphan.path, exc_info=exc)
-            finally:
-                orphan.release(delete=replayed)
-        return stored
+        """Store the batches of dead writers' spool files that no chunk holds yet."""
+        return self._replay(
+            orphaned_spools(directory),
+            "spool",
+            lambda path: self._not_yet_stored([_work_from_record(r) for r in read_records(path)]),
+        )
 
     def _replay_journals(self, directory: Path) -> int:
         """Store the points of dead writers' journals that no chunk holds yet."""
+        return self._replay(
+            orphaned_journals(directory),
+            "journal",
+            lambda path: self._journal_works(read_segment(path)),
+        )
+
+    def _replay(
+        self,
+        orphans: Iterable[OrphanedFile],
+        kind: str,
+        works_of: Callable[[Path], list[_ChunkWork]],
+    ) -> int:
+        """Commit what each orphaned file holds; a file goes only once all of it is stored."""
         stored = 0
-        for orphan in orphaned_journals(directory):
+        for orphan in orphans:
             replayed = False
             try:
-                works = self._journal_works(read_segment(orphan.path))
+                works = works_of(orphan.path)
                 for start in range(0, len(works), MAX_CHUNKS_PER_COMMIT):
                     self._commit_chunks(works[start : start + MAX_CHUNKS_PER_COMMIT])
                 stored += len(works)
                 replayed = True
-                log.info("replayed %d chunks from journal %s", len(works), orphan.path)
+                log.info("replayed %d chunks from %s %s", len(works), kind, orphan.path)
             except Exception as exc:
-                log.error("cannot replay journal %s yet; it is kept", orphan.path, exc_info=exc)
+                log.error("cannot replay %s %s yet; it is kept", kind, orphan.path, exc_info=exc)
             finally:
                 orphan.release(delete=replayed)
         return stored
