@@ -117,3 +117,24 @@ def test_replay_stores_only_the_journaled_points_no_chunk_holds(db: DatabaseServ
     np.testing.assert_array_equal(data["intensity (a.u.)"], expected)
     np.testing.assert_array_equal(data["x (m)"], np.repeat(np.tile(XS, len(YS)), ROWS))
     assert list(path.parent.glob(f"*{SUFFIX}")) == []
+
+
+def test_a_segment_killed_before_its_header_was_whole_is_replayed_as_empty_and_goes(
+    db: DatabaseService,
+) -> None:
+    scan_id = db.create_scan("journal header", project_name="journal").id
+    manager = DataManager(db)
+    journal = manager.open_journal(scan_id, SPECTRUM)
+    (path,) = journal.paths
+    header = path.read_bytes()[:64]
+    journal.close()
+    manager.close()
+    directory = path.parent
+    # As the kill leaves them: made and zero-filled, and a header half copied in.
+    (directory / f"dead-000001{SUFFIX}").write_bytes(bytes(4096))
+    (directory / f"dead-000002{SUFFIX}").write_bytes(header[:20] + bytes(4096))
+    (directory / f"alien-000001{SUFFIX}").write_bytes(b"not a journal" + bytes(4096))
+
+    DataManager(db).close()
+
+    assert sorted(p.name for p in directory.glob(f"*{SUFFIX}")) == [f"alien-000001{SUFFIX}"]

@@ -66,6 +66,10 @@ class JournalError(OSError):
     """A journal segment cannot be read: not a journal, or its header is damaged."""
 
 
+class UnwrittenSegmentError(JournalError):
+    """A segment the kill cut short before its header was whole: it holds no point."""
+
+
 @dataclass
 class _Segment:
     path: Path
@@ -298,11 +302,19 @@ def read_segment(path: Path) -> JournalSegment:
     if len(content) < _PREAMBLE.size:
         raise JournalError(f"journal {path} is too short to be one")
     magic, meta_length = _PREAMBLE.unpack_from(content)
+    # Points come after the header, so a header cut short by the kill (the file is
+    # zero-filled when it is made) means the segment never held one.
     if magic != MAGIC:
+        if _all_zero(content[: _PREAMBLE.size]):
+            raise UnwrittenSegmentError(f"journal {path} was cut short before its header")
         raise JournalError(f"{path} is not a point journal")
     try:
         meta = json.loads(content[_PREAMBLE.size : _PREAMBLE.size + meta_length])
     except ValueError as exc:
+        if _all_zero(content[_align(_PREAMBLE.size + meta_length) :]):
+            raise UnwrittenSegmentError(
+                f"journal {path} was cut short while its header was written"
+            ) from exc
         raise JournalError(f"journal {path}: damaged header: {exc}") from exc
     columns = MeasurementColumns(
         meta["measurement"],
@@ -313,6 +325,10 @@ def read_segment(path: Path) -> JournalSegment:
     segment = JournalSegment(path, meta["tag"], columns, meta["first_point"], meta["first_row"])
     _read_records(segment, content, _align(_PREAMBLE.size + meta_length))
     return segment
+
+
+def _all_zero(data: bytes) -> bool:
+    return data.count(0) == len(data)
 
 
 def _read_records(segment: JournalSegment, content: bytes, offset: int) -> None:

@@ -63,7 +63,13 @@ from pybirch.database_integration.spool import (
 )
 from pybirch.orphaned_files import OrphanedFile
 from pybirch.scan.batch import DataBatch, MeasurementColumns
-from pybirch.scan.journal import JournalSegment, PointJournal, orphaned_journals, read_segment
+from pybirch.scan.journal import (
+    JournalSegment,
+    PointJournal,
+    UnwrittenSegmentError,
+    orphaned_journals,
+    read_segment,
+)
 
 log = logging.getLogger(__name__)
 
@@ -352,8 +358,17 @@ class DataManager:
         return self._replay(
             orphaned_journals(directory),
             "journal",
-            lambda path: self._journal_works(read_segment(path)),
+            self._journal_file_works,
         )
+
+    def _journal_file_works(self, path: Path) -> list[_ChunkWork]:
+        """What a journal file holds that is not stored yet (nothing if it was never written)."""
+        try:
+            segment = read_segment(path)
+        except UnwrittenSegmentError as exc:
+            log.info("%s: it holds no point and goes", exc)
+            return []
+        return self._journal_works(segment)
 
     def _replay(
         self,
