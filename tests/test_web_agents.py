@@ -186,14 +186,20 @@ def statuses(watcher) -> list[str]:
     return [m["args"][0]["status"] for m in watcher.get_received() if m["name"] == "scan_status"]
 
 
-def test_an_agents_events_reach_the_browsers_in_the_order_it_sent_them(db, lab, app):
-    scan = db.create_scan("ordered", lab_id=lab.id, status="running")
+def agent_and_watcher(db, lab, app, scan):
+    """A registered agent of the lab and a browser following ``scan``, its inbox empty."""
     _, token = db.create_computer(lab.id, "Raman PC")
     agent = agent_client(app, token)
     register(agent)
     watcher = browser(app, db, lab)
     assert watcher.emit("join", {"room": "scan", "id": scan.scan_id}, callback=True)["ok"]
     watcher.get_received()
+    return token, agent, watcher
+
+
+def test_an_agents_events_reach_the_browsers_in_the_order_it_sent_them(db, lab, app):
+    scan = db.create_scan("ordered", lab_id=lab.id, status="running")
+    token, agent, watcher = agent_and_watcher(db, lab, app, scan)
 
     # The server handled them in this order (each message runs in its own thread).
     for seq, status in [(1, "paused"), (3, "completed"), (0, "running"), (2, "running")]:
@@ -214,12 +220,7 @@ def test_an_agents_events_reach_the_browsers_in_the_order_it_sent_them(db, lab, 
 
 def test_an_event_the_server_drops_does_not_hold_back_the_next(db, lab, app):
     scan = db.create_scan("dropped", lab_id=lab.id, status="running")
-    _, token = db.create_computer(lab.id, "Raman PC")
-    agent = agent_client(app, token)
-    register(agent)
-    watcher = browser(app, db, lab)
-    assert watcher.emit("join", {"room": "scan", "id": scan.scan_id}, callback=True)["ok"]
-    watcher.get_received()
+    _, agent, watcher = agent_and_watcher(db, lab, app, scan)
     bad = {"name": "not_an_event", "payload": {}, "seq": 0}
     agent.emit("event", bad, namespace=AGENT_NAMESPACE)
     agent.emit("event", scan_status(scan.scan_id, "paused", 1), namespace=AGENT_NAMESPACE)
@@ -229,12 +230,7 @@ def test_an_event_the_server_drops_does_not_hold_back_the_next(db, lab, app):
 @pytest.mark.parametrize("seq", [-1, 1.5, True, "3", 2**70])
 def test_an_event_with_a_bad_number_is_dropped(db, lab, app, seq):
     scan = db.create_scan("bad number", lab_id=lab.id, status="running")
-    _, token = db.create_computer(lab.id, "Raman PC")
-    agent = agent_client(app, token)
-    register(agent)
-    watcher = browser(app, db, lab)
-    assert watcher.emit("join", {"room": "scan", "id": scan.scan_id}, callback=True)["ok"]
-    watcher.get_received()
+    _, agent, watcher = agent_and_watcher(db, lab, app, scan)
     message = {**scan_status(scan.scan_id, "paused"), "seq": seq}
     agent.emit("event", message, namespace=AGENT_NAMESPACE)
     agent.emit("event", scan_status(scan.scan_id, "running", 0), namespace=AGENT_NAMESPACE)
