@@ -47,8 +47,9 @@ def create_app(
         REMEMBER_COOKIE_DURATION=timedelta(hours=web.session_lifetime_hours),
         WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session
         MAX_CONTENT_LENGTH=web.max_content_length,
-        MAX_IMAGE_PIXELS=web.max_image_pixels,
     )
+    if web.max_image_pixels is not None:
+        app.config["MAX_IMAGE_PIXELS"] = web.max_image_pixels
     app.config.update(flask_config)
     app.extensions[EXTENSION_KEY] = db or DatabaseService()
     app.extensions[THROTTLE_KEY] = LoginThrottle(

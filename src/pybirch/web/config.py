@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pybirch.database import data_dir
-from pybirch.queue.samples import MAX_IMAGE_PIXELS
 
 SECRET_KEY_FILE = "web-secret-key"
 
@@ -46,8 +45,9 @@ class WebConfig:
     behind_proxy: bool = False
     #: Largest request body accepted; larger ones get 413.
     max_content_length: int = 16 * 1024 * 1024
-    #: Largest picture accepted (width x height), checked before it is decoded.
-    max_image_pixels: int = MAX_IMAGE_PIXELS
+    #: Largest picture accepted (width x height), checked before it is decoded; None keeps
+    #: the picture codec's own limit.
+    max_image_pixels: int | None = None
 
     @classmethod
     def from_environment(cls) -> WebConfig:
@@ -65,7 +65,7 @@ class WebConfig:
             session_lifetime_hours=float(env("SESSION_LIFETIME_HOURS", "12")),
             behind_proxy=env("PYBIRCH_BEHIND_PROXY", "0") == "1",
             max_content_length=int(env("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
-            max_image_pixels=int(env("MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))),
+            max_image_pixels=int(env("MAX_IMAGE_PIXELS")) if env("MAX_IMAGE_PIXELS") else None,
         )
 
 
