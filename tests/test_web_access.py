@@ -47,7 +47,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         env.delenv("DATABASE_URL", raising=False)
         world = build_world(directory)
         yield world
-        world.app.extensions["pybirch.local_queues"].close()
+        world.app.extensions["pybirch.station"].close()
         world.db.close()
 
 

@@ -29,7 +29,7 @@ def lab(db):
 def app(db):
     app = make_app(db)
     yield app
-    app.extensions["pybirch.local_queues"].close()
+    app.extensions["pybirch.station"].close()
 
 
 def agent_client(app, token: str | None):

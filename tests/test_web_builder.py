@@ -12,7 +12,7 @@ from pybirch.database.models import Scan as ScanRecord
 from pybirch.database_integration import DatabaseQueue
 from pybirch.demo.web_lab import demo_instruments
 from pybirch.scan import Scan
-from web_support import add_member, csrf_token, log_in, make_app
+from web_support import add_member, csrf_token, log_in, make_app, station_queues
 
 
 @pytest.fixture
@@ -23,9 +23,9 @@ def lab(db):
 @pytest.fixture
 def app(db):
     app = make_app(db)
-    app.extensions["pybirch.local_instruments"].add(*demo_instruments(delay=0.0))
+    app.extensions["pybirch.station"].instruments.add(*demo_instruments(delay=0.0))
     yield app
-    app.extensions["pybirch.local_queues"].close()
+    app.extensions["pybirch.station"].close()
 
 
 def member(app, db, lab, role: Role = Role.MEMBER):
@@ -64,7 +64,7 @@ def test_a_member_builds_and_starts_a_2d_map_that_runs_and_is_stored(db, lab, ap
     )
     assert response.status_code == 302
     scan_id = response.headers["Location"].rsplit("/", 1)[-1]
-    queue = app.extensions["pybirch.local_queues"].in_lab(lab.id)[0]
+    queue = station_queues(app, lab.id)[0]
     assert queue.wait_for_completion(timeout=60)
 
     record = db.get_scan(scan_id)
@@ -98,7 +98,7 @@ def test_mistakes_come_back_with_messages_and_nothing_is_queued(db, lab, app):
         response = client.post(f"/builder/{lab.id}", data=form)
         assert response.status_code == 400, name
         assert message in response.get_data(as_text=True), name
-    assert app.extensions["pybirch.local_queues"].in_lab(lab.id) == []
+    assert station_queues(app, lab.id) == []
 
 
 def test_viewers_cannot_build_scans(db, lab, app):
@@ -121,7 +121,7 @@ def running_in_lab_a(db, app):
     hold = Hold(timeout=60)
     lockin.before_reading[1] = hold
     queue = DatabaseQueue("main", db, operator="alice", lab_id=lab_a.id)
-    app.extensions["pybirch.local_queues"].add(queue)
+    app.extensions["pybirch.station"].add_queue(queue)
     scan_pk = queue.db_scan_id(queue.enqueue(Scan(settings)).scan_id)
     queue.start()
     hold.wait_reached()
@@ -155,7 +155,7 @@ def test_a_new_queue_named_like_another_labs_running_queue_is_the_new_labs_own(
     )
 
     assert response.status_code == 302
-    (theirs,) = app.extensions["pybirch.local_queues"].in_lab(lab.id)
+    (theirs,) = station_queues(app, lab.id)
     assert theirs.db_queue_id != queue.db_queue_id
     assert db.get_queue("main", lab_id=lab.id).id == theirs.db_queue_id
     assert client.get(f"/queues/{queue.db_queue_id}").status_code == 404
@@ -174,7 +174,7 @@ def test_a_new_queue_named_like_a_running_queue_of_the_lab_is_a_form_error(
 
     assert response.status_code == 400
     assert "a queue &#39;main&#39; runs in this lab already" in response.get_data(as_text=True)
-    assert app.extensions["pybirch.local_queues"].in_lab(lab_a.id) == [queue]
+    assert station_queues(app, lab_a.id) == [queue]
     assert_lab_a_untouched(db, app, lab_a, queue, scan_pk)
 
 
@@ -192,7 +192,7 @@ def test_names_longer_than_their_columns_are_form_errors(db, lab, app):
         )
         assert response.status_code == 400, field
         assert f"at most {length} characters" in response.get_data(as_text=True), field
-    assert app.extensions["pybirch.local_queues"].in_lab(lab.id) == []
+    assert station_queues(app, lab.id) == []
 
 
 def test_a_scan_with_more_points_than_the_cap_is_a_form_error(db, lab, app, monkeypatch):
@@ -202,7 +202,7 @@ def test_a_scan_with_more_points_than_the_cap_is_a_form_error(db, lab, app, monk
     response = client.post(f"/builder/{lab.id}", data={**MAP, "csrf_token": token})
     assert response.status_code == 400
     assert "45 points; the most a scan may take is 44" in response.get_data(as_text=True)
-    assert app.extensions["pybirch.local_queues"].in_lab(lab.id) == []
+    assert station_queues(app, lab.id) == []
 
     monkeypatch.delenv("MAX_SCAN_POINTS")  # the default is far above any axis limit
     huge = {"axis3_instrument": "Current Source", "axis3_start": "0", "axis3_stop": "1e-6"}
@@ -212,7 +212,7 @@ def test_a_scan_with_more_points_than_the_cap_is_a_form_error(db, lab, app, monk
     )
     assert response.status_code == 400
     assert "1,000,000,000,000,000 points" in response.get_data(as_text=True)
-    assert app.extensions["pybirch.local_queues"].in_lab(lab.id) == []
+    assert station_queues(app, lab.id) == []
 
 
 @pytest.mark.parametrize("depth", [33, 100_000])
@@ -225,4 +225,4 @@ def test_settings_nested_too_deeply_are_a_form_error(db, lab, app, depth):
     )
     assert response.status_code == 400
     assert "nested more than 32 levels deep" in response.get_data(as_text=True)
-    assert app.extensions["pybirch.local_queues"].in_lab(lab.id) == []
+    assert station_queues(app, lab.id) == []

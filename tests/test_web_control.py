@@ -8,7 +8,6 @@ from database_builders import Hold, iv_settings
 from pybirch.database.models import Role
 from pybirch.database_integration import DatabaseQueue
 from pybirch.scan import Scan, ScanState
-from pybirch.web.runtime import LocalQueues
 from web_support import add_member, make_app
 
 
@@ -21,7 +20,7 @@ def lab(db):
 def app(db):
     app = make_app(db)
     yield app
-    app.extensions["pybirch.local_queues"].close()
+    app.extensions["pybirch.station"].close()
 
 
 def bearer(db, lab, username: str, role: Role) -> dict[str, str]:
@@ -37,8 +36,7 @@ def test_a_member_starts_pauses_resumes_and_aborts_a_queue_a_viewer_cannot(db, l
     meter.before_reading[5] = hold  # the scan waits here until released
     queue = DatabaseQueue("controlled", db, lab_id=lab.id, operator="mia")
     handle = queue.enqueue(Scan(settings))
-    local: LocalQueues = app.extensions["pybirch.local_queues"]
-    local.add(queue)
+    app.extensions["pybirch.station"].add_queue(queue)
     client = app.test_client()
     base = f"/api/queue/{queue.db_queue_id}"
 
@@ -80,7 +78,7 @@ def test_a_browser_session_needs_the_csrf_token_to_control(db, lab, app):
     from web_support import csrf_token, log_in
 
     add_member(db, lab.id, "mia", Role.MEMBER)
-    queue = app.extensions["pybirch.local_queues"].add(DatabaseQueue("web", db, lab_id=lab.id))
+    queue = app.extensions["pybirch.station"].add_queue(DatabaseQueue("web", db, lab_id=lab.id))
     client = app.test_client()
     log_in(client, "mia")
     assert client.post(f"/api/queue/{queue.db_queue_id}/pause").status_code == 400

@@ -24,7 +24,7 @@ def lab(db):
 def app(db):
     app = make_app(db)
     yield app
-    app.extensions["pybirch.local_queues"].close()
+    app.extensions["pybirch.station"].close()
 
 
 def browser(app, db, lab, username: str = "liv"):
@@ -42,7 +42,7 @@ def test_a_browser_without_a_login_cannot_connect(app):
 def test_a_browser_follows_a_running_scan_and_gets_every_row_once(db, lab, app):
     live = browser(app, db, lab)
     assert live.is_connected()
-    queue = app.extensions["pybirch.local_queues"].add(DatabaseQueue("live", db, lab_id=lab.id))
+    queue = app.extensions["pybirch.station"].add_queue(DatabaseQueue("live", db, lab_id=lab.id))
     settings, meter = iv_settings(points=500)
     handle = queue.enqueue(Scan(settings, buffer_size=25))
     assert live.emit("join", {"room": "scan", "id": handle.scan_id}, callback=True)["ok"]
@@ -67,7 +67,7 @@ def test_a_browser_follows_a_running_scan_and_gets_every_row_once(db, lab, app):
 
 def test_catch_up_returns_the_stored_rows_from_a_row_on(db, lab, app):
     live = browser(app, db, lab)
-    queue = app.extensions["pybirch.local_queues"].add(DatabaseQueue("catch", db, lab_id=lab.id))
+    queue = app.extensions["pybirch.station"].add_queue(DatabaseQueue("catch", db, lab_id=lab.id))
     settings, meter = iv_settings(points=60)
     handle = queue.enqueue(Scan(settings))
     queue.start()
@@ -105,7 +105,7 @@ def test_rooms_of_other_labs_cannot_be_joined_or_caught_up(db, lab, app):
 
 
 def test_joining_late_answers_with_the_latest_statuses(db, lab, app):
-    queue = app.extensions["pybirch.local_queues"].add(DatabaseQueue("late", db, lab_id=lab.id))
+    queue = app.extensions["pybirch.station"].add_queue(DatabaseQueue("late", db, lab_id=lab.id))
     settings, _ = iv_settings(points=20)
     handle = queue.enqueue(Scan(settings))
     queue.start()

@@ -20,7 +20,7 @@ def lab(db):
 def app(db):
     app = make_app(db)
     yield app
-    app.extensions["pybirch.local_queues"].close()
+    app.extensions["pybirch.station"].close()
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def queue(db, lab, app):
     settings, _ = iv_settings(points=11, scan_name="IV in a queue")
     queue = DatabaseQueue("bench", db, lab_id=lab.id, operator="carol")
     queue.enqueue(Scan(settings))
-    return app.extensions["pybirch.local_queues"].add(queue)
+    return app.extensions["pybirch.station"].add_queue(queue)
 
 
 def logged_in(app, db, lab, username: str, role: Role):

@@ -8,6 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from pybirch.database import DatabaseService
+from pybirch.database_integration import DatabaseQueue
 from pybirch.database.models import Lab, Role
 from pybirch.web import create_app
 from pybirch.web.auth.passwords import hash_password
@@ -58,3 +59,9 @@ def post_form(client: FlaskClient, path: str, **data: object):
     """POST a form with the CSRF token, following the redirect to the page it lands on."""
     token = csrf_token(client, "/")
     return client.post(path, data={**data, "csrf_token": token}, follow_redirects=True)
+
+
+def station_queues(app: Flask, lab_id: int) -> list[DatabaseQueue]:
+    """The queues the app's own station runs for a lab."""
+    station = app.extensions["pybirch.station"]
+    return [station.queue(summary.id) for summary in station.queues(lab_id)]

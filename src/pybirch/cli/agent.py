@@ -10,8 +10,8 @@ import click
 from pybirch.agent import Agent
 from pybirch.cli.db import database_option, reported_errors
 from pybirch.database import DatabaseService
-from pybirch.demo.web_lab import demo_instruments
-from pybirch.instruments.catalogue import InstrumentSet
+from pybirch.demo.web_lab import bind_demo_instruments
+from pybirch.station import Station
 
 
 @click.command()
@@ -25,7 +25,8 @@ from pybirch.instruments.catalogue import InstrumentSet
 @click.option(
     "--simulated",
     is_flag=True,
-    help="Offer the demo's simulated instruments (stages, lock-in, source, multimeter).",
+    help="Bind the demo's simulated instruments (stages, lock-in, source, multimeter) "
+    "to this computer, besides the instruments bound to it already.",
 )
 @database_option
 def agent(server_url: str, token: str, simulated: bool, database_url: str | None) -> None:
@@ -36,10 +37,8 @@ def agent(server_url: str, token: str, simulated: bool, database_url: str | None
     """
     with reported_errors():
         db = DatabaseService(database_url)
-        instruments = InstrumentSet(*(demo_instruments() if simulated else []))
-        if not instruments.all():
-            click.echo("No instruments to offer: pass --simulated to offer the demo's.", err=True)
-        runner = Agent(server_url, token, db, instruments)
+        prepare = _bind_simulated if simulated else None
+        runner = Agent(server_url, token, db, prepare=prepare)
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
@@ -55,3 +54,11 @@ def agent(server_url: str, token: str, simulated: bool, database_url: str | None
         click.echo("Stopping: aborting running scans and storing their points...")
         runner.close()
         db.close()
+
+
+def _bind_simulated(station: Station) -> None:
+    """Bind the demo's simulated instruments to this computer (once; later starts find them)."""
+    identity = station.identity
+    if identity is None or identity.lab_id is None:
+        raise click.ClickException("the server did not say which lab this computer is in")
+    bind_demo_instruments(station.db, identity.lab_id, identity.computer_id)

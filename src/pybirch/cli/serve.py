@@ -13,13 +13,14 @@ from pybirch.cli.db import database_option, reported_errors
 from pybirch.database import DatabaseService
 from pybirch.demo.web_lab import (
     LIVE_QUEUE,
-    demo_instruments,
-    enqueue_live_demo,
-    live_demo_queue,
+    bind_demo_instruments,
+    open_live_demo,
     seed_demo_lab,
 )
+from pybirch.station import Station
 from pybirch.web import create_app
 from pybirch.web.first_run import FirstAdmin, default_lab_name, ensure_first_admin
+from pybirch.web.stations import STATION_KEY
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -92,14 +93,29 @@ def serve(
 
         def make_app() -> Flask:
             app = create_app(DatabaseService(database_url))
-            if demo_lab_id is not None:
-                app.extensions["pybirch.local_instruments"].add(*demo_instruments())
-                local = app.extensions["pybirch.local_queues"]
-                queue = local.add(live_demo_queue(app.extensions["pybirch.database"], demo_lab_id))
-                enqueue_live_demo(queue)
+            _open_station(app.extensions[STATION_KEY], demo_lab_id)
             return app
 
         _Server(make_app, options).run()
+
+
+def _open_station(station: Station, demo_lab_id: int | None) -> None:
+    """Make the server's station this computer's: its bound instruments, its queues."""
+    identity = station.register_as_this_computer()
+    if demo_lab_id is not None:
+        bind_demo_instruments(station.db, demo_lab_id, identity.computer_id)
+    loaded = station.discover()
+    click.echo(
+        f"Computer {identity.name!r}: {len(loaded.instruments)} bound instrument(s) connected"
+        + (f", {len(loaded.failures)} not" if loaded.failures else "")
+    )
+    for binding, why in loaded.failures:
+        click.echo(f"  {binding['instrument']['name']}: {why}", err=True)
+    taken = station.adopt()
+    if taken:
+        click.echo(f"Took back {taken} queue(s) this computer had open when it stopped.")
+    if demo_lab_id is not None:
+        open_live_demo(station, demo_lab_id)
 
 
 def _prepare_demo(db: DatabaseService, first: FirstAdmin | None) -> int | None:

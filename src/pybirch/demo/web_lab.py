@@ -17,6 +17,7 @@ from pybirch.instruments.simulated import (
 )
 from pybirch.queue.samples import Sample
 from pybirch.scan import Scan
+from pybirch.station import Station
 
 DEMO_PROJECT = "Demo"
 DEMO_SAMPLE = "DEMO-001"
@@ -62,19 +63,51 @@ def live_demo_queue(db: DatabaseService, lab_id: int) -> DatabaseQueue:
     return DatabaseQueue(LIVE_QUEUE, db, project.id, operator="demo", lab_id=lab_id)
 
 
+def open_live_demo(station: Station, lab_id: int) -> None:
+    """The demo's live queue on the station, with its map waiting (once: a restart keeps it)."""
+    if any(summary.name == LIVE_QUEUE for summary in station.queues(lab_id)):
+        return  # taken back from the last run, with its map queued again
+    project = station.db.get_or_create_project(DEMO_PROJECT, lab_id)
+    enqueue_live_demo(station.open_queue(lab_id, LIVE_QUEUE, "demo", project.id))
+
+
 def enqueue_live_demo(queue: DatabaseQueue) -> None:
     """Queue the slow 2-D map (about a minute) that shows the live heatmap grow."""
     device = SimulatedSample()
     queue.enqueue(Scan(lockin_map(device, side=41, delay=0.02), demo_sample()))
 
 
+def demo_instrument_specs(delay: float = 0.005) -> list[tuple[type[Instrument], str, dict]]:
+    """The demo's simulated instruments: driver class, name and constructor options."""
+    return [
+        (FakeStage, "Stage X", {"axis": "x", "delay": delay}),
+        (FakeStage, "Stage Y", {"axis": "y"}),
+        (FakeLockin, "Lock-in", {}),
+        (FakeCurrentSource, "Current Source", {"delay": delay}),
+        (FakeMultimeter, "Multimeter", {"include_current": True}),
+    ]
+
+
 def demo_instruments(delay: float = 0.005) -> list[Instrument]:
     """Simulated instruments on one device, for scans built in the browser."""
     device = SimulatedSample()
     return [
-        FakeStage("Stage X", axis="x", sample=device, delay=delay),
-        FakeStage("Stage Y", axis="y", sample=device),
-        FakeLockin("Lock-in", sample=device),
-        FakeCurrentSource("Current Source", sample=device, delay=delay),
-        FakeMultimeter("Multimeter", sample=device, include_current=True),
+        cls(name, sample=device, **options)  # type: ignore[call-arg]
+        for cls, name, options in demo_instrument_specs(delay)
     ]
+
+
+def bind_demo_instruments(
+    db: DatabaseService, lab_id: int, computer_id: int, delay: float = 0.005
+) -> None:
+    """Bind the demo's simulated instruments to a computer, as a lab would bind its own."""
+    for cls, name, options in demo_instrument_specs(delay):
+        described = {
+            "name": name,
+            "instrument_type": cls.kind,
+            "pybirch_class": f"{cls.__module__}:{cls.__qualname__}",
+            "adapter": None,
+            "last_settings": {},
+        }
+        record = db.register_instrument_on_computer(described, lab_id, computer_id)
+        db.bind_instrument_to_computer(record.id, computer_id=computer_id, options=options)

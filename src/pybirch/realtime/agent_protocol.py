@@ -19,6 +19,10 @@ server -> agent (each answered through the Socket.IO acknowledgement)
     {"ok": False, "errors": {field: message}}.
     ``control`` {"queue_id", "scan_id" (or None for the whole queue), "action"} ->
     {"ok": True, "status"} or {"ok": False, "error"}.
+    ``find_instruments`` {} -> {"ok": True, "found": [FoundInstrument dicts]}: a VISA
+    resource scan of the computer (``*IDN?`` of each resource not in use).
+    ``load_instruments`` {} -> {"ok": True, "loaded": [names], "failed": {name: why}}: load
+    the instruments bound to the computer since it started (or last loaded).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ REGISTER = "register"
 EVENT = "event"
 ENQUEUE = "enqueue"
 CONTROL = "control"
+FIND_INSTRUMENTS = "find_instruments"
+LOAD_INSTRUMENTS = "load_instruments"
 #: Field of an ``event`` message numbering it within its connection (0, 1, 2, ...).
 SEQ = "seq"
 #: Largest ``seq`` accepted (the largest whole number a JSON number carries exactly).

@@ -204,18 +204,19 @@ def online_computer(lab_id: int | None, computer_id: int) -> Computer | None:
     return computer if online else None
 
 
-def ask_agent(computer: Computer, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+def ask_agent(
+    computer: Computer, event: str, payload: dict[str, Any], timeout: float | None = None
+) -> dict[str, Any]:
     """Send a request to a computer's agent and return its answer (AgentUnavailable if none)."""
+    timeout = REPLY_TIMEOUT if timeout is None else timeout
     sid = (computer.extra_data or {}).get("agent", {}).get("sid")
     if not (computer.extra_data or {}).get("online") or not sid:
         raise AgentUnavailable(f"computer {computer.computer_name!r} is not connected")
     try:
-        reply = socketio.call(
-            event, payload, to=sid, namespace=AGENT_NAMESPACE, timeout=REPLY_TIMEOUT
-        )
+        reply = socketio.call(event, payload, to=sid, namespace=AGENT_NAMESPACE, timeout=timeout)
     except ReplyTimeout:
         raise AgentUnavailable(
-            f"computer {computer.computer_name!r} did not answer within {REPLY_TIMEOUT:g} s"
+            f"computer {computer.computer_name!r} did not answer within {timeout:g} s"
         ) from None
     if not isinstance(reply, dict):
         raise AgentUnavailable(f"computer {computer.computer_name!r} answered {reply!r}")

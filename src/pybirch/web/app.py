@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pybirch.database import DatabaseService
-from pybirch.instruments.catalogue import InstrumentSet
+from pybirch.station import Station
 from pybirch.web import agents  # noqa: F401  (registers the agents' Socket.IO namespace)
 from pybirch.web.auth.passwords import HASH_GATE_KEY, HashGate
 from pybirch.web.auth.sessions import load_user
@@ -18,9 +18,8 @@ from pybirch.web.config import WebConfig
 from pybirch.web.extensions import csrf, login_manager
 from pybirch.web.headers import HttpsAwareSessionInterface, add_security_headers
 from pybirch.web.live import init_live
-from pybirch.web.runtime import EXTENSION_KEY as LOCAL_QUEUES_KEY
-from pybirch.web.runtime import INSTRUMENTS_KEY, LocalQueues
 from pybirch.web.services import EXTENSION_KEY
+from pybirch.web.stations import STATION_KEY
 
 
 def create_app(
@@ -64,8 +63,7 @@ def create_app(
     _register_blueprints(app)
     _register_error_pages(app)
     app.after_request(add_security_headers)
-    app.extensions[LOCAL_QUEUES_KEY] = LocalQueues(init_live(app))
-    app.extensions[INSTRUMENTS_KEY] = InstrumentSet()
+    app.extensions[STATION_KEY] = Station(app.extensions[EXTENSION_KEY], bus=init_live(app))
     return app
 
 
@@ -117,6 +115,7 @@ def _register_blueprints(app: Flask) -> None:
     from pybirch.web.blueprints.admin import blueprint as admin
     from pybirch.web.blueprints.auth import blueprint as auth
     from pybirch.web.blueprints.builder import blueprint as builder
+    from pybirch.web.blueprints.computer_instruments import blueprint as computer_instruments
     from pybirch.web.blueprints.computers import blueprint as computers
     from pybirch.web.blueprints.dashboard import blueprint as dashboard
     from pybirch.web.blueprints.instruments import blueprint as instruments
@@ -135,6 +134,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(samples)
     app.register_blueprint(instruments)
     app.register_blueprint(computers)
+    app.register_blueprint(computer_instruments)
     app.register_blueprint(admin)
     app.register_blueprint(account)
     app.register_blueprint(labs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from pybirch.database import DatabaseService
@@ -15,7 +15,10 @@ from pybirch.database.models import Scan as ScanRecord
 from pybirch.database.services.queues import LIVE_QUEUE_STATUSES
 from pybirch.database_integration.extensions.database_extension import DatabaseExtension
 from pybirch.database_integration.managers.data_manager import DataManager
-from pybirch.database_integration.managers.queue_manager import QueueManager
+from pybirch.database_integration.managers.queue_manager import (
+    INCOMPLETE_SCAN_STATUSES,
+    QueueManager,
+)
 from pybirch.database_integration.managers.scan_manager import ScanManager
 from pybirch.queue.errors import QueueStateError
 from pybirch.queue.handle import ScanHandle
@@ -133,14 +136,19 @@ class DatabaseQueue(Queue):
         """Records of this queue's scans that never finished, oldest first."""
         return self.queue_manager.get_incomplete_scans(self.db_queue_id)
 
-    def requeue_incomplete(self) -> list[ScanHandle]:
+    def requeue_incomplete(
+        self, statuses: Collection[str] = INCOMPLETE_SCAN_STATUSES
+    ) -> list[ScanHandle]:
         """Enqueue a new run of every incomplete scan, rebuilt from its stored settings.
 
+        ``statuses`` narrows which: ``("queued",)`` takes only the scans that never started.
         A stored scan that cannot run any more (its tree is refused when queued) is recorded
         failed with the reason, and the others are queued still.
         """
         handles = []
         for record in self.get_incomplete_scans():
+            if record.status not in statuses:
+                continue
             settings = self.scan_manager.rebuild_settings(record)
             sample = None
             if record.sample_id is not None:

@@ -1,53 +1,27 @@
 """The scan builder: compose a scan from a computer's instruments, queue it, start it.
 
-The computer is this server (its own instruments, the embedded shape) or a lab computer
-whose agent is connected; the agent builds the scan from the design and answers with the
-scan's id or with what is wrong, field by field, exactly as this server would.
+The computer is this server (its own station, the embedded shape) or a lab computer whose
+agent is connected; either station builds the scan from the design and answers with the
+scan's id or with what is wrong, field by field.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from pybirch.database.errors import NotFoundError
-from pybirch.database.models import Computer, Role
-from pybirch.database.services.queues import QueueRunningError
-from pybirch.database_integration import DatabaseQueue
+from pybirch.database.models import Role
 from pybirch.errors import PyBirchError
-from pybirch.queue import QueueState, QueueStateError
-from pybirch.realtime.agent_protocol import ENQUEUE
-from pybirch.scan import Scan
-from pybirch.scan.design import MAX_AXES, DesignError, ScanDesign, build_settings
-from pybirch.web.agents import (
-    AgentUnavailable,
-    agent_instruments,
-    agent_queues,
-    ask_agent,
-    online_computer,
-    online_computers,
-)
+from pybirch.scan.design import MAX_AXES, DesignError
+from pybirch.station import EnqueueRequest, QueueChoice, StationError, StationInterface
+from pybirch.web.agents import online_computers
 from pybirch.web.auth.access import chosen_lab, require_lab_role
 from pybirch.web.builder import design_from_form
-from pybirch.web.runtime import local_instruments, local_queues
 from pybirch.web.services import database
+from pybirch.web.stations import THIS_SERVER, RemoteStation, chosen_station, local_station
 
 blueprint = Blueprint("builder", __name__, url_prefix="/builder")
-
-#: The ``computer`` value that means this server itself.
-THIS_SERVER = "local"
-
-
-@dataclass(frozen=True)
-class QueueChoice:
-    """A queue the new scan can join."""
-
-    id: int
-    name: str
-    state: str
 
 
 @blueprint.route("/")
@@ -69,61 +43,38 @@ def build(lab_id: int) -> str | Response:
     choice = request.form.get("computer") or THIS_SERVER
     try:
         design = design_from_form(request.form, request.form.getlist("measure"))
-        sample_pk = _sample_pk(lab_id, request.form.get("sample_id", type=int))
-        if choice == THIS_SERVER:
-            scan_id, queue_name = _build_here(lab_id, design, sample_pk)
-        else:
-            scan_id, queue_name = _build_on_agent(lab_id, choice, design, sample_pk)
+        station = _station(lab_id, choice)
+        enqueued = station.enqueue(
+            EnqueueRequest(
+                lab_id=lab_id,
+                design=design,
+                queue=_queue_choice(request.form.get("queue"), request.form.get("new_queue")),
+                sample_id=_sample_pk(lab_id, request.form.get("sample_id", type=int)),
+                operator=current_user.username,
+                start=request.form.get("action") == "start",
+            )
+        )
     except PyBirchError as exc:  # a DesignError says which field; others are about the scan
         errors = exc.errors if isinstance(exc, DesignError) else {"scan": str(exc)}
         labs = database().labs_of_user(current_user.id)
         return _render(lab_id, labs, choice, errors, request.form), 400  # type: ignore[return-value]
-    flash(f"Scan {design.scan_name!r} added to queue {queue_name!r}.", "info")
-    return redirect(url_for("scans.detail", scan_id=scan_id))
+    flash(f"Scan {design.scan_name!r} added to queue {enqueued.queue_name!r}.", "info")
+    return redirect(url_for("scans.detail", scan_id=enqueued.scan_id))
 
 
-def _build_here(lab_id: int, design: ScanDesign, sample_pk: int | None) -> tuple[str, str]:
-    settings = build_settings(design, local_instruments())
-    sample = None if sample_pk is None else database().get_sample(sample_pk).to_pybirch_sample()
-    queue = _local_queue(lab_id, request.form.get("queue"), request.form.get("new_queue", ""))
-    handle = queue.enqueue(Scan(settings, sample))
-    if request.form.get("action") == "start" and queue.state is QueueState.IDLE:
-        queue.start()
-    return handle.scan_id, queue.QID
-
-
-def _build_on_agent(
-    lab_id: int, choice: str, design: ScanDesign, sample_pk: int | None
-) -> tuple[str, str]:
-    computer = _online_computer(lab_id, choice)
-    queue_choice = request.form.get("queue") or "new"
-    if queue_choice == "new":
-        name = request.form.get("new_queue", "").strip()
-        if not name:
-            raise DesignError({"new_queue": "name the new queue"})
-        queue: dict[str, Any] = {"name": name}
-    elif queue_choice.isdigit():
-        queue = {"id": int(queue_choice)}
-    else:
-        raise DesignError({"queue": "choose a queue"})
+def _station(lab_id: int, choice: str) -> StationInterface:
     try:
-        reply = ask_agent(
-            computer,
-            ENQUEUE,
-            {
-                "lab_id": lab_id,
-                "design": design.to_dict(),
-                "sample_id": sample_pk,
-                "queue": queue,
-                "operator": current_user.username,
-                "start": request.form.get("action") == "start",
-            },
-        )
-    except AgentUnavailable as exc:
+        return chosen_station(lab_id, choice)
+    except StationError as exc:
         raise DesignError({"computer": str(exc)}) from exc
-    if not reply.get("ok"):
-        raise DesignError(reply.get("errors") or {"scan": str(reply.get("error"))})
-    return str(reply["scan_id"]), str(reply.get("queue_name", ""))
+
+
+def _queue_choice(choice: str | None, new_name: str | None) -> QueueChoice:
+    if choice and choice != "new":
+        if not choice.isdigit():
+            raise DesignError({"queue": "choose a queue"})
+        return QueueChoice(id=int(choice))
+    return QueueChoice.from_dict({"name": new_name or ""})
 
 
 def _render(
@@ -131,43 +82,29 @@ def _render(
 ) -> str:
     db = database()
     computers = online_computers(lab_id)
-    here = local_instruments()
+    here = local_station()
+    station: StationInterface = here
     computer = None
-    if choice != THIS_SERVER and computers and (choice or not here.all()):
+    if choice != THIS_SERVER and computers and (choice or not here.instruments.all()):
         computer = next((c for c in computers if str(c.id) == choice), computers[0])
-    if computer is None:
-        movements, measurements = here.movements(), here.measurements()
-        queues = [
-            QueueChoice(q.db_queue_id, q.QID, q.state.value) for q in local_queues().in_lab(lab_id)
-        ]
-    else:
-        instruments = agent_instruments(computer)
-        movements = [i for i in instruments if i.kind == "movement"]
-        measurements = [i for i in instruments if i.kind == "measurement"]
-        queues = [QueueChoice(q["id"], q["name"], q["state"]) for q in agent_queues(computer)]
+        station = RemoteStation(computer)
+    instruments = station.catalogue()
     return render_template(
         "builder.html",
         lab=db.get_lab(lab_id),
         labs=labs,
         computers=computers,
         computer=computer,
-        has_local=bool(here.all()),
-        movements=movements,
-        measurements=measurements,
-        queues=queues,
+        has_local=bool(here.instruments.all()),
+        movements=[i for i in instruments if i.kind == "movement"],
+        measurements=[i for i in instruments if i.kind == "measurement"],
+        queues=station.queues(lab_id),
         projects=db.search_projects(lab_id=lab_id, per_page=500).items,
         samples=db.search_samples(lab_id=lab_id, per_page=500).items,
         axes=range(1, MAX_AXES + 1),
         errors=errors,
         values=values,
     )
-
-
-def _online_computer(lab_id: int, choice: str) -> Computer:
-    computer = online_computer(lab_id, int(choice)) if choice.isdigit() else None
-    if computer is None:
-        raise DesignError({"computer": "that computer is not connected"})
-    return computer
 
 
 def _sample_pk(lab_id: int, sample_pk: int | None) -> int | None:
@@ -180,24 +117,3 @@ def _sample_pk(lab_id: int, sample_pk: int | None) -> int | None:
     if record.lab_id != lab_id:
         raise DesignError({"sample_id": "no such sample"})
     return record.id
-
-
-def _local_queue(lab_id: int, choice: str | None, new_name: str) -> DatabaseQueue:
-    queues = local_queues()
-    if choice and choice != "new":
-        queue = queues.get(int(choice)) if choice.isdigit() else None
-        if queue is None or queue.lab_id != lab_id:
-            raise DesignError({"queue": "that queue is not run by this server"})
-        return queue
-    name = new_name.strip()
-    if not name:
-        raise DesignError({"new_queue": "name the new queue"})
-    if name in {queue.QID for queue in queues.in_lab(lab_id)}:
-        raise DesignError(
-            {"new_queue": f"a queue {name!r} runs in this lab already; choose it in the list"}
-        )
-    try:
-        queue = DatabaseQueue(name, database(), operator=current_user.username, lab_id=lab_id)
-    except (QueueStateError, QueueRunningError) as exc:  # run by another process or computer
-        raise DesignError({"new_queue": str(exc)}) from exc
-    return queues.add(queue)

@@ -1,0 +1,410 @@
+"""A station: one computer's instruments and the queues that run scans on them.
+
+``pybirch serve`` holds a station for its own computer and ``pybirch agent`` one behind
+its link to the server; both build scans from the browser's designs, run them in
+:class:`~pybirch.database_integration.DatabaseQueue` s (every point stored, spooled while
+the database is away), obey start, pause, resume and abort, and take back after a restart
+the queues an earlier run of the same computer left. Every queue a station runs is
+followed live on its :class:`~pybirch.realtime.EventBus`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pybirch.database import DatabaseService
+from pybirch.database.errors import NotFoundError
+from pybirch.database.models import Queue as QueueRecord
+from pybirch.database.services.paging import MAX_PER_PAGE
+from pybirch.database.services.queues import QueueRunningError
+from pybirch.database_integration import DatabaseQueue, EquipmentManager
+from pybirch.definitions import get_computer_info
+from pybirch.errors import PyBirchError
+from pybirch.instruments.base import Instrument
+from pybirch.instruments.catalogue import InstrumentInfo, InstrumentSet
+from pybirch.instruments.registry import resolve_instrument_class
+from pybirch.instruments.simulated import SimulatedSample
+from pybirch.instruments.visa_discovery import scan_visa_resources
+from pybirch.queue import QueueState, QueueStateError
+from pybirch.queue.samples import Sample
+from pybirch.realtime import EventBus, follow_queue
+from pybirch.realtime.events import Event, InstrumentStatus, QueueStatus, ScanStatus
+from pybirch.scan import Scan
+from pybirch.scan.design import DesignError, build_settings
+from pybirch.station.actions import Action
+from pybirch.station.bound_instruments import LoadedInstruments, load_bound_instruments
+from pybirch.station.requests import (
+    Enqueued,
+    EnqueueRequest,
+    FoundInstruments,
+    LoadSummary,
+    QueueChoice,
+    QueueSummary,
+)
+
+log = logging.getLogger(__name__)
+
+#: Queue records a restarted station takes back: not finished by a user or by completion.
+ADOPTED_STATUSES = ("idle", "running", "paused", "stopping", "interrupted")
+#: Queue records read at a time while looking for them.
+RECORDS_PER_PAGE = MAX_PER_PAGE
+
+
+class StationError(PyBirchError):
+    """A request the station cannot carry out; the message says why."""
+
+
+@dataclass(frozen=True)
+class StationIdentity:
+    """Which computer a station is: its record id, its name, and its lab (None: any lab)."""
+
+    computer_id: int
+    name: str
+    lab_id: int | None = None
+
+
+class Station:
+    """Runs one computer's queues on its instruments."""
+
+    def __init__(
+        self,
+        db: DatabaseService,
+        instruments: InstrumentSet | None = None,
+        *,
+        bus: EventBus | None = None,
+        identity: StationIdentity | None = None,
+    ) -> None:
+        self.db = db
+        self.instruments = instruments or InstrumentSet()
+        self.bus = bus or EventBus()
+        #: The computer this station is (None until known: an agent learns it on registering).
+        self.identity = identity
+        self._queues: dict[int, DatabaseQueue] = {}
+        #: Bindings whose instrument this station loaded: binding id -> instrument name.
+        self._bindings: dict[int, str] = {}
+        #: What this computer's simulated instruments all measure, so they see each other.
+        self._device = SimulatedSample()
+        self._listeners: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """The computer's name, for messages."""
+        return self.identity.name if self.identity else "this computer"
+
+    # -- what the web asks -------------------------------------------------------------
+
+    def enqueue(self, request: EnqueueRequest) -> Enqueued:
+        """Build the design's scan, add it to the chosen queue, and start the queue if asked."""
+        self._check_lab(request.lab_id)
+        settings = build_settings(request.design, self.instruments)
+        sample = self._sample(request.lab_id, request.sample_id)
+        queue = self._queue_for(request.lab_id, request.queue, request.operator)
+        handle = queue.enqueue(Scan(settings, sample))
+        if request.start and queue.state is QueueState.IDLE:
+            queue.start()
+        self._changed()
+        return Enqueued(handle.scan_id, queue.db_queue_id, queue.QID)
+
+    def control(self, queue_id: int, action: Action | str, scan_id: str | None = None) -> str:
+        """Act on a queue (``scan_id`` None) or on one of its scans; returns its new state."""
+        queue = self.queue(queue_id)
+        if queue is None:
+            raise StationError(f"{self.name} does not run queue {queue_id}")
+        if scan_id is None:
+            word = Action.for_queue(action).value
+            getattr(queue, word)()
+            return queue.state.value
+        word = Action.for_scan(action).value
+        getattr(queue, f"{word}_scan")(scan_id)
+        return queue.get_handle(scan_id).state.value
+
+    def queues(self, lab_id: int | None = None) -> list[QueueSummary]:
+        """The queues this station runs (of one lab, if given), by name."""
+        with self._lock:
+            queues = list(self._queues.values())
+        return sorted(
+            (
+                QueueSummary(q.db_queue_id, q.QID, q.state.value, q.lab_id)
+                for q in queues
+                if lab_id is None or q.lab_id == lab_id
+            ),
+            key=lambda summary: (summary.name, summary.id),
+        )
+
+    def catalogue(self) -> list[InstrumentInfo]:
+        """The instruments scans can be built from, by name."""
+        return self.instruments.catalogue()
+
+    # -- queues ------------------------------------------------------------------------
+
+    def queue(self, queue_id: int) -> DatabaseQueue | None:
+        """The queue with this record id, if this station runs it."""
+        with self._lock:
+            return self._queues.get(queue_id)
+
+    def runs(self, queue_id: int) -> bool:
+        """Whether this station runs the queue with this record id."""
+        return self.queue(queue_id) is not None
+
+    def open_queue(
+        self,
+        lab_id: int | None,
+        name: str,
+        operator: str | None = None,
+        project_id: int | None = None,
+    ) -> DatabaseQueue:
+        """A new queue on this station (StationError if the lab runs one of that name)."""
+        if any(summary.name == name for summary in self.queues(lab_id)):
+            raise StationError(f"a queue {name!r} runs in this lab already; choose it in the list")
+        try:
+            queue = DatabaseQueue(
+                name,
+                self.db,
+                project_id,
+                operator=operator,
+                lab_id=lab_id,
+                record_extra=self._record_extra(),
+            )
+        except (QueueStateError, QueueRunningError) as exc:  # run by another process
+            raise StationError(str(exc)) from exc
+        return self.add_queue(queue)
+
+    def add_queue(self, queue: DatabaseQueue) -> DatabaseQueue:
+        """Run ``queue`` on this station: followed live, controllable, listed.
+
+        Add it before enqueuing scans, so every scan publishes its rows.
+        """
+        follow_queue(queue, self.bus)
+        queue.add_queue_state_callback(lambda _state: self._changed())
+        with self._lock:
+            self._queues[queue.db_queue_id] = queue
+        self._changed()
+        return queue
+
+    def adopt(self) -> int:
+        """Take back the queues an earlier run of this computer left; returns how many.
+
+        Their spooled points are stored, scans they were running when it stopped are marked
+        interrupted, and scans still waiting are queued again, so the queues can be started
+        and controlled from the browser as before.
+        """
+        if self.identity is None:
+            raise StationError("a station learns which computer it is before taking back queues")
+        taken = 0
+        for record in self._left_queues():
+            if self.runs(record.id):
+                continue
+            try:
+                queue = DatabaseQueue.from_database(
+                    self.db,
+                    record.queue_id,
+                    lab_id=record.lab_id,
+                    record_extra=self._record_extra(),
+                )
+            except (QueueStateError, QueueRunningError) as exc:  # another process still runs it
+                log.warning("leaving queue %r alone: %s", record.queue_id, exc)
+                continue
+            self.add_queue(queue)
+            waiting = queue.requeue_incomplete(("queued",))
+            queue.log(
+                "WARNING",
+                f"{self.name} stopped while this queue was open; taken back"
+                + (f" with {len(waiting)} waiting scan(s) queued again" if waiting else ""),
+            )
+            taken += 1
+        return taken
+
+    def register_as_this_computer(self) -> StationIdentity:
+        """Be the computer this process runs on: registered (lab-less) on first start."""
+        computer = self.db.register_computer(get_computer_info())
+        self.identity = StationIdentity(
+            computer.id, computer.nickname or computer.computer_name, computer.lab_id
+        )
+        return self.identity
+
+    def discover(self) -> LoadedInstruments:
+        """Load the instruments bound to this computer that are not loaded yet; offer them.
+
+        Each is rebuilt with the adapter and settings it last used and connected; the
+        database learns which connected (and when) and which failed, and why.
+        """
+        if self.identity is None:
+            raise StationError("a station learns which computer it is before loading instruments")
+        with self._lock:
+            loaded_already = set(self._bindings)
+        loaded = load_bound_instruments(
+            self.db, self.identity.computer_id, skip=loaded_already, device=self._device
+        )
+        for binding, instrument in list(loaded.instruments):
+            if self.instruments.get(instrument.name) is not None:
+                loaded.instruments.remove((binding, instrument))
+                why = "another instrument on this computer has that name"
+                loaded.failures.append((binding, why))
+                continue
+            self.instruments.add(instrument)
+            with self._lock:
+                self._bindings[binding["id"]] = instrument.name
+            self._note_binding(binding, "connected", settings=dict(instrument.settings))
+        for binding, why in loaded.failures:
+            self._note_binding(binding, "error", error=why)
+        self._changed()
+        return loaded
+
+    def load_bound(self) -> LoadSummary:
+        """Load the instruments bound here since the last time; say which did and why not."""
+        loaded = self.discover()
+        return LoadSummary(
+            [instrument.name for _, instrument in loaded.instruments],
+            {binding["instrument"]["name"]: why for binding, why in loaded.failures},
+        )
+
+    def find_instruments(self) -> FoundInstruments:
+        """The VISA resources this computer reaches, what each says it is, which driver fits.
+
+        Instruments in use here are listed but not asked, so a running scan is not
+        disturbed.
+        """
+        in_use = [instrument.adapter for instrument in self.instruments.all() if instrument.adapter]
+        found = scan_visa_resources(exclude=in_use)
+        paths = {path for each in found for path in each.candidates}
+        return FoundInstruments(
+            found, {path: resolve_instrument_class(path).kind for path in paths}
+        )
+
+    def register_offered(self, instruments: list[Instrument]) -> None:
+        """Record instruments given to this station in Python as this computer's own.
+
+        Each gets an instrument record of the station's lab bound to this computer, with
+        its adapter and settings, so the next start finds it among the bound ones.
+        """
+        if self.identity is None or self.identity.lab_id is None:
+            raise StationError("only a station of one lab records the instruments it is given")
+        equipment = EquipmentManager(self.db, self.identity.lab_id)
+        for instrument in instruments:
+            try:
+                record = equipment.register_on_computer(instrument, self.identity.computer_id)
+                equipment.update_status(record.id, "connected", instrument)
+            except PyBirchError:
+                log.exception("could not record instrument %s in the database", instrument.name)
+                continue
+            self.bus.publish(
+                InstrumentStatus(instrument.name, "connected", self.name, self.identity.lab_id)
+            )
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` whenever a queue is added or changes state."""
+        self._listeners.append(listener)
+
+    def current_events(self) -> list[Event]:
+        """Each queue's state and each active scan's status, for a newly connected server."""
+        events: list[Event] = []
+        with self._lock:
+            queues = list(self._queues.values())
+        for queue in queues:
+            active = [h for h in queue.handles if h.active]
+            current = active[0].scan_id if active else None
+            events.append(QueueStatus(queue.db_queue_id, queue.state.value, current, queue.lab_id))
+            events.extend(
+                ScanStatus(h.scan_id, h.state.value, h.progress, queue.lab_id, queue.db_queue_id)
+                for h in active
+            )
+        return events
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Abort what runs, store every point, and release every queue."""
+        with self._lock:
+            queues = list(self._queues.values())
+            self._queues.clear()
+        for queue in queues:
+            if queue.state is not QueueState.IDLE:  # scans never started stay queued
+                queue.abort()
+                queue.wait_for_completion(timeout)
+            queue.close()
+
+    # -- inside ------------------------------------------------------------------------
+
+    def _check_lab(self, lab_id: int) -> None:
+        if self.identity is not None and self.identity.lab_id not in (None, lab_id):
+            raise StationError(f"{self.name} belongs to another lab")
+
+    def _sample(self, lab_id: int, sample_id: int | None) -> Sample | None:
+        if sample_id is None:
+            return None
+        try:
+            record = self.db.get_sample(sample_id)
+        except NotFoundError:
+            record = None
+        if record is None or record.lab_id != lab_id:
+            raise DesignError({"sample_id": "no such sample"})
+        return record.to_pybirch_sample()
+
+    def _queue_for(self, lab_id: int, choice: QueueChoice, operator: str | None) -> DatabaseQueue:
+        if choice.id is not None:
+            queue = self.queue(choice.id)
+            if queue is None or queue.lab_id != lab_id:
+                raise DesignError({"queue": f"{self.name} does not run that queue"})
+            return queue
+        try:
+            return self.open_queue(lab_id, str(choice.name), operator)
+        except StationError as exc:
+            raise DesignError({"new_queue": str(exc)}) from exc
+
+    def _left_queues(self) -> list[QueueRecord]:
+        """Records of this computer's queues that were open when an earlier run stopped."""
+        assert self.identity is not None
+        found = []
+        for status in ADOPTED_STATUSES:
+            page = 1
+            while True:
+                records = self.db.search_queues(
+                    lab_id=self.identity.lab_id, status=status, page=page, per_page=RECORDS_PER_PAGE
+                )
+                found += [
+                    record
+                    for record in records.items
+                    if (record.extra_data or {}).get("computer_id") == self.identity.computer_id
+                ]
+                if not records.has_next:
+                    break
+                page += 1
+        return sorted(found, key=lambda record: record.id)
+
+    def _note_binding(
+        self,
+        binding: dict[str, Any],
+        status: str,
+        *,
+        settings: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Write back what became of a bound instrument, and announce it."""
+        instrument = binding["instrument"]
+        try:
+            self.db.record_binding_use(
+                binding["id"], settings=settings, connected=status == "connected"
+            )
+            self.db.update_instrument_status(
+                instrument["id"], status, current_settings=settings, error_message=error
+            )
+        except PyBirchError:
+            log.exception("could not record that instrument %r is %s", instrument["name"], status)
+        self.bus.publish(
+            InstrumentStatus(instrument["name"], status, self.name, instrument.get("lab_id"))
+        )
+
+    def _record_extra(self) -> dict[str, Any]:
+        if self.identity is None:
+            return {}
+        return {"computer_id": self.identity.computer_id, "computer": self.identity.name}
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener()
+            except Exception:  # a listener's failure must not undo what the station did
+                log.exception("a station listener failed")
