@@ -21,7 +21,7 @@ from typing import Any
 from pybirch.agent.uplink import Uplink
 from pybirch.database import DatabaseService
 from pybirch.database.services.queues import LIVE_QUEUE_STATUSES, QueueRunningError
-from pybirch.database_integration import DatabaseQueue, EquipmentManager
+from pybirch.database_integration import DatabaseQueue, EquipmentManager, to_pybirch_sample
 from pybirch.errors import PyBirchError
 from pybirch.instruments.catalogue import InstrumentSet
 from pybirch.queue import QueueState, QueueStateError
@@ -131,7 +131,7 @@ class Agent:
             record = self.db.get_sample(int(request["sample_id"]))
             if record.lab_id != registration.lab_id:
                 raise DesignError({"sample_id": "no such sample"})
-            sample = record.to_pybirch_sample()
+            sample = to_pybirch_sample(record)
         queue = self._queue_for(request["queue"], str(request.get("operator") or "") or None)
         handle = queue.enqueue(Scan(settings, sample))
         if request.get("start") and queue.state is QueueState.IDLE:

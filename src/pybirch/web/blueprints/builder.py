@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 from pybirch.database.errors import NotFoundError
 from pybirch.database.models import Computer, Role
 from pybirch.database.services.queues import QueueRunningError
-from pybirch.database_integration import DatabaseQueue
+from pybirch.database_integration import DatabaseQueue, to_pybirch_sample
 from pybirch.errors import PyBirchError
 from pybirch.queue import QueueState, QueueStateError
 from pybirch.realtime.agent_protocol import ENQUEUE
@@ -84,7 +84,7 @@ def build(lab_id: int) -> str | Response:
 
 def _build_here(lab_id: int, design: ScanDesign, sample_pk: int | None) -> tuple[str, str]:
     settings = build_settings(design, local_instruments())
-    sample = None if sample_pk is None else database().get_sample(sample_pk).to_pybirch_sample()
+    sample = None if sample_pk is None else to_pybirch_sample(database().get_sample(sample_pk))
     queue = _local_queue(lab_id, request.form.get("queue"), request.form.get("new_queue", ""))
     handle = queue.enqueue(Scan(settings, sample))
     if request.form.get("action") == "start" and queue.state is QueueState.IDLE:
