@@ -23,6 +23,7 @@ database holds afterwards.
 import numpy as np
 
 from pybirch.database import DatabaseService
+from pybirch.database_integration import create_sample_from_pybirch
 from pybirch.instruments.simulated import (
     FakeCurrentSource,
     FakeLockin,
@@ -82,7 +83,8 @@ with DatabaseService(DATABASE) as setup_db:
     project = setup_db.get_or_create_project("Example")
     stored_sample = setup_db.get_sample_by_id("EXAMPLE-001")
     if stored_sample is None:
-        stored_sample = setup_db.create_sample_from_pybirch(
+        stored_sample = create_sample_from_pybirch(
+            setup_db,
             Sample("EXAMPLE-001", material="Graphene on SiO2", additional_tags=["example"]),
             project_id=project.id,
         )

@@ -1,8 +1,10 @@
 """The seed plan's Appendix B "Quick Start Code Example", run as written.
 
 Only the import paths are adapted to the package layout (``pybirch.database`` instead of
-``database.services``). The seed expects the sample ``SAMPLE-001`` to exist; the set-up
-block below creates it when it is missing. Run it from any directory::
+``database.services``), and the stored sample becomes a PyBirch one through
+``to_pybirch_sample(sample)`` (storage knows rows only). The seed expects the sample
+``SAMPLE-001`` to exist; the set-up block below creates it when it is missing. Run it
+from any directory::
 
     python examples/quickstart.py
 
@@ -15,14 +17,16 @@ settings have no scan tree, so the scan completes at once with no point recorded
 
 # --- set-up (not in the seed): the sample the seed looks up, created if missing ---------
 from pybirch.database import DatabaseService
+from pybirch.database_integration import create_sample_from_pybirch, to_pybirch_sample
 from pybirch.queue import Sample
 
 with DatabaseService("sqlite:///pybirch.db") as setup_db:
     if setup_db.get_sample_by_id("SAMPLE-001") is None:
-        setup_db.create_sample_from_pybirch(
-            Sample("SAMPLE-001", material="Graphene on SiO2", additional_tags=["quickstart"])
+        create_sample_from_pybirch(
+            setup_db,
+            Sample("SAMPLE-001", material="Graphene on SiO2", additional_tags=["quickstart"]),
         )
-# --- end of set-up; the seed's code, unchanged but for the import paths -----------------
+# --- end of set-up; the seed's code, unchanged but for the import paths and the sample ---
 
 # Example: Running a scan with database integration
 
@@ -36,7 +40,7 @@ db = DatabaseService("sqlite:///pybirch.db")
 
 # Get or create sample
 sample = db.get_sample_by_id("SAMPLE-001")
-pybirch_sample = sample.to_pybirch_sample()
+pybirch_sample = to_pybirch_sample(sample)
 
 # Create scan settings
 settings = ScanSettings(

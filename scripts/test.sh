@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs PyBirch (first run only), lints, and runs the whole test suite.
+# Installs PyBirch (first run only), lints code and layers, and runs the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check .
+# The contracts of pyproject.toml, over this checkout's source (not another one's install).
+PYTHONPATH=src .venv/bin/lint-imports
 exec .venv/bin/python -m pytest "$@"

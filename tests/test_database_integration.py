@@ -39,6 +39,7 @@ from pybirch.database_integration import (
     EquipmentManager,
     QueueManager,
     ScanManager,
+    create_sample_from_pybirch,
 )
 from pybirch.instruments.simulated import FakeLockin, FakeStage
 from pybirch.queue import Queue, QueueStateError
@@ -267,7 +268,7 @@ class Lab:
 def lab(db: DatabaseService) -> Lab:
     """A stored project and sample for queues to work in."""
     project = db.create_project("Graphene")
-    return Lab(project, db.create_sample_from_pybirch(pybirch_sample(), project_id=project.id))
+    return Lab(project, create_sample_from_pybirch(db, pybirch_sample(), project_id=project.id))
 
 
 @pytest.fixture
@@ -319,7 +320,7 @@ def test_parallel_queue_runs_two_scans_at_once_and_stores_everything(db, lab, ma
 
 
 def test_queue_links_each_scan_to_its_own_sample_or_the_queue_sample(db, lab, make_queue):
-    other = db.create_sample_from_pybirch(pybirch_sample("S-002"))
+    other = create_sample_from_pybirch(db, pybirch_sample("S-002"))
     queue = make_queue("samples")
     settings = [iv_settings(points=3, scan_name=f"IV {n}")[0] for n in range(3)]
     handles = [
@@ -549,7 +550,7 @@ def test_data_manager_stores_batches_from_many_threads_exactly_once(db):
 
 
 def test_scan_manager_follows_a_record_through_its_life(db):
-    sample = db.create_sample_from_pybirch(pybirch_sample())
+    sample = create_sample_from_pybirch(db, pybirch_sample())
     settings, _ = iv_settings(points=9)
     settings.additional_tags.append("calibration")
     settings.user_fields["cryostat"] = "A"
@@ -589,7 +590,7 @@ def test_scan_manager_records_failed_and_aborted_scans(db):
 
 def test_scan_manager_links_a_pybirch_scan_to_its_stored_sample_and_project(db):
     project = db.create_project("Graphene")
-    stored = db.create_sample_from_pybirch(pybirch_sample("S-7"))
+    stored = create_sample_from_pybirch(db, pybirch_sample("S-7"))
     scan = line_scan(points=7, sample=pybirch_sample("S-7"))
 
     record = ScanManager(db).create_scan_from_pybirch(scan)

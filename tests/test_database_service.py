@@ -11,6 +11,15 @@ import pytest
 from database_builders import count_rows, line_scan, pybirch_sample, rgb_image
 from pybirch.database import DatabaseError, DatabaseService, DuplicateError, NotFoundError
 from pybirch.database.models import Instrument, LabMembership, Queue, Role, Sample, Scan
+from pybirch.database.services.queues import QueueRunningError
+from pybirch.database_integration.serializers import (
+    create_queue_from_pybirch,
+    create_sample_from_pybirch,
+    create_scan_from_pybirch,
+    sample_columns,
+    to_pybirch_sample,
+    update_sample_from_pybirch,
+)
 from pybirch.instruments.simulated import FakeLockin, FakeSpectrometer, FakeStage
 from pybirch.queue import Queue as PyBirchQueue
 
@@ -264,7 +273,7 @@ def test_sample_round_trips_with_its_image(db: DatabaseService, image: np.ndarra
     original = pybirch_sample("S-042", "WSe2", image=image)
     lab = db.create_lab("Lab")
 
-    stored = db.create_sample_from_pybirch(original, lab_id=lab.id, description="on SiO2")
+    stored = create_sample_from_pybirch(db, original, lab_id=lab.id, description="on SiO2")
 
     found = db.get_sample_by_id("S-042", lab.id)
     assert found is not None
@@ -275,20 +284,20 @@ def test_sample_round_trips_with_its_image(db: DatabaseService, image: np.ndarra
         ["flake", "exfoliated"],
         "on SiO2",
     )
-    back = found.to_pybirch_sample()
+    back = to_pybirch_sample(found)
     assert back == original  # ID, material, tags and every pixel
     if image is not None:
         assert back.image.dtype == np.uint8
         assert back.image.shape == image.shape
-        np.testing.assert_array_equal(db.get_sample(stored.id).to_pybirch_sample().image, image)
+        np.testing.assert_array_equal(to_pybirch_sample(db.get_sample(stored.id)).image, image)
     else:
         assert back.image is None
 
 
-def test_sample_model_converts_without_a_database() -> None:
+def test_sample_columns_convert_without_a_database() -> None:
     original = pybirch_sample(image=rgb_image(seed=7))
 
-    row = Sample.from_pybirch_sample(original, lab_id=3, description="x")
+    row = Sample(**sample_columns(original), lab_id=3, description="x")
 
     assert (row.sample_id, row.material, row.lab_id, row.description) == (
         "S-001",
@@ -297,7 +306,7 @@ def test_sample_model_converts_without_a_database() -> None:
         "x",
     )
     assert row.image_png.startswith(b"\x89PNG\r\n\x1a\n")
-    assert row.to_pybirch_sample() == original
+    assert to_pybirch_sample(row) == original
 
 
 def test_get_sample_by_id_respects_the_lab(db: DatabaseService) -> None:
@@ -315,12 +324,12 @@ def test_get_sample_by_id_respects_the_lab(db: DatabaseService) -> None:
 
 
 def test_update_sample_from_pybirch_replaces_the_image(db: DatabaseService) -> None:
-    stored = db.create_sample_from_pybirch(pybirch_sample(image=rgb_image(seed=1)))
+    stored = create_sample_from_pybirch(db, pybirch_sample(image=rgb_image(seed=1)))
     changed = pybirch_sample(material="hBN", image=rgb_image(8, 8, seed=2))
 
-    db.update_sample_from_pybirch(stored.id, changed)
+    update_sample_from_pybirch(db, stored.id, changed)
 
-    assert db.get_sample(stored.id).to_pybirch_sample() == changed
+    assert to_pybirch_sample(db.get_sample(stored.id)) == changed
 
 
 def test_search_samples_filters_and_pages(db: DatabaseService) -> None:
@@ -350,7 +359,7 @@ def test_create_scan_from_a_pybirch_scan(db: DatabaseService) -> None:
     lab = db.create_lab("Lab")
     project = db.create_project("Graphene", lab_id=lab.id)
     sample = pybirch_sample("S-9", image=rgb_image())
-    stored_sample = db.create_sample_from_pybirch(sample, lab_id=lab.id)
+    stored_sample = create_sample_from_pybirch(db, sample, lab_id=lab.id)
     scan = line_scan(
         "Raman line",
         "Graphene",
@@ -362,7 +371,7 @@ def test_create_scan_from_a_pybirch_scan(db: DatabaseService) -> None:
         user_fields={"laser_nm": 532},
     )
 
-    record = db.create_scan_from_pybirch(scan, lab_id=lab.id, operator="ada")
+    record = create_scan_from_pybirch(db, scan, lab_id=lab.id, operator="ada")
 
     stored = db.get_scan(record.id)
     assert (stored.scan_name, stored.project_name, stored.scan_type, stored.job_type) == (
@@ -391,13 +400,13 @@ def test_create_scan_from_a_pybirch_scan(db: DatabaseService) -> None:
 
 
 def test_scan_of_an_unknown_sample_or_project_has_none(db: DatabaseService) -> None:
-    record = db.create_scan_from_pybirch(line_scan(sample=pybirch_sample("not stored")))
+    record = create_scan_from_pybirch(db, line_scan(sample=pybirch_sample("not stored")))
     assert (record.sample_id, record.project_id) == (None, None)
     assert db.get_scan(record.id).project_name == "Graphene"
 
 
 def test_update_scan_status_fills_start_and_end_times(db: DatabaseService) -> None:
-    record = db.create_scan_from_pybirch(line_scan())
+    record = create_scan_from_pybirch(db, line_scan())
 
     running = db.update_scan_status(record.id, "running")
     assert running.status == "running"
@@ -554,11 +563,11 @@ def test_scan_logs(db: DatabaseService) -> None:
 
 
 def test_create_queue_from_pybirch_reuses_the_record_of_its_qid(db: DatabaseService) -> None:
-    first = db.create_queue_from_pybirch(PyBirchQueue("night run", 3, "parallel"))
+    first = create_queue_from_pybirch(db, PyBirchQueue("night run", 3, "parallel"))
     assert (first.queue_id, first.name, first.status) == ("night run", "night run", "idle")
     assert (first.execution_mode, first.max_parallel_scans) == ("parallel", 3)
 
-    again = db.create_queue_from_pybirch(PyBirchQueue("night run"), operator="ada")
+    again = create_queue_from_pybirch(db, PyBirchQueue("night run"), operator="ada")
 
     assert again.id == first.id
     stored = db.get_queue("night run")
@@ -568,8 +577,26 @@ def test_create_queue_from_pybirch_reuses_the_record_of_its_qid(db: DatabaseServ
         "ada",
     )
     assert count_rows(db, Queue) == 1
-    assert db.create_queue_from_pybirch(PyBirchQueue("day run")).id != first.id
+    assert create_queue_from_pybirch(db, PyBirchQueue("day run")).id != first.id
     assert db.search_queues().total == 2
+
+
+def test_create_or_reuse_queue_takes_plain_columns(db: DatabaseService) -> None:
+    first = db.create_or_reuse_queue("Q-1", execution_mode="parallel", operator="ada")
+    assert (first.queue_id, first.name, first.status, first.execution_mode) == (
+        "Q-1",
+        "Q-1",
+        "idle",
+        "parallel",
+    )
+    db.update_queue_status(first.id, "running")
+    with pytest.raises(QueueRunningError, match=r"'Q-1'.*running"):
+        db.create_or_reuse_queue("Q-1")
+
+    db.update_queue_status(first.id, "completed")
+    again = db.create_or_reuse_queue("Q-1", operator="grace")
+
+    assert (again.id, again.operator) == (first.id, "grace")
 
 
 def test_get_queue_by_id_or_qid(db: DatabaseService) -> None:
@@ -585,11 +612,11 @@ def test_get_queue_by_id_or_qid(db: DatabaseService) -> None:
 
 
 def test_get_queue_with_scans(db: DatabaseService) -> None:
-    queue = db.create_queue_from_pybirch(PyBirchQueue("Q"))
+    queue = create_queue_from_pybirch(db, PyBirchQueue("Q"))
     names = ["first", "second", "third"]
     for name in names:
-        db.create_scan_from_pybirch(line_scan(name), queue_id=queue.id)
-    db.create_scan_from_pybirch(line_scan("not queued"))
+        create_scan_from_pybirch(db, line_scan(name), queue_id=queue.id)
+    create_scan_from_pybirch(db, line_scan("not queued"))
 
     loaded = db.get_queue_with_scans("Q")
 
@@ -629,7 +656,7 @@ def test_queue_logs(db: DatabaseService) -> None:
 
 
 def test_mark_interrupted_marks_the_queue_and_its_live_scans(db: DatabaseService) -> None:
-    queue = db.create_queue_from_pybirch(PyBirchQueue("crashed"))
+    queue = create_queue_from_pybirch(db, PyBirchQueue("crashed"))
     db.update_queue_status(queue.id, "running")
     by_status = {}
     for status in ("running", "paused", "queued", "completed"):

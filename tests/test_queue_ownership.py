@@ -16,7 +16,7 @@ from database_builders import Hold, map_settings, wait_until
 from pybirch.database import DatabaseService
 from pybirch.database.errors import DatabaseError, DuplicateError, NotFoundError
 from pybirch.database.services.queues import QueueRunningError
-from pybirch.database_integration import DatabaseQueue
+from pybirch.database_integration import DatabaseQueue, create_queue_from_pybirch
 from pybirch.demo.web_lab import LIVE_QUEUE, live_demo_queue, seed_demo_lab
 from pybirch.queue import QueueStateError
 from pybirch.scan import Scan
@@ -117,8 +117,8 @@ def test_from_database_finds_a_qid_only_in_its_lab(db, labs, running):
 def test_the_service_never_reuses_a_live_record_nor_moves_one(db, labs, running):
     lab_a, lab_b = labs
     with pytest.raises(QueueRunningError, match=r"'main'.*running"):
-        db.create_queue_from_pybirch(running.queue, lab_id=lab_a, operator="mallory")
-    other = db.create_queue_from_pybirch(running.queue, lab_id=lab_b)
+        create_queue_from_pybirch(db, running.queue, lab_id=lab_a, operator="mallory")
+    other = create_queue_from_pybirch(db, running.queue, lab_id=lab_b)
     assert other.id != running.queue.db_queue_id
     with pytest.raises(DuplicateError):
         db.create_queue("main", lab_id=lab_a)

@@ -10,6 +10,7 @@ from PIL import Image
 
 from database_builders import png_claiming
 from pybirch.database.models import Role
+from pybirch.sample_images import decode_png
 from web_support import client_for, csrf_token
 
 
@@ -68,7 +69,7 @@ def test_a_member_creates_and_edits_a_sample_with_a_picture(db, lab):
     assert np.array_equal(
         np.asarray(Image.open(io.BytesIO(picture.data))), np.asarray(Image.open(io.BytesIO(png())))
     )
-    assert np.array_equal(stored.to_pybirch_sample().image[0, :, 0], np.arange(8) * 30)
+    assert np.array_equal(decode_png(stored.image_png, "G-042")[0, :, 0], np.arange(8) * 30)
 
     page = client.get(f"/samples/{stored.id}").get_data(as_text=True)
     assert "graphene on hBN" in page

@@ -8,8 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from pybirch.database import DatabaseService
-from pybirch.database_integration import DatabaseQueue
 from pybirch.database.models import Lab, Role
+from pybirch.database_integration import DatabaseQueue
 from pybirch.web import create_app
 from pybirch.web.auth.passwords import hash_password
 from pybirch.web.config import WebConfig

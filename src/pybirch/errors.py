@@ -18,7 +18,8 @@ Each layer defines its own exceptions under :class:`PyBirchError`::
     ├── QueueError                      (pybirch.queue.errors)
     │   ├── ScanNotFoundError
     │   └── QueueStateError
-    └── SampleError                     (pybirch.queue.errors)
+    └── SampleError                     (pybirch.sample_images, re-exported by pybirch.queue)
+        └── SampleImageError
 
 Catch :class:`PyBirchError` to handle anything PyBirch raises on purpose.
 """

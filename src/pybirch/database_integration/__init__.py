@@ -1,7 +1,8 @@
 """Bridges from the engine (scans, queues, instruments) to the database.
 
-``DatabaseQueue`` and ``DatabaseExtension`` record scans as they run; the managers turn
-PyBirch objects into records and back; ``DataManager`` stores batches through the spool.
+``DatabaseQueue`` and ``DatabaseExtension`` record scans as they run; the managers and the
+serializers (``create_sample_from_pybirch``, ``to_pybirch_sample``...) turn PyBirch objects
+into records and back; ``DataManager`` stores batches through the spool.
 """
 
 from pybirch.database_integration.extensions import DatabaseExtension, DatabaseQueue
@@ -11,6 +12,14 @@ from pybirch.database_integration.managers import (
     QueueManager,
     ScanManager,
 )
+from pybirch.database_integration.serializers import (
+    create_queue_from_pybirch,
+    create_sample_from_pybirch,
+    create_scan_from_pybirch,
+    create_scan_from_settings,
+    to_pybirch_sample,
+    update_sample_from_pybirch,
+)
 
 __all__ = [
     "DataManager",
@@ -19,4 +28,10 @@ __all__ = [
     "EquipmentManager",
     "QueueManager",
     "ScanManager",
+    "create_queue_from_pybirch",
+    "create_sample_from_pybirch",
+    "create_scan_from_pybirch",
+    "create_scan_from_settings",
+    "to_pybirch_sample",
+    "update_sample_from_pybirch",
 ]

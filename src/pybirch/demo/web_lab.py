@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from pybirch.database import DatabaseService
-from pybirch.database_integration import DatabaseQueue, EquipmentManager
+from pybirch.database_integration import (
+    DatabaseQueue,
+    EquipmentManager,
+    create_sample_from_pybirch,
+)
 from pybirch.demo.lab import iv_sweep, lockin_map
 from pybirch.instruments.base import Instrument
 from pybirch.instruments.simulated import (
@@ -41,7 +45,7 @@ def seed_demo_lab(db: DatabaseService, lab_id: int) -> None:
     )
     sample = demo_sample()
     if db.get_sample_by_id(DEMO_SAMPLE, lab_id) is None:
-        db.create_sample_from_pybirch(sample, lab_id=lab_id, project_id=project.id)
+        create_sample_from_pybirch(db, sample, lab_id=lab_id, project_id=project.id)
     device = SimulatedSample()
     settings = [iv_sweep(device, points=201, delay=0.0), lockin_map(device, side=41, delay=0.0)]
     queue = DatabaseQueue("demo-history", db, project.id, operator="demo", lab_id=lab_id)

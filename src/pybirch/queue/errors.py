@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pybirch.errors import PyBirchError
+from pybirch.sample_images import SampleError
+
+__all__ = ["QueueError", "QueueStateError", "SampleError", "ScanNotFoundError"]
 
 
 class QueueError(PyBirchError):
@@ -20,7 +23,3 @@ class ScanNotFoundError(QueueError, LookupError):
 
 class QueueStateError(QueueError):
     """A request that the current state of the queue or of the scan does not allow."""
-
-
-class SampleError(PyBirchError, ValueError):
-    """A sample is invalid, or its image cannot be read, written or decoded."""

@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from pybirch.queue.errors import SampleError
+from pybirch.sample_images import (
+    MAX_IMAGE_PIXELS,
+    check_image,
+    decode_png,
+    encode_png,
+    read_picture,
+)
 
-__all__ = ["Sample", "SampleError"]
+# The picture codec lives in pybirch.sample_images; its names stay importable from here.
+__all__ = ["MAX_IMAGE_PIXELS", "Sample", "SampleError", "decode_png", "encode_png"]
 
-#: Pillow modes kept as they are, and the array shape each gives.
-_NATIVE_MODES = {"L": 2, "RGB": 3, "RGBA": 4}
 #: Formats that cannot hold an alpha channel.
 _NO_ALPHA_FORMATS = {".jpg", ".jpeg", ".jfif", ".bmp"}
-#: Most pixels (width x height) a picture may have: 25 MP, a camera's photo. Checked on the
-#: file's header, before decoding: a small file can claim enough pixels to fill memory.
-MAX_IMAGE_PIXELS = 25_000_000
 
 
 class Sample:
@@ -79,13 +81,13 @@ class Sample:
                 f"not {self.additional_tags!r}"
             )
         if self.image is not None:
-            _check_image(self.image, self.ID)
+            check_image(self.image, self.ID)
 
     def save_image(self, path: str | PathLike[str]) -> None:
         """Write the image to ``path``; the format follows the extension (png, jpg, tiff...)."""
         if self.image is None:
             raise SampleError(f"sample {self.ID} has no image to save")
-        _check_image(self.image, self.ID)
+        check_image(self.image, self.ID)
         target = Path(path)
         if target.suffix.lower() in _NO_ALPHA_FORMATS and _channels(self.image) == 4:
             raise SampleError(
@@ -103,7 +105,7 @@ class Sample:
     ) -> np.ndarray:
         """Read an image file into ``image`` (as grey, RGB or RGBA uint8) and return it."""
         source = Path(path)
-        self.image = _read_picture(source, f"the image {source} of sample {self.ID}", max_pixels)
+        self.image = read_picture(source, f"the image {source} of sample {self.ID}", max_pixels)
         return self.image
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,22 +133,6 @@ class Sample:
         )
 
 
-def _check_image(image: object, sample_id: str) -> None:
-    """Raise :class:`SampleError` unless ``image`` is an HxW, HxWx3 or HxWx4 uint8 array."""
-    if not isinstance(image, np.ndarray):
-        raise SampleError(
-            f"sample {sample_id}: image must be a numpy array, not {type(image).__name__}"
-        )
-    if image.dtype != np.uint8:
-        raise SampleError(f"sample {sample_id}: image must have dtype uint8, not {image.dtype}")
-    shape_ok = image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))
-    if not shape_ok or 0 in image.shape[:2]:
-        raise SampleError(
-            f"sample {sample_id}: image must be HxW, HxWx3 or HxWx4 and not empty, "
-            f"not shape {image.shape}"
-        )
-
-
 def _channels(image: np.ndarray) -> int:
     return 1 if image.ndim == 2 else image.shape[2]
 
@@ -155,54 +141,6 @@ def _same_image(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     if a is None or b is None:
         return a is b
     return a.dtype == b.dtype and a.shape == b.shape and bool(np.array_equal(a, b))
-
-
-def _to_array(picture: Image.Image, source: str) -> np.ndarray:
-    """Convert a Pillow image to the grey/RGB/RGBA uint8 array a sample keeps."""
-    mode = picture.mode
-    if mode in _NATIVE_MODES:
-        return np.array(picture, dtype=np.uint8)
-    if mode == "1":
-        return np.array(picture.convert("L"), dtype=np.uint8)
-    if mode in ("LA", "PA") or (mode == "P" and "transparency" in picture.info):
-        return np.array(picture.convert("RGBA"), dtype=np.uint8)
-    if mode in ("P", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
-        return np.array(picture.convert("RGB"), dtype=np.uint8)
-    # 16-bit and float images would need a scaling choice that only the user can make.
-    raise SampleError(f"{source}: image mode {mode} is not 8-bit; convert it to 8-bit first")
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    """An image array as PNG bytes."""
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def decode_png(raw: bytes, sample_id: str, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
-    """PNG (or any image file's) bytes as an image array; SampleError if unreadable or if
-    it has more than ``max_pixels`` pixels."""
-    return _read_picture(io.BytesIO(raw), f"the image of sample {sample_id}", max_pixels)
-
-
-def _read_picture(source: Path | io.BytesIO, what: str, max_pixels: int) -> np.ndarray:
-    """Decode a picture whose header claims at most ``max_pixels`` pixels."""
-    try:
-        with Image.open(source) as picture:  # reads the header only
-            width, height = picture.size
-            if width * height > max_pixels:
-                raise SampleError(
-                    f"{what} has {width} x {height} pixels; at most {max_pixels:,} are accepted"
-                )
-            picture.load()
-            return _to_array(picture, what)
-    except Image.DecompressionBombError as exc:  # Pillow's own limit, met in Image.open
-        raise SampleError(
-            f"{what} has too many pixels ({exc}); at most {max_pixels:,} are accepted"
-        ) from exc
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        # ValueError: Pillow refuses a text chunk that decompresses beyond its limit.
-        raise SampleError(f"cannot read {what}: {exc}") from exc
 
 
 def _encode_png(image: np.ndarray) -> str:

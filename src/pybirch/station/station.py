@@ -21,7 +21,7 @@ from pybirch.database.errors import NotFoundError
 from pybirch.database.models import Queue as QueueRecord
 from pybirch.database.services.paging import MAX_PER_PAGE
 from pybirch.database.services.queues import QueueRunningError
-from pybirch.database_integration import DatabaseQueue, EquipmentManager
+from pybirch.database_integration import DatabaseQueue, EquipmentManager, to_pybirch_sample
 from pybirch.definitions import get_computer_info
 from pybirch.errors import PyBirchError
 from pybirch.instruments.base import Instrument
@@ -341,7 +341,7 @@ class Station:
             record = None
         if record is None or record.lab_id != lab_id:
             raise DesignError({"sample_id": "no such sample"})
-        return record.to_pybirch_sample()
+        return to_pybirch_sample(record)
 
     def _queue_for(self, lab_id: int, choice: QueueChoice, operator: str | None) -> DatabaseQueue:
         if choice.id is not None:

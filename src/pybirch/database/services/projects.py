@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
@@ -11,9 +11,6 @@ from pybirch.database.errors import NotFoundError
 from pybirch.database.models import Project, Sample
 from pybirch.database.services.core import ServiceCore
 from pybirch.database.services.paging import Page
-
-if TYPE_CHECKING:
-    from pybirch.queue.samples import Sample as PyBirchSample
 
 
 class ProjectsMixin(ServiceCore):
@@ -67,14 +64,6 @@ class ProjectsMixin(ServiceCore):
         """A new sample labelled ``sample_id``."""
         return self._create(Sample, sample_id=sample_id, **fields)
 
-    def create_sample_from_pybirch(self, pybirch_sample: PyBirchSample, **fields: Any) -> Sample:
-        """Store a :class:`pybirch.queue.samples.Sample` (with its image)."""
-        with self.session() as session:
-            sample = Sample.from_pybirch_sample(pybirch_sample, **fields)
-            session.add(sample)
-            session.flush()
-            return sample
-
     def get_sample(self, sample_pk: int) -> Sample:
         """The sample with this database id (image loaded)."""
         with self.session() as session:
@@ -98,13 +87,6 @@ class ProjectsMixin(ServiceCore):
     def update_sample(self, sample_pk: int, **fields: Any) -> Sample:
         """Change a sample's fields."""
         return self._update(Sample, sample_pk, **fields)
-
-    def update_sample_from_pybirch(self, sample_pk: int, pybirch_sample: PyBirchSample) -> Sample:
-        """Copy a PyBirch sample's ID, material, tags and image into a stored sample."""
-        with self.session() as session:
-            sample = self._get(session, Sample, sample_pk)
-            sample.update_from_pybirch_sample(pybirch_sample)
-            return sample
 
     def delete_sample(self, sample_pk: int) -> None:
         """Delete a sample; its scans stay, without a sample."""

@@ -53,24 +53,22 @@ class QueuesMixin(ServiceCore):
             session.flush()
             return queue
 
-    def create_queue_from_pybirch(
-        self, pybirch_queue: Any, *, lab_id: int | None = None, **fields: Any
+    def create_or_reuse_queue(
+        self, queue_id: str, *, lab_id: int | None = None, **fields: Any
     ) -> Queue:
-        """The record of a PyBirch ``Queue`` (its QID, mode, parallelism) in lab ``lab_id``.
+        """The record of the QID ``queue_id`` in lab ``lab_id``: new (``idle``), or reused.
 
-        A QID names one queue of a lab: a new PyBirch queue with a QID stored in its lab
+        A QID names one queue of a lab: a queue run again under a QID stored in its lab
         takes over that record, unless the record is live (:class:`QueueRunningError`); the
         caller marks a run it knows is dead before. A record never changes lab.
         """
-        fields.setdefault("execution_mode", str(pybirch_queue.mode.value))
-        fields.setdefault("max_parallel_scans", int(pybirch_queue.max_parallel_scans))
         _check_fields(Queue, fields)
         with self.session() as session:
-            queue = _by_qid(session, pybirch_queue.QID, lab_id, lock=True)
+            queue = _by_qid(session, queue_id, lab_id, lock=True)
             if queue is None:
                 fields.setdefault("computer_name", socket.gethostname())
-                fields.setdefault("name", pybirch_queue.QID)
-                queue = Queue(queue_id=pybirch_queue.QID, lab_id=lab_id, status="idle", **fields)
+                fields.setdefault("name", queue_id)
+                queue = Queue(queue_id=queue_id, lab_id=lab_id, status="idle", **fields)
                 session.add(queue)
             elif queue.status in LIVE_QUEUE_STATUSES:
                 raise QueueRunningError(

@@ -1,4 +1,4 @@
-"""Scans: created from PyBirch scans or settings, their status, logs and search."""
+"""Scans: records, their status, logs and search."""
 
 from __future__ import annotations
 
@@ -28,24 +28,6 @@ HEAVY_SCAN_COLUMNS = (
     Scan.traceback,
     Scan.extra_data,
 )
-
-
-def settings_fields(settings: Any) -> dict[str, Any]:
-    """Scan columns from a :class:`pybirch.scan.settings.ScanSettings` (duck-typed)."""
-    # Irregular positions stay arrays: stored as bytes, never as one JSON number each.
-    described = settings.to_dict(arrays=True)
-    return {
-        "project_name": described["project_name"],
-        "scan_name": described["scan_name"],
-        "scan_type": described.get("scan_type", ""),
-        "job_type": described.get("job_type", ""),
-        "scan_tree_data": described["scan_tree"],
-        "extra_data": {
-            "extensions": described.get("extensions", []),
-            "user_fields": described.get("user_fields", {}),
-            "additional_tags": described.get("additional_tags", []),
-        },
-    }
 
 
 def scan_loading(with_settings: bool, *, raise_on_access: bool = True) -> list[LoaderOption]:
@@ -84,23 +66,6 @@ class ScansMixin(ServiceCore):
             session.add(scan)
             session.flush()
             return scan
-
-    def create_scan_from_settings(self, settings: Any, **fields: Any) -> Scan:
-        """A scan record for :class:`ScanSettings` ``settings``; ``fields`` override."""
-        described = settings_fields(settings)
-        described.update(fields)
-        return self.create_scan(**described)
-
-    def create_scan_from_pybirch(
-        self, pybirch_scan: Any, queue_id: int | None = None, **fields: Any
-    ) -> Scan:
-        """A scan record for a PyBirch ``Scan``: settings, tree, sample and point count."""
-        fields.setdefault("total_points", int(getattr(pybirch_scan, "total_points", 0)))
-        sample = getattr(pybirch_scan, "sample", None)
-        if fields.get("sample_id") is None and sample is not None:
-            stored = self.get_sample_by_id(sample.ID, fields.get("lab_id"))  # type: ignore[attr-defined]
-            fields["sample_id"] = stored.id if stored is not None else None
-        return self.create_scan_from_settings(pybirch_scan.settings, queue_id=queue_id, **fields)
 
     def get_scan(self, scan_id: int | str, *, with_settings: bool = True) -> Scan:
         """The scan with this database id (int) or public ``scan_id`` (str).

@@ -20,6 +20,11 @@ from pybirch.database_integration.managers.queue_manager import (
     QueueManager,
 )
 from pybirch.database_integration.managers.scan_manager import ScanManager
+from pybirch.database_integration.serializers import (
+    create_sample_from_pybirch,
+    create_scan_from_pybirch,
+    to_pybirch_sample,
+)
 from pybirch.queue.errors import QueueStateError
 from pybirch.queue.handle import ScanHandle
 from pybirch.queue.log import LogEntry
@@ -152,7 +157,7 @@ class DatabaseQueue(Queue):
             settings = self.scan_manager.rebuild_settings(record)
             sample = None
             if record.sample_id is not None:
-                sample = self.db.get_sample(record.sample_id).to_pybirch_sample()
+                sample = to_pybirch_sample(self.db.get_sample(record.sample_id))
             try:
                 handle = self.enqueue(Scan(settings, sample))
             except ScanDefinitionError as exc:
@@ -182,7 +187,8 @@ class DatabaseQueue(Queue):
     # -- recording -----------------------------------------------------------------------
 
     def _prepare_scan(self, scan: Scan, handle: ScanHandle) -> None:
-        record = self.db.create_scan_from_pybirch(
+        record = create_scan_from_pybirch(
+            self.db,
             scan,
             queue_id=self.db_queue_id,
             scan_id=handle.scan_id,
@@ -208,7 +214,8 @@ class DatabaseQueue(Queue):
             return self.sample_id
         stored = self.db.get_sample_by_id(sample.ID, self.lab_id)
         if stored is None:
-            stored = self.db.create_sample_from_pybirch(
+            stored = create_sample_from_pybirch(
+                self.db,
                 sample,
                 lab_id=self.lab_id,
                 project_id=self.project_id,

@@ -8,6 +8,7 @@ from pybirch.database import DatabaseService
 from pybirch.database.models import Queue as QueueRecord
 from pybirch.database.models import QueueLog
 from pybirch.database.models import Scan as ScanRecord
+from pybirch.database_integration.serializers import create_queue_from_pybirch
 from pybirch.queue.log import LogEntry
 from pybirch.queue.queue import Queue
 
@@ -23,7 +24,7 @@ class QueueManager:
 
     def create_queue(self, queue: Queue, **fields: Any) -> QueueRecord:
         """The record of a PyBirch queue (reused if its QID is stored in its lab, ``lab_id``)."""
-        return self.db.create_queue_from_pybirch(queue, **fields)
+        return create_queue_from_pybirch(self.db, queue, **fields)
 
     def get_queue(self, queue_id: int | str, *, lab_id: int | None = None) -> QueueRecord:
         """The record by database id, or by QID within lab ``lab_id``."""

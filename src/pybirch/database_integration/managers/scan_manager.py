@@ -6,6 +6,10 @@ from typing import Any
 
 from pybirch.database import DatabaseService
 from pybirch.database.models import Scan as ScanRecord
+from pybirch.database_integration.serializers import (
+    create_scan_from_pybirch,
+    create_scan_from_settings,
+)
 from pybirch.scan.scan import Scan
 from pybirch.scan.settings import ScanSettings
 
@@ -30,14 +34,14 @@ class ScanManager:
         """
         settings.scan_tree.validate()
         fields.setdefault("total_points", settings.scan_tree.total_points())
-        return self.db.create_scan_from_settings(
-            settings, sample_id=sample_id, queue_id=queue_id, **fields
+        return create_scan_from_settings(
+            self.db, settings, sample_id=sample_id, queue_id=queue_id, **fields
         )
 
     def create_scan_from_pybirch(self, scan: Scan, **fields: Any) -> ScanRecord:
         """A record for a PyBirch scan (settings, tree, sample, point count), once it is valid."""
         scan.settings.scan_tree.validate()
-        return self.db.create_scan_from_pybirch(scan, **fields)
+        return create_scan_from_pybirch(self.db, scan, **fields)
 
     def get_scan(self, scan_id: int | str) -> ScanRecord:
         """The record by database id or public id."""

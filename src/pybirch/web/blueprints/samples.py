@@ -23,8 +23,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from pybirch.database.errors import DuplicateError, NotFoundError
 from pybirch.database.models import Role
 from pybirch.database.models import Sample as SampleRecord
-from pybirch.queue.errors import SampleError
-from pybirch.queue.samples import MAX_IMAGE_PIXELS, decode_png, encode_png
+from pybirch.sample_images import MAX_IMAGE_PIXELS, SampleImageError, decode_png, encode_png
 from pybirch.web.auth.access import chosen_lab, require_lab_role
 from pybirch.web.listing import page_number, search_text
 from pybirch.web.services import database
@@ -72,7 +71,7 @@ class SampleForm(FlaskForm):
         max_pixels = current_app.config.get("MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS)
         try:
             self.picture_png = encode_png(decode_png(raw, self.sample_id.data or "", max_pixels))
-        except SampleError as exc:
+        except SampleImageError as exc:
             raise ValidationError(str(exc)) from exc
 
 
