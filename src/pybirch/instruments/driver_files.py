@@ -182,6 +182,13 @@ def load_driver_files(directory: str | os.PathLike[str] | None = None) -> Driver
     return report
 
 
+def unload_driver_files(directory: str | os.PathLike[str] | None = None) -> list[str]:
+    """Withdraw every module loaded from ``directory`` and its classes; return their names."""
+    folder = Path(directory) if directory is not None else default_drivers_dir()
+    with _load_lock:
+        return _forget_missing(folder.expanduser().resolve(), present=set())
+
+
 def module_name_for(path: Path) -> str:
     """The module name a driver file is imported under: unique, and stable across runs."""
     resolved = path.expanduser().resolve()
@@ -191,12 +198,12 @@ def module_name_for(path: Path) -> str:
 
 
 def _forget_missing(folder: Path, present: set[Path]) -> list[str]:
-    """Withdraw the modules of files of ``folder`` that are gone; return their names."""
+    """Withdraw the modules of files of ``folder`` not in ``present``; return their names."""
     removed = []
     for path in [p for p in _imported if p.parent == folder and p not in present]:
         module = _imported.pop(path).result.module
         _withdraw(module)
-        log.info("driver file %s is gone: withdrew %s", path, module)
+        log.info("driver file %s withdrawn: %s", path, module)
         removed.append(module)
     return removed
 
