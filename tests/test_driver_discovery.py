@@ -261,6 +261,22 @@ def test_a_changed_file_replaces_its_classes_and_a_deleted_file_withdraws_them(
         resolve_instrument_class(new_path)
 
 
+def test_a_file_rewritten_at_once_with_the_same_size_runs_its_new_code(
+    drivers_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as on a lab computer
+    path = _write(drivers_dir, "thermometer.py", GOOD_DRIVER)
+    [old] = load_driver_files(drivers_dir).classes
+
+    # same size, same second: a bytecode cache keyed on size and mtime would run the old code
+    path.write_text(GOOD_DRIVER.replace("4.2", "4.3"))
+    [new] = load_driver_files(drivers_dir).classes
+
+    assert new == old
+    np.testing.assert_array_equal(resolve_instrument_class(new)().perform_measurement(), [[4.3]])
+    assert not (drivers_dir / "__pycache__").exists()  # the lab's folder stays as they left it
+
+
 def test_a_missing_folder_holds_no_drivers_and_a_file_is_not_a_folder(tmp_path: Path) -> None:
     report = load_driver_files(tmp_path / "absent")
     assert (report.loaded, report.failures) == ((), ())

@@ -229,17 +229,23 @@ def _load_file(path: Path) -> DriverFile | DriverFileFailure:
     _imported.pop(path, None)
     _withdraw(module_name)
 
+    # Compile the bytes just hashed rather than let an import loader read the file again: what
+    # runs is what the digest describes, and no bytecode cache (stale when a file is rewritten
+    # within the same second at the same size) can stand in for it.
+    try:
+        code = compile(source, str(path), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return _failed(path, exc.lineno, f"{type(exc).__name__}: {exc.msg}", exc)
+    except ValueError as exc:  # Python 3.11: null bytes in the source
+        return _failed(path, None, f"{type(exc).__name__}: {exc}", exc)
     spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
+    if spec is None:
         return _failed(path, None, "ImportError: Python cannot import this file", None)
     module = importlib.util.module_from_spec(spec)
     # registered before running, like any import: dataclasses and typing look the module up
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        _withdraw(module_name)
-        return _failed(path, exc.lineno, f"{type(exc).__name__}: {exc.msg}", exc)
+        exec(code, module.__dict__)
     # A driver file is arbitrary code: whatever it raises (SystemExit from a stray exit()
     # included) is its failure to report, and must not stop the files after it.
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - logged and reported by _failed
