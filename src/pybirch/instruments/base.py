@@ -17,6 +17,7 @@ rebuilt without importing arbitrary code (see :mod:`pybirch.instruments.registry
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -24,7 +25,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from pybirch.instruments.errors import InstrumentConnectionError, MovementLimitError
+from pybirch.instruments.errors import (
+    IdentificationPatternError,
+    InstrumentConnectionError,
+    MovementLimitError,
+)
 from pybirch.instruments.registry import register_instrument_class
 from pybirch.instruments.settings import SettingsMixin
 
@@ -34,6 +39,11 @@ class Instrument(SettingsMixin, ABC):
 
     #: "measurement" or "movement"; set by the two contracts below.
     kind: ClassVar[str] = ""
+
+    #: Regular expression searched in the instrument's ``*IDN?`` answer; None for a driver
+    #: that cannot tell its instrument by that answer. Discovery proposes this driver for a
+    #: resource whose answer matches (see :func:`pybirch.instruments.identification.match_driver`).
+    identification: ClassVar[str | None] = None
 
     def __init__(self, name: str, adapter: str = "") -> None:
         #: Human name; also names the measurement's data in a scan.
@@ -48,6 +58,17 @@ class Instrument(SettingsMixin, ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # a bad pattern fails where the class is written, not later in every discovery scan;
+        # getattr, because a mixin that is no Instrument may carry the pattern
+        pattern = getattr(cls, "identification", None)
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError) as exc:
+                raise IdentificationPatternError(
+                    f"{cls.__qualname__}.identification = {pattern!r} is not a regular "
+                    f"expression: {exc}"
+                ) from exc
         register_instrument_class(cls)
 
     def __repr__(self) -> str:

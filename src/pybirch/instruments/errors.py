@@ -42,3 +42,11 @@ class MovementLimitError(InstrumentError, ValueError):
 
 class MeasurementShapeError(InstrumentError, ValueError):
     """A measurement returned data that does not match its declared columns."""
+
+
+class IdentificationPatternError(InstrumentError, ValueError):
+    """A driver class declares an ``identification`` that is not a valid regular expression."""
+
+
+class DriverFilesError(InstrumentError):
+    """A folder of driver files could not be read (a bad file is reported, not raised)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import threading
 from typing import TYPE_CHECKING, Any
 
 from pybirch.instruments.errors import InstrumentError
@@ -18,26 +19,52 @@ if TYPE_CHECKING:
     from pybirch.instruments.base import Instrument
 
 _classes: dict[str, type[Instrument]] = {}
+# Driver files are loaded (and their classes registered or withdrawn) while other threads may
+# list the registry; the lock keeps each of those steps whole.
+_classes_lock = threading.Lock()
 
 
 class UnknownInstrumentClassError(InstrumentError, LookupError):
     """A serialized instrument names a class that is not registered."""
 
 
+def instrument_class_path(cls: type) -> str:
+    """The ``module:QualName`` import path a class is registered and serialized under."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 def register_instrument_class(cls: type[Instrument]) -> None:
     """Make ``cls`` resolvable by its ``module:QualName`` path."""
-    _classes[f"{cls.__module__}:{cls.__qualname__}"] = cls
+    with _classes_lock:
+        _classes[instrument_class_path(cls)] = cls
+
+
+def registered_instrument_classes() -> list[type[Instrument]]:
+    """Every registered instrument class, abstract ones included, by import path."""
+    with _classes_lock:
+        return [_classes[path] for path in sorted(_classes)]
+
+
+def unregister_module(module: str) -> list[str]:
+    """Withdraw every class registered from ``module``; return their import paths."""
+    with _classes_lock:
+        paths = [path for path in _classes if path.partition(":")[0] == module]
+        for path in paths:
+            del _classes[path]
+    return paths
 
 
 def resolve_instrument_class(path: str) -> type[Instrument]:
     """The instrument class registered under ``module:QualName``."""
-    if path in _classes:
-        return _classes[path]
+    cls = _classes.get(path)
+    if cls is not None:
+        return cls
     module = path.partition(":")[0]
     if module == "pybirch" or module.startswith("pybirch."):
         importlib.import_module(module)
-        if path in _classes:
-            return _classes[path]
+        cls = _classes.get(path)
+        if cls is not None:
+            return cls
     raise UnknownInstrumentClassError(
         f"instrument class {path!r} is not registered; import the module that defines it "
         f"before loading the scan"

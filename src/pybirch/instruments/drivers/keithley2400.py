@@ -8,7 +8,7 @@ runs two instruments with the same adapter at once. Commands are checked against
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -27,6 +27,10 @@ _ERROR_QUEUE_DEPTH = 10
 
 class Keithley2400Mixin(ScpiMixin):
     """What both 2400 drivers do: check the identity, read the error queue."""
+
+    #: A 2400 answers ``KEITHLEY INSTRUMENTS INC.,MODEL 2400,<serial>,<firmware>``; the
+    #: comma ends the model field, so a 2400-LV or a 2401 is not taken for a 2400.
+    identification: ClassVar[str | None] = r"^KEITHLEY INSTRUMENTS INC\.,MODEL 2400,"
 
     #: ``*IDN?`` answer of the connected instrument.
     identity: str = ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -49,6 +49,9 @@ class SR830(ScpiMixin, VisaBaseMeasurementInstrument):
     reference alone, as with an external one). They are sent when the instrument is
     initialized and at once whenever they change while it is connected.
     """
+
+    #: An SR830 answers ``Stanford_Research_Systems,SR830,s/n<serial>,ver<firmware>``.
+    identification: ClassVar[str | None] = r"^Stanford_Research_Systems,SR830,"
 
     def __init__(
         self, name: str = "SR830", adapter: str = DEFAULT_ADAPTER, backend: str | None = None

@@ -12,17 +12,21 @@ from pybirch.instruments.simulated.temperature_controller import FakeTemperature
 from pybirch.instruments.simulated.visa_sim import (
     FAULTY_SR830_RESOURCE,
     KEITHLEY2400_RESOURCE,
+    SILENT_INSTRUMENT_RESOURCE,
     SIM_BACKEND,
     SIM_DEFINITIONS,
     SR830_RESOURCE,
+    UNKNOWN_INSTRUMENT_RESOURCE,
 )
 
 __all__ = [
     "FAULTY_SR830_RESOURCE",
     "KEITHLEY2400_RESOURCE",
+    "SILENT_INSTRUMENT_RESOURCE",
     "SIM_BACKEND",
     "SIM_DEFINITIONS",
     "SR830_RESOURCE",
+    "UNKNOWN_INSTRUMENT_RESOURCE",
     "FakeCurrentSource",
     "FakeLockin",
     "FakeMultimeter",

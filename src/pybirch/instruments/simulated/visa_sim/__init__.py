@@ -14,11 +14,17 @@ KEITHLEY2400_RESOURCE = "GPIB0::24::INSTR"
 SR830_RESOURCE = "GPIB0::8::INSTR"
 #: Simulated SR830 that identifies correctly but answers garbage or nothing.
 FAULTY_SR830_RESOURCE = "GPIB0::9::INSTR"
+#: Simulated oscilloscope that answers ``*IDN?`` but has no PyBirch driver.
+UNKNOWN_INSTRUMENT_RESOURCE = "USB0::0x1AB1::0x04CE::DS1ZA000000001::0::INSTR"
+#: Simulated instrument that never answers (every read times out).
+SILENT_INSTRUMENT_RESOURCE = "GPIB0::15::INSTR"
 
 __all__ = [
     "FAULTY_SR830_RESOURCE",
     "KEITHLEY2400_RESOURCE",
+    "SILENT_INSTRUMENT_RESOURCE",
     "SIM_BACKEND",
     "SIM_DEFINITIONS",
     "SR830_RESOURCE",
+    "UNKNOWN_INSTRUMENT_RESOURCE",
 ]
