@@ -167,6 +167,10 @@ def _disposable_computer(world: World, _principal: Principal) -> dict[str, str]:
     return {"computer_id": str(computer.id)}
 
 
+def _computer_details(world: World, _principal: Principal) -> dict[str, str]:
+    return {"nickname": f"Spare {next(world.serial)}", "location": "Store room"}
+
+
 def _demote_an_owner(world: World, _principal: Principal) -> dict[str, str]:
     _, username = world.new_member(Role.OWNER)
     return {"username": username, "role": Role.MEMBER.value}
@@ -232,6 +236,7 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "computers.create": (Access(Least.ADMIN),),
     "computers.reset_token": (Access(Least.ADMIN, values=_disposable_computer),),
     "computers.remove": (Access(Least.ADMIN, values=_disposable_computer),),
+    "computers.edit": (Access(Least.ADMIN, values=_disposable_computer, form=_computer_details),),
     "admin.add_member": (
         Access(Least.ADMIN, case="a member"),
         Access(Least.OWNER, case="makes an owner", form=_make_an_owner),

@@ -22,6 +22,7 @@ from pybirch.database.migrate import (
     alembic_config,
     check_schema,
     current_revision,
+    downgrade,
     head_revision,
     upgrade,
 )
@@ -424,3 +425,136 @@ def test_0004_moves_each_scan_tree_beside_its_row_with_positions_as_bytes(
 
 def count_rows_of(connection, table: str) -> int:
     return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def _insert_at_0004(connection, now: datetime) -> None:
+    """A computer with the random id of before 0005, its bound instrument, history and data."""
+    values = {"now": now}
+    connection.execute(
+        text(
+            "INSERT INTO labs (name, extra_data, created_at, updated_at) "
+            "VALUES ('Lab', '{}', :now, :now)"
+        ),
+        values,
+    )
+    lab = connection.execute(text("SELECT id FROM labs")).scalar_one()
+    connection.execute(
+        text(
+            "INSERT INTO computers (lab_id, computer_name, computer_id, extra_data, created_at, "
+            "updated_at) VALUES (:lab, 'Raman PC', 'a1b2c3', '{}', :now, :now)"
+        ),
+        {**values, "lab": lab},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO instruments (lab_id, name, instrument_type, pybirch_class, status, "
+            "last_settings, specifications, extra_data, created_at, updated_at) VALUES "
+            "(:lab, 'Lock-in', 'measurement', '', 'connected', '{}', '{}', '{}', :now, :now)"
+        ),
+        {**values, "lab": lab},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO computer_bindings (instrument_id, computer_id, adapter, is_primary, "
+            "created_at, updated_at) VALUES (1, 1, 'GPIB0::8::INSTR', :yes, :now, :now)"
+        ),
+        {**values, "yes": True},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO instrument_status (instrument_id, status, updated_at) "
+            "VALUES (1, 'connected', :now)"
+        ),
+        values,
+    )
+    connection.execute(
+        text(
+            "INSERT INTO scans (scan_id, project_name, scan_name, scan_type, job_type, status, "
+            "instrument_settings, driver_versions, total_points, points_done, progress, "
+            "extra_data, created_at, updated_at) VALUES ('s1', '', 'old', '', '', "
+            "'completed', '{}', '{}', 1, 1, 1.0, '{}', :now, :now)"
+        ),
+        values,
+    )
+    connection.execute(
+        text(
+            "INSERT INTO measurement_objects (scan_id, instrument_id, name, columns, extra_data, "
+            "created_at) VALUES (1, 1, 'm', '[]', '{}', :now)"
+        ),
+        values,
+    )
+
+
+def _counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {
+            table: count_rows_of(connection, table)
+            for table in ("computers", "instruments", "computer_bindings", "instrument_status")
+        } | {
+            "data of the lock-in": connection.execute(
+                text("SELECT count(*) FROM measurement_objects WHERE instrument_id = 1")
+            ).scalar_one()
+        }
+
+
+def test_0005_keeps_bindings_history_and_data_and_lets_two_computers_share_a_name(
+    engine: Engine, database_url: str
+) -> None:
+    upgrade(engine, "0004")
+    with engine.begin() as connection:
+        _insert_at_0004(connection, datetime.now(UTC))
+    before = _counts(engine)
+
+    upgrade(engine)  # SQLite rebuilds computers and instruments: nothing may cascade away
+
+    assert (
+        _counts(engine)
+        == before
+        == {
+            "computers": 1,
+            "instruments": 1,
+            "computer_bindings": 1,
+            "instrument_status": 1,
+            "data of the lock-in": 1,
+        }
+    )
+    with DatabaseService(database_url) as service:
+        computer = service.get_computer(1)
+        assert computer.computer_id is None  # the random id named no machine
+        (binding,) = service.get_computer_bindings(computer_id=computer.id)
+        assert (binding["adapter"], binding["options"]) == ("GPIB0::8::INSTR", {})
+        other = service.register_computer(
+            {"computer_name": "cryo", "computer_id": "m2"}, computer.lab_id
+        )
+        second = service.register_instrument_on_computer(
+            {"name": "Lock-in"}, computer.lab_id, other.id
+        )
+        assert second.id != 1
+
+    downgrade(engine, "0004")
+
+    with engine.connect() as connection:
+        names = connection.execute(text("SELECT name FROM instruments ORDER BY id")).scalars()
+        assert list(names) == ["Lock-in", f"Lock-in ({second.id})"]
+        ids = connection.execute(text("SELECT computer_id FROM computers")).scalars().all()
+        assert all(ids)
+        assert len(set(ids)) == 2
+    assert _counts(engine)["computer_bindings"] == 2
+    assert _counts(engine)["instrument_status"] == 1
+
+
+def test_0005_on_sqlite_refuses_to_rebuild_with_foreign_keys_on(tmp_path: Path) -> None:
+    engine = create_database_engine(f"sqlite:///{tmp_path}/fk.db")
+    try:
+        upgrade(engine, "0004")
+        with engine.begin() as connection:
+            _insert_at_0004(connection, datetime.now(UTC))
+        config = alembic_config(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            with pytest.raises(SchemaError, match="foreign keys"):
+                command.upgrade(config, "head")  # not through migrate.upgrade: foreign keys on
+        assert _counts(engine)["instrument_status"] == 1
+        assert current_revision(engine) == "0004"
+    finally:
+        engine.dispose()

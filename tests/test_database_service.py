@@ -20,6 +20,7 @@ from pybirch.database_integration.serializers import (
     to_pybirch_sample,
     update_sample_from_pybirch,
 )
+from pybirch.database_integration.managers.equipment_manager import describe_instrument
 from pybirch.instruments.simulated import FakeLockin, FakeSpectrometer, FakeStage
 from pybirch.queue import Queue as PyBirchQueue
 
@@ -703,13 +704,15 @@ def test_register_instrument_twice_refreshes_one_row(db: DatabaseService) -> Non
     lab = db.create_lab("Lab")
     stage = FakeStage("X stage", axis="x", speed=2.0)
 
-    first = db.register_instrument(stage, lab_id=lab.id, manufacturer="Sim Inc.")
+    first = db.register_instrument(
+        describe_instrument(stage), lab_id=lab.id, manufacturer="Sim Inc."
+    )
     assert (first.name, first.instrument_type, first.lab_id) == ("X stage", "movement", lab.id)
     assert first.pybirch_class == "pybirch.instruments.simulated.stage.FakeStage"
     assert first.last_settings["speed"] == 2.0
 
     stage.settings = {"speed": 7.5}
-    again = db.register_instrument(stage, lab_id=lab.id)
+    again = db.register_instrument(describe_instrument(stage), lab_id=lab.id)
 
     assert again.id == first.id
     assert count_rows(db, Instrument) == 1
@@ -717,15 +720,15 @@ def test_register_instrument_twice_refreshes_one_row(db: DatabaseService) -> Non
     assert stored.last_settings["speed"] == 7.5
     assert stored.manufacturer == "Sim Inc."  # fields not given are kept
 
-    elsewhere = db.register_instrument(stage)  # no lab: another record
+    elsewhere = db.register_instrument(describe_instrument(stage))  # no lab: another record
     assert elsewhere.id != first.id
     assert elsewhere.lab_id is None
-    assert db.register_instrument(stage).id == elsewhere.id
+    assert db.register_instrument(describe_instrument(stage)).id == elsewhere.id
     assert count_rows(db, Instrument) == 2
 
 
 def test_update_instrument_status_writes_history_and_last_settings(db: DatabaseService) -> None:
-    lockin = db.register_instrument(FakeLockin("Lock-in"))
+    lockin = db.register_instrument(describe_instrument(FakeLockin("Lock-in")))
     assert lockin.instrument_type == "measurement"
     settings = {"sensitivity": 0.01, "time_constant": 0.3, "phase": 12.0}
 
@@ -754,7 +757,7 @@ def test_get_instruments_by_type(db: DatabaseService) -> None:
         FakeStage("X stage"),
         FakeSpectrometer("Spectrometer"),
     ):
-        db.register_instrument(instrument)
+        db.register_instrument(describe_instrument(instrument))
 
     movements = db.get_instruments_by_type("movement")
     measurements = db.get_instruments_by_type("measurement")

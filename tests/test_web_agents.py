@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from pybirch.database.models import Role
+from pybirch.database_integration.managers.equipment_manager import describe_instrument
 from pybirch.realtime.agent_protocol import AGENT_NAMESPACE
 from pybirch.web.agents import ReorderBuffer
 from pybirch.web.sockets import socketio
@@ -141,20 +142,43 @@ def test_a_gone_agents_instruments_are_offline_in_the_database_and_live(db, lab,
     from pybirch.demo.web_lab import demo_instruments
 
     stage = next(i for i in demo_instruments() if i.name == "Stage X")
-    record = db.register_instrument(stage, lab_id=lab.id)
+    computer, token = db.create_computer(lab.id, "Raman PC")
+    record = db.register_instrument_on_computer(describe_instrument(stage), lab.id, computer.id)
     db.update_instrument_status(record.id, "connected")
-    _, token = db.create_computer(lab.id, "Raman PC")
     agent = agent_client(app, token)
     register(agent)
     watcher = browser(app, db, lab)
     assert watcher.emit("join", {"room": "lab", "id": lab.id}, callback=True)["ok"]
     agent.disconnect(namespace=AGENT_NAMESPACE)
-    assert db.get_instrument_by_name("Stage X", lab.id).status == "offline"
+    assert db.get_instrument(record.id).status == "offline"
     statuses = [m["args"][0] for m in watcher.get_received() if m["name"] == "instrument_status"]
     assert {(s["instrument"], s["status"]) for s in statuses} == {
         ("Stage X", "offline"),
         ("Lock-in", "offline"),
     }
+
+
+def test_a_gone_agent_takes_only_its_own_lock_in_offline(db, lab, app):
+    lockin = {"name": "Lock-in", "instrument_type": "measurement"}
+    raman, raman_token = db.create_computer(lab.id, "Raman PC")
+    cryo, cryo_token = db.create_computer(lab.id, "Cryo PC")
+    ours = db.register_instrument_on_computer(lockin, lab.id, raman.id)
+    theirs = db.register_instrument_on_computer(lockin, lab.id, cryo.id)
+    servers = db.register_instrument(lockin, lab.id)  # the server's own, on no agent
+    assert len({ours.id, theirs.id, servers.id}) == 3
+    for record in (ours, theirs, servers):
+        db.update_instrument_status(record.id, "connected")
+    raman_agent, cryo_agent = agent_client(app, raman_token), agent_client(app, cryo_token)
+    register(raman_agent)
+    register(cryo_agent)
+
+    raman_agent.disconnect(namespace=AGENT_NAMESPACE)
+
+    assert db.get_instrument(ours.id).status == "offline"
+    assert db.get_instrument(theirs.id).status == "connected"
+    assert db.get_instrument(servers.id).status == "connected"
+    assert [h.status for h in db.get_instrument_status_history(theirs.id)] == ["connected"]
+    assert cryo_agent.is_connected(AGENT_NAMESPACE)
 
 
 def test_a_new_token_disconnects_the_agent_and_the_old_token_is_refused(db, lab, app):

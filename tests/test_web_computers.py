@@ -26,7 +26,7 @@ def test_a_computer_token_is_stored_only_as_its_hash(db, lab):
     computer, token = db.create_computer(lab.id, "  cryostat-pc  ")
     assert token.startswith("pbc_")
     assert computer.computer_name == "cryostat-pc"
-    assert re.fullmatch(r"[0-9a-f]{32}", computer.computer_id)
+    assert computer.computer_id is None  # the machine id comes with the agent's first report
     with db.engine.connect() as connection:
         row = connection.execute(
             text("SELECT * FROM computers WHERE id = :id"), {"id": computer.id}
@@ -169,3 +169,99 @@ def test_the_list_shows_online_and_offline_computers(db, lab):
 def test_the_navigation_links_to_computers(db, lab):
     client = client_for(db, lab, "viv", Role.VIEWER)
     assert 'href="/computers/"' in client.get("/").get_data(as_text=True)
+
+
+# -- identity, nickname and location ------------------------------------------------------
+
+REPORT = {
+    "computer_name": "raman-host",
+    "computer_id": "machine-1",
+    "username": "researcher",
+    "os": "Windows",
+    "platform": "Windows-11-10.0.22631",
+}
+
+
+def computer_row(page: str, name: str) -> str:
+    """The table row whose first cell starts with ``name``."""
+    rows = dict(re.findall(r"<tr>\s*<td>([^<]+)(.*?)</tr>", page, re.S))
+    return rows[name]
+
+
+def test_the_list_shows_what_a_computer_reported_and_what_the_lab_calls_it(db, lab):
+    computer, _ = db.create_computer(lab.id, "cryostat-pc")
+    db.record_computer_presence(computer.id, online=True, info=REPORT)
+    db.update_computer(computer.id, nickname="Cryostat", location="Room 2.14")
+    client = client_for(db, lab, "viv", Role.VIEWER)
+    row = computer_row(client.get(f"/computers/?lab={lab.id}").get_data(as_text=True), "Cryostat")
+    for shown in ("cryostat-pc", "raman-host", "Windows", "researcher", "Room 2.14", "online"):
+        assert shown in row
+    assert "machine-1" not in row  # the machine id is the database's, not the page's
+
+
+def test_an_admin_sets_nickname_and_location(db, lab):
+    computer, _ = db.create_computer(lab.id, "cryostat-pc")
+    admin = client_for(db, lab, "ada", Role.ADMIN)
+    listing = admin.get(f"/computers/?lab={lab.id}").get_data(as_text=True)
+    assert f'action="/computers/{computer.id}/edit"' in listing
+
+    page = post_form(
+        admin, f"/computers/{computer.id}/edit", nickname=" Cryostat ", location="Room 2.14"
+    ).get_data(as_text=True)
+
+    assert "Cryostat saved." in page
+    assert "Room 2.14" in computer_row(page, "Cryostat")
+    stored = db.get_computer(computer.id)
+    assert (stored.nickname, stored.location) == ("Cryostat", "Room 2.14")
+
+    cleared = post_form(admin, f"/computers/{computer.id}/edit", nickname="", location="")
+    assert "cryostat-pc saved." in cleared.get_data(as_text=True)
+    stored = db.get_computer(computer.id)
+    assert (stored.nickname, stored.location) == (None, None)
+
+
+def test_a_field_left_out_is_kept(db, lab):
+    computer, _ = db.create_computer(lab.id, "cryostat-pc")
+    db.update_computer(computer.id, nickname="Cryostat", location="Room 2.14")
+    admin = client_for(db, lab, "ada", Role.ADMIN)
+    post_form(admin, f"/computers/{computer.id}/edit", location="Room 3")
+    stored = db.get_computer(computer.id)
+    assert (stored.nickname, stored.location) == ("Cryostat", "Room 3")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"nickname": "n" * 101}, "Nickname: Field cannot be longer than 100 characters"),
+        ({"location": "l" * 256}, "Location: Field cannot be longer than 255 characters"),
+        ({"nickname": "other-pc"}, "another computer of the lab is called"),
+    ],
+)
+def test_bad_details_are_refused_with_a_message(db, lab, fields, message):
+    computer, _ = db.create_computer(lab.id, "cryostat-pc")
+    db.create_computer(lab.id, "other-pc")
+    admin = client_for(db, lab, "ada", Role.ADMIN)
+    page = post_form(admin, f"/computers/{computer.id}/edit", **fields).get_data(as_text=True)
+    assert message in page
+    stored = db.get_computer(computer.id)
+    assert (stored.nickname, stored.location) == (None, None)
+
+
+@pytest.mark.parametrize("role", [Role.MEMBER, Role.VIEWER])
+def test_members_see_the_details_but_cannot_edit_them(db, lab, role):
+    computer, _ = db.create_computer(lab.id, "cryostat-pc")
+    db.update_computer(computer.id, location="Room 2.14")
+    client = client_for(db, lab, "mo", role)
+    page = client.get(f"/computers/?lab={lab.id}").get_data(as_text=True)
+    assert "Room 2.14" in page
+    assert "/edit" not in page
+    response = post_form(client, f"/computers/{computer.id}/edit", nickname="Mine")
+    assert response.status_code == 403
+    assert db.get_computer(computer.id).nickname is None
+
+
+def test_another_labs_admin_cannot_edit(db, lab):
+    computer, _ = db.create_computer(lab.id, "secret-pc")
+    stranger = client_for(db, db.create_lab("Other Lab"), "sam", Role.OWNER)
+    assert post_form(stranger, f"/computers/{computer.id}/edit", nickname="x").status_code == 404
+    assert db.get_computer(computer.id).nickname is None

@@ -36,3 +36,16 @@ class DataIntegrityError(DatabaseError):
 
 class StorageError(DatabaseError):
     """A stored chunk or spool record cannot be decoded."""
+
+
+class ComputerConflictError(DuplicateError):
+    """A computer reported a machine id that another computer record of its lab holds."""
+
+    def __init__(self, message: str, other_id: int) -> None:
+        super().__init__(message)
+        #: The record that already holds the machine id.
+        self.other_id = other_id
+
+
+class AmbiguousComputerError(DatabaseError, LookupError):
+    """Several computers answer to a name; name the one meant by its id."""

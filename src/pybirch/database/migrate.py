@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from pybirch.database.errors import SchemaError
 
@@ -45,13 +46,53 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the database to ``revision`` (the newest by default)."""
     before = current_revision(engine)
-    config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    _migrate(engine, lambda config: command.upgrade(config, revision))
     after = current_revision(engine)
     if before != after:
         log.info("database %s migrated from %s to %s", _safe(engine), before, after)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrate the database back to ``revision`` (``base``: no tables)."""
+    before = current_revision(engine)
+    _migrate(engine, lambda config: command.downgrade(config, revision))
+    log.info("database %s migrated from %s back to %s", _safe(engine), before, revision)
+
+
+def _migrate(engine: Engine, step: Callable[[Config], None]) -> None:
+    """Run ``step`` in one transaction; on SQLite with foreign keys off meanwhile.
+
+    SQLite alters a table by rebuilding it, and dropping the old table with foreign keys
+    on deletes (cascades) every row that references it. The pragma only takes effect
+    outside a transaction, so it is set before the migration's transaction begins, and
+    the references are checked before that transaction commits.
+    """
+    config = alembic_config(engine)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                step(config)
+                if sqlite:
+                    _check_references(connection)
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
+def _check_references(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        table, row, parent, _ = broken[0]
+        raise SchemaError(
+            f"the migration left {len(broken)} broken reference(s), e.g. row {row} of "
+            f"{table} to {parent}"
+        )
 
 
 def check_schema(engine: Engine) -> None:

@@ -1,14 +1,9 @@
-"""Placeholder replaced by the computers helper's package (get_computer_info)."""
+"""Instrument code and the computers that run it: computer identity, bindings, discovery.
 
-import getpass
-import platform
-import socket
+This package sits above :mod:`pybirch.database` and below the entry points: it imports
+nothing from :mod:`pybirch.web`, :mod:`pybirch.agent` or :mod:`pybirch.cli`.
+"""
 
+from pybirch.definitions.computer_info import get_computer_info
 
-def get_computer_info() -> dict:
-    """Temporary until merge."""
-    return {
-        "computer_name": socket.gethostname(),
-        "platform": platform.platform(),
-        "username": getpass.getuser(),
-    }
+__all__ = ["get_computer_info"]

@@ -13,6 +13,7 @@ answer meanwhile), so an agent's events can finish out of order: a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -268,11 +269,14 @@ def _disconnect(*_reason: Any) -> None:
 
 def _instruments_offline(session: AgentSession, names: list[str]) -> None:
     """Record and announce that a gone agent's instruments cannot be reached."""
-    db, bus = database(), current_app.extensions[BUS_KEY]
+    # Only the instruments bound to this computer: another computer's (or the server's)
+    # instrument of the same name is still there.
+    with contextlib.suppress(NotFoundError):  # removed by an admin meanwhile: nothing left
+        database().set_computer_instruments_status(
+            session.computer_id, "offline", lab_id=session.lab_id
+        )
+    bus = current_app.extensions[BUS_KEY]
     for name in names:
-        record = db.get_instrument_by_name(name, session.lab_id)
-        if record is not None:
-            db.update_instrument_status(record.id, "offline")
         bus.publish(InstrumentStatus(name, "offline", session.name, session.lab_id))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pybirch.database.models.base import Base, Created, Updated
@@ -85,17 +85,45 @@ class InstrumentDefinitionVersion(Base, Created):
 
 
 class Computer(Base, Updated):
-    """A lab computer that runs queues (an agent), known by a stable id."""
+    """A computer that runs instruments and queues: a lab's agent, or a server's own (no lab).
+
+    ``computer_id`` is the id the computer reports of itself (see
+    :func:`pybirch.definitions.get_computer_info`), stable across restarts; it is unique
+    within a lab (one machine may serve two labs, as two records) and among the lab-less
+    server computers. A computer an admin just added has none until its agent first reports.
+    """
 
     __tablename__ = "computers"
+    __table_args__ = (
+        UniqueConstraint("lab_id", "computer_id"),
+        # A unique constraint treats every NULL lab as distinct, so it cannot keep two
+        # server computers (lab NULL) from sharing a machine id; this partial index does.
+        Index(
+            "uq_computers_server_computer_id",
+            "computer_id",
+            unique=True,
+            sqlite_where=text("lab_id IS NULL"),
+            postgresql_where=text("lab_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lab_id: Mapped[int | None] = mapped_column(
         ForeignKey("labs.id", ondelete="CASCADE"), index=True, default=None
     )
+    #: The name it was added with, or its host name when it registered itself.
     computer_name: Mapped[str] = mapped_column(String(255))
-    #: MAC address or machine UUID.
-    computer_id: Mapped[str] = mapped_column(String(255), unique=True)
+    #: The stable id the computer reports (a keyed hash of its machine id), or None.
+    computer_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    #: Host name the computer last reported.
+    hostname: Mapped[str | None] = mapped_column(String(255), default=None)
+    #: What the lab calls it ("cryostat PC"), set by a lab admin; shown instead of the name.
+    nickname: Mapped[str | None] = mapped_column(String(100), default=None)
+    #: Where it stands ("room 2.14, bench 3"), set by a lab admin.
+    location: Mapped[str | None] = mapped_column(String(255), default=None)
+    #: Operating system (``platform.system()``: Linux, Windows, Darwin).
+    os: Mapped[str | None] = mapped_column(String(50), default=None)
+    #: The OS user the agent runs as.
     username: Mapped[str | None] = mapped_column(String(100), default=None)
     platform: Mapped[str | None] = mapped_column(String(255), default=None)
     #: Hash of the agent's token; the token itself is never stored.
@@ -106,6 +134,11 @@ class Computer(Base, Updated):
     bindings: Mapped[list[ComputerBinding]] = relationship(
         back_populates="computer", cascade="all, delete-orphan"
     )
+
+    @property
+    def display_name(self) -> str:
+        """The nickname if the lab gave one, else its name."""
+        return self.nickname or self.computer_name
 
 
 class ComputerBinding(Base, Updated):
@@ -126,6 +159,8 @@ class ComputerBinding(Base, Updated):
     is_primary: Mapped[bool] = mapped_column(default=True)
     last_connected: Mapped[datetime | None] = mapped_column(default=None)
     last_settings: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    #: Keyword arguments the driver is constructed with on this computer.
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     instrument: Mapped[Instrument] = relationship(back_populates="computer_bindings")
     computer: Mapped[Computer] = relationship(back_populates="bindings")

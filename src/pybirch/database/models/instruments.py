@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pybirch.database.models.base import Base, BigId, Updated, utcnow
@@ -17,14 +17,18 @@ INSTRUMENT_TYPES = ("measurement", "movement")
 
 
 class Instrument(Base, Updated):
-    """One physical instrument (a serial number on a bench), not a driver."""
+    """One physical instrument (a serial number on a bench), not a driver.
+
+    Names are not unique in a lab: two computers may each have a "Lock-in". An
+    instrument is told apart by the computer it is bound to (:class:`ComputerBinding`).
+    """
 
     __tablename__ = "instruments"
-    __table_args__ = (UniqueConstraint("lab_id", "name"),)
+    __table_args__ = (Index("ix_instruments_lab_id_name", "lab_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lab_id: Mapped[int | None] = mapped_column(
-        ForeignKey("labs.id", ondelete="CASCADE"), index=True, default=None
+        ForeignKey("labs.id", ondelete="CASCADE"), default=None
     )
     definition_id: Mapped[int | None] = mapped_column(
         ForeignKey("instrument_definitions.id", ondelete="SET NULL"), default=None

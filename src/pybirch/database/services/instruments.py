@@ -1,51 +1,52 @@
-"""Physical instruments: registration, status history, last-known settings."""
+"""Physical instruments: registration, status history, last-known settings.
+
+An instrument is described by a plain dict (name, instrument_type, pybirch_class,
+adapter, last_settings), as
+:func:`pybirch.database_integration.managers.equipment_manager.describe_instrument` makes
+it from a PyBirch instrument: this package never looks inside instrument objects. Names
+are unique per computer, not per lab: :meth:`register_instrument` keeps the lab's
+instruments bound to no computer, and the bindings mixin those of each computer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import Session
 
 from pybirch.database.errors import DatabaseError
-from pybirch.database.models import Instrument, InstrumentStatus, utcnow
+from pybirch.database.models import ComputerBinding, Instrument, InstrumentStatus, utcnow
 from pybirch.database.models.instruments import INSTRUMENT_TYPES
-from pybirch.database.services.core import ServiceCore
+from pybirch.database.services.core import ServiceCore, _check_fields
 from pybirch.database.services.paging import Page
 
-
-def describe_instrument(instrument: Any) -> dict[str, Any]:
-    """Instrument columns from a PyBirch instrument object (duck-typed)."""
-    kind = type(instrument)
-    adapter = getattr(instrument, "adapter", None)
-    settings = getattr(instrument, "settings", None)
-    return {
-        "name": instrument.name,
-        "instrument_type": "movement" if hasattr(instrument, "position_column") else "measurement",
-        "pybirch_class": f"{kind.__module__}.{kind.__qualname__}",
-        "adapter": None if adapter is None else str(adapter),
-        "last_settings": dict(settings) if isinstance(settings, dict) else {},
-    }
+#: The keys of an instrument's description; its name is required, the rest optional.
+DESCRIPTION_KEYS = ("name", "instrument_type", "pybirch_class", "adapter", "last_settings")
+#: Columns a description never sets: the row's identity, its lab and its bookkeeping.
+_NOT_DESCRIBED = frozenset(
+    {"id", "lab_id", "created_at", "created_by_id", "updated_at", "status_history"}
+)
 
 
 class InstrumentsMixin(ServiceCore):
     """Register instruments and follow their status."""
 
     def register_instrument(
-        self, instrument: Any, lab_id: int | None = None, **fields: Any
+        self, described: Mapping[str, Any], lab_id: int | None = None, **fields: Any
     ) -> Instrument:
-        """Record a PyBirch instrument, or refresh the record with the same name and lab."""
-        described = {**describe_instrument(instrument), **fields}
+        """Record a described instrument of the lab bound to no computer, or refresh it."""
+        values = {**checked_description(described), **fields}
         with self.session() as session:
             row = session.scalar(
-                select(Instrument).where(
-                    Instrument.name == described["name"], Instrument.lab_id == lab_id
-                )
+                _unbound(_by_name(values["name"], lab_id)).order_by(Instrument.id).limit(1)
             )
             if row is None:
-                row = Instrument(lab_id=lab_id, **described)
+                row = Instrument(lab_id=lab_id, **values)
                 session.add(row)
             else:
-                for name, value in described.items():
+                for name, value in values.items():
                     setattr(row, name, value)
             session.flush()
             return row
@@ -59,12 +60,19 @@ class InstrumentsMixin(ServiceCore):
         """The instrument with this id."""
         return self._fetch(Instrument, instrument_id)
 
-    def get_instrument_by_name(self, name: str, lab_id: int | None = None) -> Instrument | None:
-        """The instrument called ``name`` in ``lab_id``, or None."""
-        with self.session() as session:
-            return session.scalar(
-                select(Instrument).where(Instrument.name == name, Instrument.lab_id == lab_id)
+    def get_instrument_by_name(
+        self, name: str, lab_id: int | None = None, *, computer_id: int | None = None
+    ) -> Instrument | None:
+        """The instrument ``name`` of ``lab_id`` on that computer (None: on none), or None."""
+        statement = _by_name(name, lab_id)
+        if computer_id is None:
+            statement = _unbound(statement)
+        else:
+            statement = statement.join(ComputerBinding).where(
+                ComputerBinding.computer_id == computer_id
             )
+        with self.session() as session:
+            return session.scalar(statement.order_by(Instrument.id).limit(1))
 
     def update_instrument(self, instrument_id: int, **fields: Any) -> Instrument:
         """Change an instrument's fields."""
@@ -85,23 +93,15 @@ class InstrumentsMixin(ServiceCore):
         error_message: str | None = None,
     ) -> InstrumentStatus:
         """Record a status observation; ``connected`` also stamps ``last_connected``."""
-        now = utcnow()
         with self.session() as session:
             instrument = self._get(session, Instrument, equipment_id)
-            instrument.status = status
-            if status == "connected":
-                instrument.last_connected = now
-            if current_settings is not None:
-                instrument.last_settings = dict(current_settings)
-            observation = InstrumentStatus(
-                instrument_id=equipment_id,
-                status=status,
-                last_connected=instrument.last_connected,
+            observation = record_status(
+                session,
+                instrument,
+                status,
                 current_settings=current_settings,
                 error_message=error_message,
-                updated_at=now,
             )
-            session.add(observation)
             session.flush()
             return observation
 
@@ -153,6 +153,71 @@ class InstrumentsMixin(ServiceCore):
             page=page,
             per_page=per_page,
         )
+
+
+def checked_description(described: Mapping[str, Any]) -> dict[str, Any]:
+    """The instrument columns a description dict gives (TypeError, DatabaseError if unusable).
+
+    Beside the keys of :data:`DESCRIPTION_KEYS` it may give other columns (manufacturer,
+    serial_number...), but never the row's identity or its lab.
+    """
+    if not isinstance(described, Mapping):
+        raise TypeError(
+            f"describe the instrument as a dict, not {type(described).__name__}: see "
+            "pybirch.database_integration.managers.equipment_manager.describe_instrument"
+        )
+    values = dict(described)
+    name = values.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise DatabaseError("an instrument description needs a name")
+    fixed = sorted(_NOT_DESCRIBED & values.keys())
+    if fixed:
+        raise DatabaseError(f"an instrument description cannot set {fixed}")
+    _check_fields(Instrument, values)
+    if "instrument_type" in values:
+        _check_type(values["instrument_type"])
+    if values.get("last_settings") is None:
+        values.pop("last_settings", None)  # the column holds {} when nothing is known
+    else:
+        values["last_settings"] = dict(values["last_settings"])
+    return values
+
+
+def record_status(
+    session: Session,
+    instrument: Instrument,
+    status: str,
+    *,
+    current_settings: dict[str, Any] | None = None,
+    error_message: str | None = None,
+) -> InstrumentStatus:
+    """Set an instrument's status and add the observation to its history."""
+    now = utcnow()
+    instrument.status = status
+    if status == "connected":
+        instrument.last_connected = now
+    if current_settings is not None:
+        instrument.last_settings = dict(current_settings)
+    observation = InstrumentStatus(
+        instrument_id=instrument.id,
+        status=status,
+        last_connected=instrument.last_connected,
+        current_settings=current_settings,
+        error_message=error_message,
+        updated_at=now,
+    )
+    session.add(observation)
+    return observation
+
+
+def _by_name(name: str, lab_id: int | None) -> Select[tuple[Instrument]]:
+    lab = Instrument.lab_id.is_(None) if lab_id is None else Instrument.lab_id == lab_id
+    return select(Instrument).where(Instrument.name == name, lab)
+
+
+def _unbound(statement: Select[tuple[Instrument]]) -> Select[tuple[Instrument]]:
+    """Only the instruments bound to no computer."""
+    return statement.where(~exists().where(ComputerBinding.instrument_id == Instrument.id))
 
 
 def _check_type(instrument_type: str) -> None:

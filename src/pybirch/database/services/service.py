@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pybirch.database.services.accounts import AccountsMixin
+from pybirch.database.services.bindings import BindingsMixin
 from pybirch.database.services.computers import ComputerServices
 from pybirch.database.services.data import DataMixin
 from pybirch.database.services.identity import IdentityMixin
@@ -19,6 +20,7 @@ class DatabaseService(
     QueuesMixin,
     InstrumentsMixin,
     ComputerServices,
+    BindingsMixin,
     DataMixin,
     IdentityMixin,
 ):

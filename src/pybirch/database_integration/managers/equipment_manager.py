@@ -14,16 +14,47 @@ from pybirch.instruments.base import Instrument
 log = logging.getLogger(__name__)
 
 
-class EquipmentManager:
-    """Bridges PyBirch instruments and the lab's instrument records."""
+def describe_instrument(instrument: Any) -> dict[str, Any]:
+    """Instrument columns from a PyBirch instrument object (duck-typed)."""
+    kind = type(instrument)
+    adapter = getattr(instrument, "adapter", None)
+    settings = getattr(instrument, "settings", None)
+    return {
+        "name": instrument.name,
+        "instrument_type": "movement" if hasattr(instrument, "position_column") else "measurement",
+        "pybirch_class": f"{kind.__module__}.{kind.__qualname__}",
+        "adapter": None if adapter is None else str(adapter),
+        "last_settings": dict(settings) if isinstance(settings, dict) else {},
+    }
 
-    def __init__(self, db: DatabaseService, lab_id: int | None = None) -> None:
+
+class EquipmentManager:
+    """Bridges PyBirch instruments and the lab's instrument records.
+
+    With ``computer_id`` (the computer these instruments are attached to) every
+    instrument is registered on that computer, so two computers may each have one of
+    the same name; without, as the lab's instrument bound to no computer.
+    """
+
+    def __init__(
+        self, db: DatabaseService, lab_id: int | None = None, computer_id: int | None = None
+    ) -> None:
         self.db = db
         self.lab_id = lab_id
+        self.computer_id = computer_id
 
     def register(self, instrument: Instrument, **fields: Any) -> InstrumentRecord:
         """Record an instrument (or refresh its record) with its class, adapter and settings."""
-        return self.db.register_instrument(instrument, self.lab_id, **fields)
+        described = {**describe_instrument(instrument), **fields}
+        if self.computer_id is not None:
+            return self.db.register_instrument_on_computer(described, self.lab_id, self.computer_id)
+        return self.db.register_instrument(described, self.lab_id)
+
+    def register_on_computer(self, instrument: Instrument, computer_id: int) -> InstrumentRecord:
+        """Record an instrument attached to that computer (the lab's one of that name there)."""
+        return self.db.register_instrument_on_computer(
+            describe_instrument(instrument), self.lab_id, computer_id
+        )
 
     def register_all(self, instruments: Iterable[Instrument]) -> list[InstrumentRecord]:
         """Register several instruments."""
@@ -57,7 +88,7 @@ class EquipmentManager:
 
     def last_settings(self, name: str) -> dict[str, Any]:
         """The settings an instrument last ran with ({} if unknown)."""
-        record = self.db.get_instrument_by_name(name, self.lab_id)
+        record = self.db.get_instrument_by_name(name, self.lab_id, computer_id=self.computer_id)
         return {} if record is None else dict(record.last_settings or {})
 
     def apply_last_settings(self, instrument: Instrument) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Lab computers: admins register them and hand their agents a token, shown once."""
+"""Lab computers: admins register them, hand their agents a token (shown once), and name them."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 from pybirch.database.errors import DuplicateError, NotFoundError
 from pybirch.database.models import Computer, Role
-from pybirch.database.services.computers import MAX_COMPUTER_NAME
+from pybirch.database.services.computers import MAX_COMPUTER_NAME, MAX_LOCATION, MAX_NICKNAME
 from pybirch.web.agents import disconnect_agent
 from pybirch.web.auth.access import chosen_lab, require_lab_role
 from pybirch.web.services import database
@@ -22,6 +22,13 @@ class ComputerForm(FlaskForm):
     """The name of a new lab computer."""
 
     name = StringField("Computer name", validators=[DataRequired(), Length(max=MAX_COMPUTER_NAME)])
+
+
+class ComputerDetailsForm(FlaskForm):
+    """What the lab calls a computer and where it stands; empty clears."""
+
+    nickname = StringField("Nickname", validators=[Optional(), Length(max=MAX_NICKNAME)])
+    location = StringField("Location", validators=[Optional(), Length(max=MAX_LOCATION)])
 
 
 @blueprint.route("/")
@@ -40,6 +47,7 @@ def index() -> str:
         computers=database().list_computers(lab.id),
         can_manage=role.allows(Role.ADMIN),
         form=ComputerForm(),
+        limits={"nickname": MAX_NICKNAME, "location": MAX_LOCATION},
     )
 
 
@@ -51,10 +59,7 @@ def create() -> Response:
     require_lab_role(lab_id, Role.ADMIN)
     form = ComputerForm()
     if not form.validate_on_submit():
-        flash(
-            "; ".join(f"{form[n].label.text}: {', '.join(e)}" for n, e in form.errors.items()),
-            "error",
-        )
+        _flash_errors(form)
         return redirect(url_for("computers.index", lab=lab_id))
     try:
         computer, token = database().create_computer(
@@ -84,8 +89,40 @@ def remove(computer_id: int) -> Response:
     computer = _managed_computer(computer_id)
     database().delete_computer(computer.id)
     disconnect_agent(computer)
-    flash(f"{computer.computer_name} removed.", "info")
+    flash(f"{computer.display_name} removed.", "info")
     return redirect(url_for("computers.index", lab=computer.lab_id))
+
+
+@blueprint.route("/<int:computer_id>/edit", methods=["POST"])
+@login_required
+def edit(computer_id: int) -> Response:
+    """Set a computer's nickname and location (lab admins)."""
+    computer = _managed_computer(computer_id)
+    back = redirect(url_for("computers.index", lab=computer.lab_id))
+    form = ComputerDetailsForm()
+    if not form.validate_on_submit():
+        _flash_errors(form)
+        return back
+    try:
+        # A field the request left out is kept (None); one sent empty is cleared ("").
+        changed = database().update_computer(
+            computer.id,
+            nickname=form.nickname.raw_data[0] if form.nickname.raw_data else None,
+            location=form.location.raw_data[0] if form.location.raw_data else None,
+            lab_id=computer.lab_id,
+        )
+    except (ValueError, DuplicateError) as exc:
+        flash(f"{computer.display_name}: {exc}", "error")
+        return back
+    flash(f"{changed.display_name} saved.", "info")
+    return back
+
+
+def _flash_errors(form: FlaskForm) -> None:
+    flash(
+        "; ".join(f"{form[n].label.text}: {', '.join(e)}" for n, e in form.errors.items()),
+        "error",
+    )
 
 
 def _managed_computer(computer_id: int) -> Computer:
@@ -101,7 +138,7 @@ def _managed_computer(computer_id: int) -> Computer:
 def _show_token(computer: Computer, token: str) -> None:
     server = request.url_root.rstrip("/")
     flash(
-        f"Token for {computer.computer_name}, shown only this once (it will not be shown "
+        f"Token for {computer.display_name}, shown only this once (it will not be shown "
         f"again; copy it now). On that computer run: "
         f"pybirch agent --server {server} --token {token}",
         "token",
