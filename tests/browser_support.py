@@ -79,13 +79,15 @@ def running_server(
     threads: int = 16,
     port: int | None = None,
     database_url: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """``pybirch serve`` in its own process; yields its URL.
 
-    Its database is ``database_url``, or by default the SQLite file in ``data_dir``.
+    Its database is ``database_url``, or by default the SQLite file in ``data_dir``; ``env``
+    adds environment variables (``REDIS_URL``, a computer identity...).
     """
     port = port or free_port()
-    env = {**os.environ, "PYBIRCH_DATA_DIR": str(data_dir)}
+    env = {**os.environ, **(env or {}), "PYBIRCH_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
     if database_url:
         env["DATABASE_URL"] = database_url
@@ -119,10 +121,23 @@ def running_server(
 
 @contextmanager
 def running_agent(
-    data_dir: Path, url: str, token: str, database_url: str
+    data_dir: Path,
+    url: str,
+    token: str,
+    database_url: str,
+    simulated: bool = True,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen]:
-    """``pybirch agent --simulated`` in its own process (its spool in ``data_dir``)."""
-    env = {**os.environ, "PYBIRCH_DATA_DIR": str(data_dir), "DATABASE_URL": database_url}
+    """``pybirch agent`` (``--simulated`` unless told) in its own process, spool in ``data_dir``.
+
+    ``env`` adds environment variables (a computer identity, a VISA backend...).
+    """
+    env = {
+        **os.environ,
+        **(env or {}),
+        "PYBIRCH_DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url,
+    }
     log = (data_dir / "agent.log").open("a")
     agent = subprocess.Popen(
         [
@@ -135,7 +150,7 @@ def running_agent(
             url,
             "--token",
             token,
-            "--simulated",
+            *(["--simulated"] if simulated else []),
         ],
         env=env,
         stdout=log,

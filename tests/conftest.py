@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,3 +53,29 @@ def db(database_url: str) -> Iterator[DatabaseService]:
         yield service
     finally:
         service.close()
+
+
+REDIS_URL = os.environ.get("PYBIRCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_available() -> bool:
+    """Whether the test Redis answers."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        return False
+    return True
+
+
+@pytest.fixture
+def redis_url(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test Redis, set as ``REDIS_URL``; skips (fails when ``CI`` is set) if unreachable."""
+    if not redis_available():
+        message = f"Redis is not reachable at {REDIS_URL}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    return REDIS_URL

@@ -154,6 +154,11 @@ def agent_info(db: DatabaseService, computer_id: int) -> dict:
     return extra.get("agent", {}) if extra.get("online") else {}
 
 
+def agent_offers(db: DatabaseService, computer_id: int) -> set[str]:
+    """Names of the instruments an online agent offers (its bound ones load after it registers)."""
+    return {each["name"] for each in agent_info(db, computer_id).get("instruments", [])}
+
+
 def between(text: str, start: str, end: str) -> str:
     """The text between the first ``start`` and the next ``end``."""
     return text.split(start, 1)[1].split(end, 1)[0]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import free_port, running_agent, running_server
-from lab_client import LabClient, agent_info, register_computer, wait_for
+from lab_client import LabClient, agent_info, agent_offers, register_computer, wait_for
 from pybirch.agent import uplink as uplink_module
 from pybirch.agent.uplink import Uplink
 from pybirch.database import DatabaseService
@@ -79,9 +79,14 @@ def test_a_queue_on_an_agent_is_built_run_and_controlled_through_the_server(lab:
         db, lab_id, computer_id, token = register_computer(lab.database_url, url, PASSWORD)
         client = LabClient(url, "admin", PASSWORD)
         with running_agent(lab.agent_dir, url, token, lab.database_url):
-            wait_for(lambda: agent_info(db, computer_id), PATIENCE, "the agent to register")
-            offered = {i["name"] for i in agent_info(db, computer_id)["instruments"]}
-            assert {"Stage X", "Lock-in"} <= offered
+            wait_for(
+                lambda: (
+                    {"Stage X", "Lock-in"}
+                    <= {i["name"] for i in agent_info(db, computer_id).get("instruments", [])}
+                ),
+                PATIENCE,
+                "the agent to register with its bound instruments",
+            )
 
             builder = client.http.get(f"{url}/builder/", params={"lab": lab_id}, timeout=PATIENCE)
             assert "Raman PC" in builder.text
@@ -147,7 +152,7 @@ def test_an_agent_measures_on_while_the_server_is_away(lab: Lab) -> None:
         db, lab_id, computer_id, token = register_computer(lab.database_url, url, PASSWORD)
         agent_and_database.callback(db.close)
         agent_and_database.enter_context(running_agent(lab.agent_dir, url, token, lab.database_url))
-        wait_for(lambda: agent_info(db, computer_id), PATIENCE, "the agent to register")
+        wait_for(lambda: agent_offers(db, computer_id), PATIENCE, "the agent to register")
         first_sid = agent_info(db, computer_id)["sid"]
         client = LabClient(url, "admin", PASSWORD)
         scan_id = client.build(
@@ -232,7 +237,7 @@ def test_a_restarted_agent_takes_back_the_queue_its_killed_run_left(lab: Lab) ->
         db, lab_id, computer_id, token = register_computer(lab.database_url, url, PASSWORD)
         client = LabClient(url, "admin", PASSWORD)
         with running_agent(lab.agent_dir, url, token, lab.database_url) as first:
-            wait_for(lambda: agent_info(db, computer_id), PATIENCE, "the agent to register")
+            wait_for(lambda: agent_offers(db, computer_id), PATIENCE, "the agent to register")
             scan_id = client.build(
                 lab_id, "cut", ENDLESS, 0.01, "cut queue", True, str(computer_id)
             )

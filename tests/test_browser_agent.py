@@ -23,7 +23,7 @@ from browser_support import (
     running_agent,
     running_server,
 )
-from lab_client import LabClient, agent_info, register_computer, wait_for
+from lab_client import LabClient, agent_offers, register_computer, wait_for
 
 PASSWORD = "agent browser password"
 POINTS = 1200
@@ -43,7 +43,7 @@ def lab(tmp_path_factory) -> Iterator[dict]:
     with running_server(server_dir, PASSWORD) as url:
         db, _, computer_id, token = register_computer(database_url, url, PASSWORD)
         with running_agent(agent_dir, url, token, database_url):
-            wait_for(lambda: agent_info(db, computer_id), PATIENCE, "the agent to register")
+            wait_for(lambda: agent_offers(db, computer_id), PATIENCE, "the agent to register")
             yield {"url": url, "db": db, "computer_id": computer_id}
         db.close()
 

@@ -12,6 +12,7 @@ from database_builders import count_rows, line_scan, pybirch_sample, rgb_image
 from pybirch.database import DatabaseError, DatabaseService, DuplicateError, NotFoundError
 from pybirch.database.models import Instrument, LabMembership, Queue, Role, Sample, Scan
 from pybirch.database.services.queues import QueueRunningError
+from pybirch.database_integration.managers.equipment_manager import describe_instrument
 from pybirch.database_integration.serializers import (
     create_queue_from_pybirch,
     create_sample_from_pybirch,
@@ -20,7 +21,6 @@ from pybirch.database_integration.serializers import (
     to_pybirch_sample,
     update_sample_from_pybirch,
 )
-from pybirch.database_integration.managers.equipment_manager import describe_instrument
 from pybirch.instruments.simulated import FakeLockin, FakeSpectrometer, FakeStage
 from pybirch.queue import Queue as PyBirchQueue
 

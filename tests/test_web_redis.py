@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
 from collections.abc import Callable
 
-import pytest
 import requests
 import socketio
 
@@ -21,28 +19,6 @@ from pybirch.web.sockets import RedisLiveConnections
 
 PASSWORD = "redis test admin password"
 MEMBER_PASSWORD = "redis test member password"
-REDIS_URL = os.environ.get("PYBIRCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def redis_available() -> bool:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError:
-        return False
-    return True
-
-
-@pytest.fixture
-def redis_url(monkeypatch):
-    if not redis_available():
-        message = f"Redis is not reachable at {REDIS_URL}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    monkeypatch.setenv("REDIS_URL", REDIS_URL)
-    return REDIS_URL
 
 
 def logged_in_session(

@@ -1,5 +1,5 @@
-"""The lab-computer runtime: ``pybirch agent`` runs this computer's queues for the server."""
+"""The lab-computer runtime: ``pybirch agent`` runs this computer's station for the server."""
 
-from pybirch.agent.agent import Agent, AgentError, Registration
+from pybirch.agent.agent import Agent, AgentError
 
-__all__ = ["Agent", "AgentError", "Registration"]
+__all__ = ["Agent", "AgentError"]

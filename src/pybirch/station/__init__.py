@@ -2,7 +2,14 @@
 
 from pybirch.station.actions import QUEUE_ACTIONS, SCAN_ACTIONS, Action, UnknownActionError
 from pybirch.station.interface import StationInterface
-from pybirch.station.requests import Enqueued, EnqueueRequest, QueueChoice, QueueSummary
+from pybirch.station.requests import (
+    Enqueued,
+    EnqueueRequest,
+    FoundInstruments,
+    LoadSummary,
+    QueueChoice,
+    QueueSummary,
+)
 from pybirch.station.station import Station, StationError, StationIdentity
 
 __all__ = [
@@ -11,6 +18,8 @@ __all__ = [
     "Action",
     "EnqueueRequest",
     "Enqueued",
+    "FoundInstruments",
+    "LoadSummary",
     "QueueChoice",
     "QueueSummary",
     "Station",
