@@ -113,6 +113,10 @@ def test_first_contact_fills_in_the_tokens_computer(db, lab) -> None:
     # an agent of before get_computer_info reported "hostname"
     old = db.record_computer_presence(computer.id, online=True, info={"hostname": "old-agent"})
     assert (old.hostname, old.computer_id) == ("old-agent", "machine-1")
+    both = db.record_computer_presence(
+        computer.id, online=True, info={**info(name="new-name"), "hostname": "old-name"}
+    )
+    assert both.hostname == "new-name"
 
 
 def test_a_machine_added_twice_to_a_lab_is_refused_with_the_record_it_is(db, lab) -> None:

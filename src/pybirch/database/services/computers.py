@@ -45,10 +45,11 @@ MAX_LOCATION = 255
 MAX_MACHINE_ID = 255
 
 #: What a computer reports of itself (get_computer_info's keys) -> (column, its size).
-#: ``hostname`` is what agents before get_computer_info called their host name.
+#: ``hostname`` is what agents before get_computer_info called their host name; a report
+#: with both keeps ``computer_name`` (it comes later).
 _REPORTED = {
-    "computer_name": ("hostname", 255),
     "hostname": ("hostname", 255),
+    "computer_name": ("hostname", 255),
     "os": ("os", 50),
     "username": ("username", 100),
     "platform": ("platform", 255),
