@@ -134,10 +134,11 @@ def scan_visa_resources(
         raise ValueError(f"timeout_ms must be positive, not {timeout_ms!r}")
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers!r}")
-    if resource_manager is None:
-        backend = visa_io.default_backend() if backend is None else backend
-        resource_manager = visa_io.resource_manager(backend)
     manager = resource_manager
+    if manager is None:
+        manager = visa_io.resource_manager(
+            visa_io.default_backend() if backend is None else backend
+        )
     names = _list_resources(manager, query)
     classes = known_driver_classes() if drivers is None else list(drivers)
     excluded = set(exclude)
