@@ -25,7 +25,7 @@ from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, join_room
 from socketio.exceptions import TimeoutError as ReplyTimeout
 
-from pybirch.database.errors import NotFoundError
+from pybirch.database.errors import ComputerConflictError, NotFoundError
 from pybirch.database.models import Computer
 from pybirch.errors import PyBirchError
 from pybirch.instruments.catalogue import InstrumentInfo
@@ -296,7 +296,11 @@ def _register(message: Any) -> dict[str, Any]:
         return {"ok": False, "error": f"bad registration: {exc}"}
     computer = message.get("computer") if isinstance(message.get("computer"), dict) else {}
     info = {**computer, "sid": request.sid, "instruments": instruments, "queues": queues}
-    database().record_computer_presence(session.computer_id, online=True, info=info)
+    try:
+        database().record_computer_presence(session.computer_id, online=True, info=info)
+    except ComputerConflictError as exc:  # the machine is another computer of the lab
+        log.warning("refused the registration of agent %r: %s", session.name, exc)
+        return {"ok": False, "error": str(exc)}
     return {
         "ok": True,
         "computer_id": session.computer_id,

@@ -9,6 +9,8 @@ scan builder on the next page.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -152,6 +154,9 @@ def _station(computer: Computer) -> StationInterface | None:
 def _render(computer: Computer, lab_id: int, role: Role, found: FoundInstruments | None) -> str:
     db = database()
     bindings = db.get_computer_bindings(computer_id=computer.id, lab_id=lab_id)
+    for binding in bindings:  # JSON-able from the service; a time for the page
+        if binding["last_connected"]:
+            binding["last_connected"] = datetime.fromisoformat(binding["last_connected"])
     bound = {binding["adapter"] for binding in bindings if binding["adapter"]}
     return render_template(
         "computer_instruments.html",
