@@ -15,7 +15,7 @@ instruments it set up, with their adapters and settings.
 """
 
 # The seed's imports follow the set-up block.
-# ruff: noqa: E402, I001
+# ruff: noqa: E402
 
 # --- set-up (not in the seed): this computer, a lab, instruments bound to it -----------
 from pathlib import Path

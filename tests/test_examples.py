@@ -138,3 +138,14 @@ def test_database_queue_example_run_again_adds_a_run_to_the_same_queue(workdir: 
         queue = db.get_queue_with_scans("experiment_queue")
         assert [scan.status for scan in queue.scans] == ["completed"] * 4
         assert db.search_samples("EXAMPLE-001").total == 1
+
+
+def test_auto_discovery_sets_up_every_instrument_bound_to_this_computer(workdir: Path):
+    result = run_example("auto_discovery.py", workdir)
+
+    # One line per instrument: its name in 16 columns, its driver, its settings.
+    lines = {line[:16].strip(): line for line in result.stdout.splitlines()}
+    assert set(lines) == {"Current Source", "Lock-in", "Multimeter", "Stage X", "Stage Y"}
+    assert "FakeLockin" in lines["Lock-in"]
+    assert "'axis': 'y'" in lines["Stage Y"]  # the settings it last ran with
+    assert "'include_current': True" in lines["Multimeter"]

@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from pybirch.demo.web_lab import demo_instruments
+from pybirch.demo.web_lab import bind_demo_instruments, demo_instruments
 from pybirch.instruments.catalogue import InstrumentSet
+from pybirch.instruments.driver_files import module_name_for
 from pybirch.queue import QueueState, ScanState
 from pybirch.station import Action, Station, StationError, StationIdentity, UnknownActionError
 from pybirch.station.wire import answer_control, answer_enqueue
@@ -153,3 +154,100 @@ def test_a_restarted_station_takes_back_its_open_queues_and_their_waiting_scans(
 def test_a_station_that_does_not_know_its_computer_cannot_take_back_queues(db):
     with pytest.raises(StationError, match="which computer it is"):
         Station(db).adopt()
+
+
+# -- the instruments bound to the station's computer ---------------------------------------
+
+DRIVER_FILE = '''
+import numpy as np
+from pybirch.instruments.base import Measurement
+
+
+class ThermometerOnTheBench(Measurement):
+    """A lab's own driver, kept in its driver folder."""
+
+    def __init__(self, name="Thermometer", adapter=""):
+        super().__init__(name, adapter)
+        self.data_columns = np.array(["T"])
+        self.data_units = np.array(["K"])
+
+    def perform_measurement(self):
+        return np.array([[4.2]])
+'''
+
+
+@pytest.fixture
+def this_computer(db, lab, monkeypatch, tmp_path):
+    """A station registered as this computer, the demo's instruments bound to it."""
+    monkeypatch.setenv("PYBIRCH_COMPUTER_ID", "station-test-machine")
+    monkeypatch.setenv("PYBIRCH_DRIVERS_DIR", str(tmp_path / "drivers"))
+    station = Station(db)
+    identity = station.register_as_this_computer()
+    bind_demo_instruments(db, lab.id, identity.computer_id, delay=0.0)
+    yield station
+    station.close()
+
+
+def bind(db, lab_id: int, computer_id: int, name: str, driver: str, **fields) -> None:
+    record = db.register_instrument_on_computer(
+        {
+            "name": name,
+            "instrument_type": "measurement",
+            "pybirch_class": driver,
+            "adapter": None,
+            "last_settings": {},
+        },
+        lab_id,
+        computer_id,
+    )
+    db.bind_instrument_to_computer(record.id, computer_id=computer_id, **fields)
+
+
+def test_a_station_loads_its_bound_instruments_and_says_which_did_not(this_computer, db, lab):
+    computer_id = this_computer.identity.computer_id
+    bind(db, lab.id, computer_id, "Ghost", "somewhere.else:NoSuchDriver")
+
+    loaded = this_computer.discover()
+
+    names = {instrument.name for _, instrument in loaded.instruments}
+    assert names == {"Stage X", "Stage Y", "Lock-in", "Current Source", "Multimeter"}
+    assert {i.name for i in this_computer.instruments.all()} == names
+    ((binding, why),) = loaded.failures
+    assert binding["instrument"]["name"] == "Ghost"
+    assert "no driver 'somewhere.else:NoSuchDriver' on this computer" in why
+    by_name = {i.name: i for i in db.get_instruments_for_computer(computer_id=computer_id)}
+    assert by_name["Ghost"].status == "error"
+    assert by_name["Lock-in"].status == "connected"
+    assert by_name["Lock-in"].last_connected is not None
+    assert this_computer.instruments.get("Stage Y").settings["axis"] == "y"  # as last used
+
+
+def test_a_lab_driver_file_bound_later_loads_without_a_restart(this_computer, db, lab, tmp_path):
+    this_computer.discover()
+    folder = tmp_path / "drivers"
+    folder.mkdir()
+    path = folder / "thermometer.py"
+    path.write_text(DRIVER_FILE)
+    driver = f"{module_name_for(path)}:ThermometerOnTheBench"
+    bind(db, lab.id, this_computer.identity.computer_id, "Cold finger", driver)
+
+    summary = this_computer.load_bound()
+
+    assert summary.loaded == ["Cold finger"]  # only what was new
+    assert summary.failed == {}
+    assert this_computer.instruments.get("Cold finger").perform_measurement()[0, 0] == 4.2
+
+
+def test_settings_a_scan_gave_an_instrument_are_written_back(this_computer, db, lab):
+    this_computer.discover()
+    slower = design(settings={"Lock-in": {"time_constant": 0.3}})
+    reply = answer_enqueue(this_computer, request(lab.id, design=slower))
+    assert reply["ok"], reply
+    queue = this_computer.queue(reply["queue_id"])
+    assert queue.wait_for_completion(30)
+
+    bindings = db.get_computer_bindings(computer_id=this_computer.identity.computer_id)
+    (lockin,) = [b for b in bindings if b["instrument"]["name"] == "Lock-in"]
+    assert lockin["last_settings"]["time_constant"] == 0.3
+    (stage,) = [b for b in bindings if b["instrument"]["name"] == "Stage Y"]
+    assert stage["last_settings"]["axis"] == "y"

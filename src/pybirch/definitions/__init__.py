@@ -5,5 +5,6 @@ nothing from :mod:`pybirch.web`, :mod:`pybirch.agent` or :mod:`pybirch.cli`.
 """
 
 from pybirch.definitions.computer_info import get_computer_info
+from pybirch.definitions.factory import DefinitionError, InstrumentFactory
 
-__all__ = ["get_computer_info"]
+__all__ = ["DefinitionError", "InstrumentFactory", "get_computer_info"]

@@ -82,7 +82,7 @@ def enqueue_live_demo(queue: DatabaseQueue) -> None:
 
 
 def demo_instrument_specs(delay: float = 0.005) -> list[tuple[type[Instrument], str, dict]]:
-    """The demo's simulated instruments: driver class, name and constructor options."""
+    """The demo's simulated instruments: driver class, name and settings."""
     return [
         (FakeStage, "Stage X", {"axis": "x", "delay": delay}),
         (FakeStage, "Stage Y", {"axis": "y"}),
@@ -104,14 +104,20 @@ def demo_instruments(delay: float = 0.005) -> list[Instrument]:
 def bind_demo_instruments(
     db: DatabaseService, lab_id: int, computer_id: int, delay: float = 0.005
 ) -> None:
-    """Bind the demo's simulated instruments to a computer, as a lab would bind its own."""
-    for cls, name, options in demo_instrument_specs(delay):
+    """Bind the demo's simulated instruments to a computer, as a lab would bind its own.
+
+    Only those not bound yet: settings changed since are the computer's to keep.
+    """
+    bound = {b["instrument"]["name"] for b in db.get_computer_bindings(computer_id=computer_id)}
+    for cls, name, settings in demo_instrument_specs(delay):
+        if name in bound:
+            continue
         described = {
             "name": name,
             "instrument_type": cls.kind,
             "pybirch_class": f"{cls.__module__}:{cls.__qualname__}",
             "adapter": None,
-            "last_settings": {},
+            "last_settings": settings,
         }
         record = db.register_instrument_on_computer(described, lab_id, computer_id)
-        db.bind_instrument_to_computer(record.id, computer_id=computer_id, options=options)
+        db.bind_instrument_to_computer(record.id, computer_id=computer_id, last_settings=settings)

@@ -73,6 +73,10 @@ class InstrumentSet:
             for instrument in instruments:
                 self._instruments[instrument.name] = instrument
 
+    def add_configured(self, instrument: Instrument) -> None:
+        """Offer an instrument set up from its binding (the seed plan's name for ``add``)."""
+        self.add(instrument)
+
     def get(self, name: str) -> Instrument | None:
         """The instrument called ``name``, if available here."""
         with self._lock:

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pybirch.database import DatabaseService
+from pybirch.definitions.factory import DefinitionError, InstrumentFactory
 from pybirch.errors import PyBirchError
 from pybirch.instruments.base import Instrument
-from pybirch.instruments.registry import resolve_instrument_class
 from pybirch.instruments.simulated import SimulatedSample
 
 log = logging.getLogger(__name__)
@@ -69,16 +69,21 @@ def instrument_from_binding(
     binding: dict[str, Any], device: SimulatedSample | None = None
 ) -> Instrument:
     """The instrument a binding describes, with its adapter and last settings, connected."""
-    described = binding["instrument"]
-    name = described["name"]
-    path = _class_path(described.get("pybirch_class") or "")
+    name = binding["instrument"]["name"]
+    definition = binding["instrument"].get("definition") or {}
     try:
-        cls = resolve_instrument_class(path)
-    except (PyBirchError, ImportError) as exc:
-        raise BindingLoadError(f"{name}: no driver {path!r} on this computer ({exc})") from exc
-    arguments = _constructor_arguments(cls, name, binding, device)
+        driver = InstrumentFactory.create_class_from_definition(definition)
+        options = dict(binding.get("options") or {})
+        if device is not None and _takes_simulated_sample(driver):
+            options.setdefault("sample", device)
+        instrument = InstrumentFactory.create_instance(
+            definition, binding.get("adapter"), name=name, **options
+        )
+    except DefinitionError as exc:
+        raise BindingLoadError(f"{name}: {exc}") from exc
+    except Exception as exc:  # a driver's own failure: reported for this instrument only
+        raise BindingLoadError(f"{name}: {type(exc).__name__}: {exc}") from exc
     try:
-        instrument = cls(**arguments)
         if binding.get("last_settings"):
             instrument.settings = binding["last_settings"]
         instrument.connect_or_raise()
@@ -87,28 +92,6 @@ def instrument_from_binding(
     return instrument
 
 
-def _class_path(stored: str) -> str:
-    """``module:QualName`` from a stored path, which may be ``module.QualName``."""
-    if ":" in stored:
-        return stored
-    module, _, qualname = stored.rpartition(".")
-    return f"{module}:{qualname}"
-
-
-def _constructor_arguments(
-    cls: type[Instrument], name: str, binding: dict[str, Any], device: SimulatedSample | None
-) -> dict[str, Any]:
-    parameters = inspect.signature(cls).parameters
-    options = dict(binding.get("options") or {})
-    unknown = sorted(set(options) - set(parameters))
-    if unknown:
-        raise BindingLoadError(
-            f"{name}: {cls.__name__} takes no option {', '.join(map(repr, unknown))}"
-        )
-    arguments: dict[str, Any] = {**options, "name": name}
-    if binding.get("adapter") and "adapter" in parameters:
-        arguments["adapter"] = binding["adapter"]
-    sample = parameters.get("sample")
-    if device is not None and sample is not None and "SimulatedSample" in str(sample.annotation):
-        arguments.setdefault("sample", device)
-    return arguments
+def _takes_simulated_sample(driver: type[Instrument]) -> bool:
+    sample = inspect.signature(driver).parameters.get("sample")
+    return sample is not None and "SimulatedSample" in str(sample.annotation)

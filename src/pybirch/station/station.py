@@ -10,6 +10,7 @@ followed live on its :class:`~pybirch.realtime.EventBus`.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -26,10 +27,12 @@ from pybirch.definitions import get_computer_info
 from pybirch.errors import PyBirchError
 from pybirch.instruments.base import Instrument
 from pybirch.instruments.catalogue import InstrumentInfo, InstrumentSet
+from pybirch.instruments.driver_catalogue import load_installed_drivers
+from pybirch.instruments.driver_files import load_driver_files
 from pybirch.instruments.registry import resolve_instrument_class
 from pybirch.instruments.simulated import SimulatedSample
 from pybirch.instruments.visa_discovery import scan_visa_resources
-from pybirch.queue import QueueState, QueueStateError
+from pybirch.queue import QueueState, QueueStateError, ScanState
 from pybirch.queue.samples import Sample
 from pybirch.realtime import EventBus, follow_queue
 from pybirch.realtime.events import Event, InstrumentStatus, QueueStatus, ScanStatus
@@ -86,6 +89,8 @@ class Station:
         self._queues: dict[int, DatabaseQueue] = {}
         #: Bindings whose instrument this station loaded: binding id -> instrument name.
         self._bindings: dict[int, str] = {}
+        #: The adapter and settings last written back, by binding id.
+        self._written: dict[int, tuple[str, dict[str, Any]]] = {}
         #: What this computer's simulated instruments all measure, so they see each other.
         self._device = SimulatedSample()
         self._listeners: list[Callable[[], None]] = []
@@ -181,6 +186,12 @@ class Station:
         """
         follow_queue(queue, self.bus)
         queue.add_queue_state_callback(lambda _state: self._changed())
+        queue.add_state_callback(
+            lambda _scan_id, state: (
+                state.finished
+                and queue.data_manager.call("recording instruments' settings", self._write_back)
+            )
+        )
         with self._lock:
             self._queues[queue.db_queue_id] = queue
         self._changed()
@@ -235,6 +246,7 @@ class Station:
         """
         if self.identity is None:
             raise StationError("a station learns which computer it is before loading instruments")
+        self._load_drivers()
         with self._lock:
             loaded_already = set(self._bindings)
         loaded = load_bound_instruments(
@@ -249,11 +261,20 @@ class Station:
             self.instruments.add(instrument)
             with self._lock:
                 self._bindings[binding["id"]] = instrument.name
+                self._written[binding["id"]] = _setup_of(instrument)
             self._note_binding(binding, "connected", settings=dict(instrument.settings))
         for binding, why in loaded.failures:
             self._note_binding(binding, "error", error=why)
         self._changed()
         return loaded
+
+    def _load_drivers(self) -> None:
+        """Make installed packages' drivers and the lab's driver files known (again)."""
+        for package, why in load_installed_drivers().items():
+            log.warning("drivers of %s not available: %s", package, why)
+        files = load_driver_files()
+        for failure in files.failures:
+            log.warning("driver file not loaded: %s", failure)
 
     def load_bound(self) -> LoadSummary:
         """Load the instruments bound here since the last time; say which did and why not."""
@@ -374,6 +395,28 @@ class Station:
                 page += 1
         return sorted(found, key=lambda record: record.id)
 
+    def _scan_state_changed(self, queue: DatabaseQueue, _scan_id: str, state: ScanState) -> None:
+        if state.finished:  # a scan may have changed its instruments' settings
+            queue.data_manager.call("recording instruments' settings", self._write_back)
+
+    def _write_back(self) -> None:
+        """Record the adapter and settings of bound instruments that changed since last time."""
+        with self._lock:
+            bindings = dict(self._bindings)
+        for binding_id, name in bindings.items():
+            instrument = self.instruments.get(name)
+            if instrument is None:
+                continue
+            adapter, settings = setup = _setup_of(instrument)
+            with self._lock:
+                if self._written.get(binding_id) == setup:
+                    continue
+                self._written[binding_id] = setup
+            try:
+                self.db.record_binding_use(binding_id, adapter=adapter or None, settings=settings)
+            except (PyBirchError, ValueError, TypeError):
+                log.exception("could not write back the settings of instrument %r", name)
+
     def _note_binding(
         self,
         binding: dict[str, Any],
@@ -408,3 +451,8 @@ class Station:
                 listener()
             except Exception:  # a listener's failure must not undo what the station did
                 log.exception("a station listener failed")
+
+
+def _setup_of(instrument: Instrument) -> tuple[str, dict[str, Any]]:
+    """An instrument's adapter and settings, as written back to its binding."""
+    return instrument.adapter, json.loads(json.dumps(instrument.serialize()["settings"]))

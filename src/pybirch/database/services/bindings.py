@@ -307,7 +307,8 @@ def _binding_dict(session: Session, binding: ComputerBinding) -> dict[str, Any]:
             "last_settings": instrument.last_settings or {},
             "last_connected": _iso(instrument.last_connected),
             "definition_id": instrument.definition_id,
-            "definition": _definition_dict(session, instrument.definition_id),
+            "definition": _definition_dict(session, instrument.definition_id)
+            or _installed_driver(instrument),
         },
         "adapter": binding.adapter,
         "adapter_type": binding.adapter_type,
@@ -317,6 +318,25 @@ def _binding_dict(session: Session, binding: ComputerBinding) -> dict[str, Any]:
         "options": binding.options or {},
         "computer_id": computer.id,
         "computer_name": computer.computer_name,
+    }
+
+
+def _installed_driver(instrument: Instrument) -> dict[str, Any] | None:
+    """The definition of an instrument whose driver is installed code, named by its class.
+
+    It is named after the instrument, so that instruments made from it are told apart.
+    """
+    if not instrument.pybirch_class:
+        return None
+    return {
+        "id": None,
+        "lab_id": instrument.lab_id,
+        "name": instrument.name,
+        "display_name": instrument.pybirch_class.replace(":", ".").rsplit(".", 1)[-1],
+        "instrument_type": instrument.instrument_type,
+        "pybirch_class": instrument.pybirch_class,
+        "source_code": None,
+        "is_builtin": instrument.pybirch_class.startswith("pybirch."),
     }
 
 
