@@ -209,6 +209,7 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "instruments.index": (Access(Least.VIEWER, Scope.OWN),),
     "computers.index": (Access(Least.VIEWER, Scope.OWN),),
     "builder.form": (Access(Least.MEMBER, Scope.OWN),),
+    "computer_instruments.index": (Access(Least.VIEWER, values=_disposable_computer),),
     # a lab's things: viewers read them
     "api.lab_scans": (Access(Least.VIEWER),),
     "api.lab_queues": (Access(Least.VIEWER),),
@@ -224,6 +225,7 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "admin.members": (Access(Least.VIEWER),),
     # members measure: build, control, describe samples
     "builder.build": (Access(Least.MEMBER),),
+    "computer_instruments.find": (Access(Least.MEMBER, values=_disposable_computer),),
     "api.control_queue": (Access(Least.MEMBER),),
     "api.control_scan": (Access(Least.MEMBER),),
     "queues.control": (Access(Least.MEMBER),),
@@ -234,6 +236,7 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     # admins run the lab; only owners touch owners
     "labs.edit": (Access(Least.ADMIN),),
     "computers.create": (Access(Least.ADMIN),),
+    "computer_instruments.bind": (Access(Least.ADMIN, values=_disposable_computer),),
     "computers.reset_token": (Access(Least.ADMIN, values=_disposable_computer),),
     "computers.remove": (Access(Least.ADMIN, values=_disposable_computer),),
     "computers.edit": (Access(Least.ADMIN, values=_disposable_computer, form=_computer_details),),

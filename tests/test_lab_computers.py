@@ -276,3 +276,37 @@ def test_each_lab_computer_finds_binds_and_runs_its_own_instruments(
             wait_for(lambda: client.scan(again)["status"] == "completed", PATIENCE, "new sweep")
         client.close()
         db.close()
+
+
+def test_a_restarted_server_takes_back_its_own_queues(tmp_path: Path) -> None:
+    """The embedded shape: the server's own station keeps its queues across a restart."""
+    with running_server(tmp_path, PASSWORD, demo=True) as url:
+        client = LabClient(url, "admin", PASSWORD)
+        lab_id = client.http.get(f"{url}/api/v1/labs", timeout=PATIENCE).json()["items"][0]["id"]
+        waiting = client.build(lab_id, "waits for the restart", 10, 0.0, "server queue", False)
+        queue_id = client.scan(waiting)["queue_id"]
+        assert "/start" in client.http.get(f"{url}/queues/{queue_id}", timeout=PATIENCE).text
+        client.close()
+
+    with running_server(tmp_path, PASSWORD, demo=True) as url:
+        client = LabClient(url, "admin", PASSWORD)
+        page = client.http.get(f"{url}/queues/{queue_id}", timeout=PATIENCE).text
+        assert "/start" in page  # still controllable: the restarted station took it back
+        assert client.post(f"/api/queue/{queue_id}/start").json()["status"] == "running"
+        with DatabaseService(f"sqlite:///{tmp_path / 'pybirch.db'}") as db:
+
+            def completed() -> list:
+                scans = db.get_queue_with_scans(queue_id, with_settings=False).scans
+                return [scan.scan_id for scan in scans if scan.status == "completed"]
+
+            wait_for(completed, PATIENCE, "the waiting scan to run after the restart")
+            assert stored_rows(client, completed()[0]) == 10
+            live = db.search_queues("demo-live", lab_id=lab_id).items
+            assert len(live) == 1  # the demo's queue was taken back, not made twice
+            waiting_maps = [
+                s
+                for s in db.get_queue_with_scans(live[0].id, with_settings=False).scans
+                if s.status == "queued"
+            ]
+            assert len(waiting_maps) == 1
+        client.close()

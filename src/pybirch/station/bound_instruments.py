@@ -80,15 +80,15 @@ def instrument_from_binding(
             definition, binding.get("adapter"), name=name, **options
         )
     except DefinitionError as exc:
-        raise BindingLoadError(f"{name}: {exc}") from exc
+        raise BindingLoadError(str(exc)) from exc
     except Exception as exc:  # a driver's own failure: reported for this instrument only
-        raise BindingLoadError(f"{name}: {type(exc).__name__}: {exc}") from exc
+        raise BindingLoadError(f"{type(exc).__name__}: {exc}") from exc
     try:
         if binding.get("last_settings"):
             instrument.settings = binding["last_settings"]
         instrument.connect_or_raise()
     except Exception as exc:  # a driver's own failure: reported for this instrument only
-        raise BindingLoadError(f"{name}: {type(exc).__name__}: {exc}") from exc
+        raise BindingLoadError(f"{type(exc).__name__}: {exc}") from exc
     return instrument
 
 

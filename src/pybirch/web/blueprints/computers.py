@@ -14,6 +14,7 @@ from pybirch.database.services.computers import MAX_COMPUTER_NAME, MAX_LOCATION,
 from pybirch.web.agents import disconnect_agent
 from pybirch.web.auth.access import chosen_lab, require_lab_role
 from pybirch.web.services import database
+from pybirch.web.stations import local_station
 
 blueprint = Blueprint("computers", __name__, url_prefix="/computers")
 
@@ -44,6 +45,7 @@ def index() -> str:
         labs=labs,
         lab=lab,
         role=role,
+        server=_this_server(),
         computers=database().list_computers(lab.id),
         can_manage=role.allows(Role.ADMIN),
         form=ComputerForm(),
@@ -123,6 +125,12 @@ def _flash_errors(form: FlaskForm) -> None:
         "; ".join(f"{form[n].label.text}: {', '.join(e)}" for n, e in form.errors.items()),
         "error",
     )
+
+
+def _this_server() -> Computer | None:
+    """The record of the computer this server runs on, once it registered itself."""
+    identity = local_station().identity
+    return None if identity is None else database().get_computer(identity.computer_id)
 
 
 def _managed_computer(computer_id: int) -> Computer:

@@ -1,0 +1,136 @@
+"""A computer's Instruments page: what is bound to it, and a VISA scan whose finds bind in a click.
+
+The computer here is the server's own (the embedded shape), over pyvisa-sim; the same page
+reaches a lab computer's agent in ``test_lab_computers``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pybirch.database.models import Role
+from pybirch.instruments.simulated.visa_sim import (
+    KEITHLEY2400_RESOURCE,
+    SILENT_INSTRUMENT_RESOURCE,
+    SIM_BACKEND,
+    SR830_RESOURCE,
+    UNKNOWN_INSTRUMENT_RESOURCE,
+)
+from web_support import add_member, log_in, make_app, post_form
+
+
+@pytest.fixture
+def lab(db):
+    return db.create_lab("Bench Lab")
+
+
+@pytest.fixture
+def app(db, monkeypatch):
+    """An app whose station is this computer's, reaching the simulated VISA instruments."""
+    monkeypatch.setenv("PYBIRCH_VISA_BACKEND", SIM_BACKEND)
+    monkeypatch.setenv("PYBIRCH_COMPUTER_ID", "bench-server")
+    app = make_app(db)
+    app.extensions["pybirch.station"].register_as_this_computer()
+    yield app
+    app.extensions["pybirch.station"].close()
+
+
+def signed_in(app, db, lab, name: str, role: Role):
+    add_member(db, lab.id, name, role)
+    client = app.test_client()
+    log_in(client, name)
+    return client
+
+
+def server_page(app, lab) -> str:
+    computer_id = app.extensions["pybirch.station"].identity.computer_id
+    return f"/computers/{computer_id}/instruments?lab={lab.id}"
+
+
+def test_an_admin_finds_the_instruments_and_binds_one_in_two_clicks(app, db, lab):
+    admin = signed_in(app, db, lab, "ada", Role.ADMIN)
+    page = server_page(app, lab)
+    assert "No instrument of Bench Lab is bound" in admin.get(page).get_data(as_text=True)
+
+    found = post_form(admin, page.replace("/instruments?", "/instruments/find?"))  # click 1
+    text = found.get_data(as_text=True)
+    assert found.status_code == 200
+    for resource in (SR830_RESOURCE, KEITHLEY2400_RESOURCE, UNKNOWN_INSTRUMENT_RESOURCE):
+        assert f"<code>{resource}</code>" in text
+    assert "no driver knows it" in text  # the oscilloscope
+    assert "no answer" in text.split(SILENT_INSTRUMENT_RESOURCE, 1)[1].split("</tr>", 1)[0]
+
+    bound = post_form(  # click 2: the SR830 row's form, as offered
+        admin,
+        page.replace("/instruments?", "/instruments/bind?"),
+        resource=SR830_RESOURCE,
+        driver="pybirch.instruments.drivers.sr830:SR830",
+        kind="measurement",
+        name="SR830",
+    )
+    text = bound.get_data(as_text=True)
+    assert "SR830 is bound to" in text
+    assert "ready in the scan builder" in text
+    station = app.extensions["pybirch.station"]
+    assert station.instruments.get("SR830").adapter == SR830_RESOURCE
+    (binding,) = db.get_computer_bindings(computer_id=station.identity.computer_id)
+    assert (binding["adapter"], binding["adapter_type"]) == (SR830_RESOURCE, "GPIB")
+    assert "SR830" in [info.name for info in station.catalogue()]
+    builder = admin.get(f"/builder/?lab={lab.id}&computer=local").get_data(as_text=True)
+    assert "This server has no instrument that moves: a scan needs both." in builder
+    again = post_form(admin, page.replace("/instruments?", "/instruments/find?"))
+    row = again.get_data(as_text=True).split(f"<code>{SR830_RESOURCE}</code>", 1)[1]
+    assert ">bound<" in row.split("</tr>", 1)[0]
+
+
+def test_a_member_scans_but_only_an_admin_binds(app, db, lab):
+    member = signed_in(app, db, lab, "mia", Role.MEMBER)
+    page = server_page(app, lab)
+    found = post_form(member, page.replace("/instruments?", "/instruments/find?"))
+    assert "a lab admin binds it" in found.get_data(as_text=True)
+    refused = post_form(
+        member,
+        page.replace("/instruments?", "/instruments/bind?"),
+        resource=SR830_RESOURCE,
+        driver="pybirch.instruments.drivers.sr830:SR830",
+        kind="measurement",
+        name="SR830",
+    )
+    assert refused.status_code == 403
+    assert app.extensions["pybirch.station"].instruments.get("SR830") is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"name": " "}, "Give the instrument a name."),
+        ({"kind": "teapot"}, "The driver&#39;s kind is unknown"),
+        ({"driver": "nowhere:Nothing"}, "did not connect: no driver"),
+        ({"resource": "GPIB0::30::INSTR"}, "did not connect"),
+    ],
+)
+def test_a_bad_binding_says_why(app, db, lab, fields, message):
+    admin = signed_in(app, db, lab, "ada", Role.ADMIN)
+    form = {
+        "resource": SR830_RESOURCE,
+        "driver": "pybirch.instruments.drivers.sr830:SR830",
+        "kind": "measurement",
+        "name": "SR830",
+        **fields,
+    }
+    page = server_page(app, lab)
+    answer = post_form(admin, page.replace("/instruments?", "/instruments/bind?"), **form)
+    assert message in answer.get_data(as_text=True)
+    assert app.extensions["pybirch.station"].instruments.get("SR830") is None
+
+
+def test_another_labs_computer_and_a_foreign_server_are_hidden(app, db, lab):
+    other = db.create_lab("Other Lab")
+    theirs, _ = db.create_computer(other.id, "their-pc")
+    stranger = db.register_computer({"computer_name": "elsewhere", "computer_id": "not-us"})
+    viewer = signed_in(app, db, lab, "vic", Role.VIEWER)
+    assert viewer.get(f"/computers/{theirs.id}/instruments").status_code == 404
+    assert viewer.get(f"/computers/{stranger.id}/instruments?lab={lab.id}").status_code == 404
+    assert viewer.get(server_page(app, lab)).status_code == 200
+    find = post_form(viewer, server_page(app, lab).replace("/instruments?", "/instruments/find?"))
+    assert find.status_code == 403
