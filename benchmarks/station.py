@@ -35,7 +35,14 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser_support import running_agent, running_server  # the tests' process launchers
-from lab_client import LabClient, agent_info, between, register_computer, wait_for
+from lab_client import (
+    LabClient,
+    agent_info,
+    between,
+    queue_choice,
+    register_computer,
+    wait_for,
+)
 from pybirch.database import DatabaseService
 from pybirch.instruments.simulated import FakeLockin, FakeMultimeter, FakeStage
 from pybirch.instruments.simulated.visa_sim import SIM_DEFINITIONS
@@ -133,11 +140,7 @@ def dispatch_times(
         page = client.http.get(
             f"{client.url}/builder/", params={"lab": lab_id, "computer": computer}, timeout=30
         ).text
-        queue = {"queue": "new", "new_queue": queue_name}
-        for option in page.split('<option value="')[1:]:
-            value, label = option.split('"', 1)
-            if value.isdigit() and f">{queue_name} (" in label:
-                queue = {"queue": value}
+        queue = queue_choice(page, queue_name)
         form = {
             "csrf_token": between(page, 'name="csrf_token" value="', '"'),
             "computer": computer,

@@ -84,11 +84,7 @@ class LabClient:
         form_page = self.http.get(
             f"{self.url}/builder/", params={"lab": lab_id, "computer": computer}, timeout=TIMEOUT
         ).text
-        queue_field = {"queue": "new", "new_queue": queue}
-        for option in form_page.split('<option value="')[1:]:
-            value, label = option.split('"', 1)
-            if value.isdigit() and f">{queue} (" in label:
-                queue_field = {"queue": value}
+        queue_field = queue_choice(form_page, queue)
         response = self.http.post(
             f"{self.url}/builder/{lab_id}",
             data={
@@ -152,6 +148,15 @@ def agent_info(db: DatabaseService, computer_id: int) -> dict:
     """What an online agent reported about itself; empty while it is offline."""
     extra = db.get_computer(computer_id).extra_data or {}
     return extra.get("agent", {}) if extra.get("online") else {}
+
+
+def queue_choice(builder_page: str, queue: str) -> dict[str, str]:
+    """The builder's queue fields for ``queue``: its option if the page lists it, else a new one."""
+    for option in builder_page.split('<option value="')[1:]:
+        value, label = option.split('"', 1)
+        if value.isdigit() and f">{queue} (" in label:
+            return {"queue": value}
+    return {"queue": "new", "new_queue": queue}
 
 
 def agent_offers(db: DatabaseService, computer_id: int) -> set[str]:

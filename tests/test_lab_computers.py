@@ -12,7 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from browser_support import running_agent, running_server
-from lab_client import LabClient, agent_info, between, register_computer, wait_for
+from lab_client import (
+    LabClient,
+    agent_info,
+    between,
+    queue_choice,
+    register_computer,
+    wait_for,
+)
 from pybirch.database import DatabaseService
 from pybirch.instruments.simulated.visa_sim import (
     KEITHLEY2400_RESOURCE,
@@ -45,8 +52,10 @@ def status_on(db: DatabaseService, computer_id: int, name: str) -> str:
     return record.status
 
 
-def build(client: LabClient, lab_id: int, computer_id: int, **fields: str) -> str:
-    """Build a scan on a computer through the builder form; returns its scan id."""
+def sweep(
+    client: LabClient, lab_id: int, computer_id: int, name: str, points: int, queue: str
+) -> str:
+    """Start a sweep of the source-meter read by the lock-in on a computer; its scan id."""
     page = client.http.get(
         f"{client.url}/builder/", params={"lab": lab_id, "computer": computer_id}, timeout=PATIENCE
     ).text
@@ -55,7 +64,14 @@ def build(client: LabClient, lab_id: int, computer_id: int, **fields: str) -> st
         data={
             "csrf_token": between(page, 'name="csrf_token" value="', '"'),
             "computer": str(computer_id),
-            **fields,
+            "scan_name": name,
+            **queue_choice(page, queue),
+            "axis1_instrument": "Source-meter",
+            "axis1_start": "0",
+            "axis1_stop": "1e-6",
+            "axis1_points": str(points),
+            "measure": "Lock-in",
+            "action": "start",
         },
         timeout=PATIENCE,
         allow_redirects=False,
@@ -166,54 +182,21 @@ def test_each_lab_computer_finds_binds_and_runs_its_own_instruments(
             assert "Source-meter" not in builder_for(raman_id)
 
             # A scan built for the Transport PC runs there, on its VISA instruments.
-            swept = build(
-                client,
-                lab_id,
-                transport.id,
-                scan_name="I-V on the source-meter",
-                queue="new",
-                new_queue="transport queue",
-                axis1_instrument="Source-meter",
-                axis1_start="0",
-                axis1_stop="1e-6",
-                axis1_points="5",
-                measure="Lock-in",
-                action="start",
-            )
+            swept = sweep(client, lab_id, transport.id, "I-V", 5, "transport queue")
             wait_for(lambda: client.scan(swept)["status"] == "completed", PATIENCE, "the sweep")
             transport_queue = client.scan(swept)["queue_id"]
             assert db.get_queue(transport_queue).extra_data["computer_id"] == transport.id
             assert stored_rows(client, swept) == 5
 
             # One scan waits on the Raman PC, one runs without end on the Transport PC.
-            waiting = build(
-                client,
-                lab_id,
-                raman_id,
-                scan_name="waiting map",
-                queue="new",
-                new_queue="raman queue",
-                axis1_instrument="Stage X",
-                axis1_start="0",
-                axis1_stop="10",
-                axis1_points="20",
-                measure="Lock-in",
-                action="queue",
+            waiting = client.build(
+                lab_id, "waiting map", 20, 0.0, "raman queue", False, str(raman_id)
             )
             raman_queue = client.scan(waiting)["queue_id"]
-            endless = build(
-                client,
-                lab_id,
-                transport.id,
-                scan_name="long sweep",
-                queue=str(transport_queue),
-                axis1_instrument="Source-meter",
-                axis1_start="0",
-                axis1_stop="1e-6",
-                axis1_points="100000",
-                measure="Lock-in",
-                action="start",
+            endless = sweep(
+                client, lab_id, transport.id, "long sweep", 100000, str(transport_queue)
             )
+            assert client.scan(endless)["queue_id"] == transport_queue
             wait_for(lambda: client.scan(endless)["points_done"] > 20, PATIENCE, "first points")
 
             # The Raman PC is stopped with Ctrl-C: only its own instruments go offline.
@@ -260,20 +243,11 @@ def test_each_lab_computer_finds_binds_and_runs_its_own_instruments(
             wait_for(completed_in_raman_queue, PATIENCE, "the waiting map to run")
             (rerun,) = completed_in_raman_queue()
             assert stored_rows(client, rerun.scan_id) == 20
-            again = build(
-                client,
-                lab_id,
-                transport.id,
-                scan_name="after the restart",
-                queue=str(transport_queue),
-                axis1_instrument="Source-meter",
-                axis1_start="0",
-                axis1_stop="1e-6",
-                axis1_points="5",
-                measure="Lock-in",
-                action="start",
+            again = sweep(
+                client, lab_id, transport.id, "after the restart", 5, str(transport_queue)
             )
             wait_for(lambda: client.scan(again)["status"] == "completed", PATIENCE, "new sweep")
+            assert client.scan(again)["queue_id"] == transport_queue
         client.close()
         db.close()
 

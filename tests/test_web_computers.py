@@ -161,9 +161,9 @@ def test_the_list_shows_online_and_offline_computers(db, lab):
     rows = {name: row for name, row in re.findall(r"<tr>\s*<td>([\w-]+)(.*?)</tr>", page, re.S)}
     assert "online" in rows["up-pc"]
     assert "Windows-11" in rows["up-pc"]
-    assert "<td>3</td>" in rows["up-pc"]
+    assert "3 · Instruments</a>" in rows["up-pc"]
     assert "offline" in rows["down-pc"]
-    assert "<td>0</td>" in rows["down-pc"]
+    assert "0 · Instruments</a>" in rows["down-pc"]
 
 
 def test_the_navigation_links_to_computers(db, lab):

@@ -82,7 +82,7 @@ def enqueue_live_demo(queue: DatabaseQueue) -> None:
 
 
 def demo_instrument_specs(delay: float = 0.005) -> list[tuple[type[Instrument], str, dict]]:
-    """The demo's simulated instruments: driver class, name and settings."""
+    """The demo's simulated instruments: driver class, name and settings (also its options)."""
     return [
         (FakeStage, "Stage X", {"axis": "x", "delay": delay}),
         (FakeStage, "Stage Y", {"axis": "y"}),
@@ -120,4 +120,7 @@ def bind_demo_instruments(
             "last_settings": settings,
         }
         record = db.register_instrument_on_computer(described, lab_id, computer_id)
-        db.bind_instrument_to_computer(record.id, computer_id=computer_id, last_settings=settings)
+        # Made with them (a stage's axis names its position column) and set up with them.
+        db.bind_instrument_to_computer(
+            record.id, computer_id=computer_id, options=settings, last_settings=settings
+        )

@@ -23,6 +23,7 @@ from pybirch.database.models import Queue as QueueRecord
 from pybirch.database.services.paging import MAX_PER_PAGE
 from pybirch.database.services.queues import QueueRunningError
 from pybirch.database_integration import DatabaseQueue, EquipmentManager, to_pybirch_sample
+from pybirch.database_integration.extensions.database_queue import held_by_another_process
 from pybirch.definitions import get_computer_info
 from pybirch.errors import PyBirchError
 from pybirch.instruments.base import Instrument
@@ -208,8 +209,8 @@ class Station:
             raise StationError("a station learns which computer it is before taking back queues")
         taken = 0
         for record in self._left_queues():
-            if self.runs(record.id):
-                continue
+            if self.runs(record.id) or held_by_another_process(record):
+                continue  # ours already, or another server process of this computer holds it
             try:
                 queue = DatabaseQueue.from_database(
                     self.db,

@@ -307,8 +307,11 @@ def _binding_dict(session: Session, binding: ComputerBinding) -> dict[str, Any]:
             "last_settings": instrument.last_settings or {},
             "last_connected": _iso(instrument.last_connected),
             "definition_id": instrument.definition_id,
-            "definition": _definition_dict(session, instrument.definition_id)
-            or _installed_driver(instrument),
+            "definition": (
+                _definition_dict(session, instrument.definition_id)
+                if instrument.definition_id is not None
+                else _installed_driver(instrument)
+            ),
         },
         "adapter": binding.adapter,
         "adapter_type": binding.adapter_type,

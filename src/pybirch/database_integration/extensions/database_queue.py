@@ -297,13 +297,24 @@ def _refuse_if_live(record: QueueRecord, force: bool) -> None:
             f"queue {record.queue_id!r} is recorded {record.status} here by an unknown "
             f"process; pass force=True if nothing runs it any more"
         )
+    if held_by_another_process(record):
+        raise QueueStateError(f"queue {record.queue_id!r} is still run by process {pid} here")
+
+
+def held_by_another_process(record: QueueRecord) -> bool:
+    """Whether another process of this computer that is still alive made the queue's record."""
+    pid = (record.extra_data or {}).get("pid")
+    if record.computer_name != socket.gethostname() or not isinstance(pid, int):
+        return False
+    if pid == os.getpid():
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return
+        return False
     except PermissionError:
-        pass  # alive, owned by someone else
-    raise QueueStateError(f"queue {record.queue_id!r} is still run by process {pid} here")
+        return True  # alive, owned by someone else
+    return True
 
 
 def _mark_dead_run(managers: QueueManager, record: QueueRecord) -> None:
