@@ -20,10 +20,9 @@ import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from pybirch.instruments.errors import (
     IdentificationPatternError,
@@ -32,6 +31,9 @@ from pybirch.instruments.errors import (
 )
 from pybirch.instruments.registry import register_instrument_class
 from pybirch.instruments.settings import SettingsMixin
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Instrument(SettingsMixin, ABC):
@@ -150,6 +152,8 @@ class Measurement(Instrument):
 
     def measurement_df(self) -> pd.DataFrame:
         """Take one reading and return it as a DataFrame with labelled columns."""
+        import pandas as pd  # on first use: importing pandas costs a lab computer's start-up
+
         return pd.DataFrame(np.atleast_2d(self.perform_measurement()), columns=self.columns())
 
     def serialize(self) -> dict[str, Any]:

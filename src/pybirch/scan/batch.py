@@ -14,11 +14,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import pandas as pd
 
 from pybirch.instruments.errors import MeasurementShapeError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pybirch.scan.axis import Linspace
     from pybirch.scan.tree import MeasurementPlan
 
@@ -303,6 +304,8 @@ class DataBatch:
 
     def to_dataframe(self) -> pd.DataFrame:
         """The batch as a DataFrame with ``name (unit)`` columns."""
+        import pandas as pd  # on first use: importing pandas costs a lab computer's start-up
+
         return pd.DataFrame(self.columns(), copy=False)
 
     def _per_row(self, per_point: np.ndarray) -> np.ndarray:

@@ -26,9 +26,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import pandas as pd
-
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pybirch.scan.batch import DataBatch, MeasurementColumns, PointRecorder
     from pybirch.scan.scan import Scan
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from pybirch.database.errors import DataIntegrityError
 from pybirch.database.storage.grid import build_grid
 from pybirch.database.storage.layout import POINT_INDEX, Layout
 
 if TYPE_CHECKING:
+    import pandas as pd
     import xarray as xr
 
 
@@ -70,6 +70,8 @@ class MeasurementData:
 
     def to_dataframe(self) -> pd.DataFrame:
         """Every column (with ``point_index``) as a DataFrame indexed by row."""
+        import pandas as pd  # on first use: importing pandas costs a lab computer's start-up
+
         frame = pd.DataFrame({**self.columns, POINT_INDEX: self.point_index}, copy=False)
         frame.index = pd.Index(self.row_index, name="row")
         return frame
