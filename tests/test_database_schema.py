@@ -51,6 +51,7 @@ TABLES = {
     "analysis_results",
     "instrument_definitions",
     "instrument_definition_versions",
+    "instrument_definition_audit",
     "computers",
     "computer_bindings",
 }

@@ -49,3 +49,23 @@ class ComputerConflictError(DuplicateError):
 
 class AmbiguousComputerError(DatabaseError, LookupError):
     """Several computers answer to a name; name the one meant by its id."""
+
+
+class DefinitionPermissionError(DatabaseError, PermissionError):
+    """The user or lab may not change this instrument definition."""
+
+
+class ReadOnlyDefinitionError(DefinitionPermissionError):
+    """A builtin definition, or another lab's public one: readable, never changed by a lab."""
+
+
+class ApprovalDenied(DefinitionPermissionError):
+    """Only a lab admin who is not the version's author may approve or reject it."""
+
+
+class ReviewStateError(DatabaseError):
+    """The version is not pending review (already approved, rejected or superseded)."""
+
+
+class CodeIntegrityError(DataIntegrityError):
+    """Stored code no longer matches the hash taken when it was written."""

@@ -6,6 +6,7 @@ from pybirch.database.models.definitions import (
     Computer,
     ComputerBinding,
     InstrumentDefinition,
+    InstrumentDefinitionAudit,
     InstrumentDefinitionVersion,
 )
 from pybirch.database.models.identity import DatabaseIdentity
@@ -37,6 +38,7 @@ __all__ = [
     "Equipment",
     "Instrument",
     "InstrumentDefinition",
+    "InstrumentDefinitionAudit",
     "InstrumentDefinitionVersion",
     "InstrumentStatus",
     "Lab",

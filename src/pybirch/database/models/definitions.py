@@ -47,6 +47,9 @@ class InstrumentDefinition(Base, Updated):
     version: Mapped[int] = mapped_column(default=1)
     #: The version lab computers run (approved); None until one is approved.
     approved_version: Mapped[int | None] = mapped_column(default=None)
+    #: sha256 of the approved version's code, taken when it was approved: the pin a
+    #: computer checks the code it loads against.
+    approved_code_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     is_public: Mapped[bool] = mapped_column(default=False)
     is_builtin: Mapped[bool] = mapped_column(default=False)
 
@@ -56,6 +59,11 @@ class InstrumentDefinition(Base, Updated):
         cascade="all, delete-orphan",
     )
     instances: Mapped[list[Instrument]] = relationship(back_populates="definition")
+    audit: Mapped[list[InstrumentDefinitionAudit]] = relationship(
+        back_populates="definition",
+        order_by="InstrumentDefinitionAudit.id",
+        cascade="all, delete-orphan",
+    )
 
 
 class InstrumentDefinitionVersion(Base, Created):
@@ -73,7 +81,7 @@ class InstrumentDefinitionVersion(Base, Created):
     #: sha256 of ``source_code``; a computer runs only code matching an approved hash.
     code_hash: Mapped[str] = mapped_column(String(64))
     change_summary: Mapped[str | None] = mapped_column(Text, default=None)
-    #: draft, pending, approved or rejected.
+    #: pending, approved, rejected, or superseded (left pending when a later one was approved).
     status: Mapped[str] = mapped_column(String(20), default="draft")
     approved_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
@@ -82,6 +90,27 @@ class InstrumentDefinitionVersion(Base, Created):
     review_note: Mapped[str | None] = mapped_column(Text, default=None)
 
     definition: Mapped[InstrumentDefinition] = relationship(back_populates="versions")
+
+
+class InstrumentDefinitionAudit(Base, Created):
+    """One thing done to a definition: who (``created_by_id``), when, what, which version, why."""
+
+    __tablename__ = "instrument_definition_audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(
+        ForeignKey("instrument_definitions.id", ondelete="CASCADE"), index=True
+    )
+    #: created, edited, updated (metadata only), approved, rejected or rolled_back.
+    action: Mapped[str] = mapped_column(String(20))
+    #: The version the action made or reviewed (for ``updated``: the latest one).
+    version: Mapped[int | None] = mapped_column(default=None)
+    #: The change summary or the reviewer's comment.
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    #: What else is worth keeping: changed fields, the code hash approved, the version restored.
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    definition: Mapped[InstrumentDefinition] = relationship(back_populates="audit")
 
 
 class Computer(Base, Updated):

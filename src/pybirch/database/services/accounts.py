@@ -191,11 +191,7 @@ class AccountsMixin(ServiceCore):
 
     @staticmethod
     def _role(session: Session, lab_id: int, user_id: int) -> Role | None:
-        return session.scalar(
-            select(LabMembership.role).where(
-                LabMembership.lab_id == lab_id, LabMembership.user_id == user_id
-            )
-        )
+        return member_role(session, lab_id, user_id)
 
     def list_memberships(self, lab_id: int) -> list[tuple[User, Role, datetime]]:
         """Every member of the lab with their role and when they joined it, by username."""
@@ -269,6 +265,15 @@ class AccountsMixin(ServiceCore):
 
 #: Every PyBirch token starts so, which makes a leaked one easy to recognise.
 TOKEN_PREFIX = "pbt_"
+
+
+def member_role(session: Session, lab_id: int, user_id: int) -> Role | None:
+    """The user's role in the lab, or None if not a member."""
+    return session.scalar(
+        select(LabMembership.role).where(
+            LabMembership.lab_id == lab_id, LabMembership.user_id == user_id
+        )
+    )
 
 
 def token_digest(token: str) -> str:

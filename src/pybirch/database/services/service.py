@@ -6,6 +6,8 @@ from pybirch.database.services.accounts import AccountsMixin
 from pybirch.database.services.bindings import BindingsMixin
 from pybirch.database.services.computers import ComputerServices
 from pybirch.database.services.data import DataMixin
+from pybirch.database.services.definition_review import DefinitionReviewMixin
+from pybirch.database.services.definitions import DefinitionsMixin
 from pybirch.database.services.identity import IdentityMixin
 from pybirch.database.services.instruments import InstrumentsMixin
 from pybirch.database.services.projects import ProjectsMixin
@@ -21,6 +23,8 @@ class DatabaseService(
     InstrumentsMixin,
     ComputerServices,
     BindingsMixin,
+    DefinitionsMixin,
+    DefinitionReviewMixin,
     DataMixin,
     IdentityMixin,
 ):
