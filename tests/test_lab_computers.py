@@ -193,9 +193,7 @@ def test_each_lab_computer_finds_binds_and_runs_its_own_instruments(
                 lab_id, "waiting map", 20, 0.0, "raman queue", False, str(raman_id)
             )
             raman_queue = client.scan(waiting)["queue_id"]
-            endless = sweep(
-                client, lab_id, transport.id, "long sweep", 100000, str(transport_queue)
-            )
+            endless = sweep(client, lab_id, transport.id, "long sweep", 100000, "transport queue")
             assert client.scan(endless)["queue_id"] == transport_queue
             wait_for(lambda: client.scan(endless)["points_done"] > 20, PATIENCE, "first points")
 
@@ -243,9 +241,7 @@ def test_each_lab_computer_finds_binds_and_runs_its_own_instruments(
             wait_for(completed_in_raman_queue, PATIENCE, "the waiting map to run")
             (rerun,) = completed_in_raman_queue()
             assert stored_rows(client, rerun.scan_id) == 20
-            again = sweep(
-                client, lab_id, transport.id, "after the restart", 5, str(transport_queue)
-            )
+            again = sweep(client, lab_id, transport.id, "after the restart", 5, "transport queue")
             wait_for(lambda: client.scan(again)["status"] == "completed", PATIENCE, "new sweep")
             assert client.scan(again)["queue_id"] == transport_queue
         client.close()
