@@ -6,4 +6,5 @@ bash scripts/bootstrap.sh
 .venv/bin/ruff check .
 # The contracts of pyproject.toml, over this checkout's source (not another one's install).
 PYTHONPATH=src .venv/bin/lint-imports
-exec .venv/bin/python -m pytest "$@"
+# Two workers, a test file each at a time (a file's server or browser is made once).
+exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from browser_support import running_agent, running_server
 from lab_client import (
     LabClient,
@@ -86,8 +88,10 @@ def stored_rows(client: LabClient, scan_id: str) -> int:
 
 
 def test_each_lab_computer_finds_binds_and_runs_its_own_instruments(
-    tmp_path: Path, postgres_url: str, redis_url: str
+    tmp_path: Path, postgres_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A Redis database of its own: the other Redis tests may run beside this one.
+    monkeypatch.setenv("REDIS_URL", redis_url.rsplit("/", 1)[0] + "/14")
     DatabaseService(postgres_url, auto_upgrade=True).close()  # `pybirch db upgrade`
     for name in ("server", "raman", "transport"):
         (tmp_path / name).mkdir()
