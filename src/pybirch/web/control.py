@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort
 
 from pybirch.database.errors import NotFoundError
@@ -10,8 +12,9 @@ from pybirch.database.models import Role
 from pybirch.errors import PyBirchError
 from pybirch.station import Action, UnknownActionError
 from pybirch.web.auth.access import require_lab_role, visible_scan
+from pybirch.web.filters import computer
 from pybirch.web.services import database
-from pybirch.web.stations import runner_name, station_running
+from pybirch.web.stations import station_running
 
 
 class ControlRefused(Exception):
@@ -40,9 +43,9 @@ def can_control(record: QueueRecord) -> bool:
     return station_running(record) is not None
 
 
-def _action(parse: object, word: str) -> Action:
+def _action(parse: Callable[[str], Action], word: str) -> Action:
     try:
-        return parse(word)  # type: ignore[operator]
+        return parse(word)
     except UnknownActionError:
         abort(404)
 
@@ -58,7 +61,7 @@ def _obey(record: QueueRecord, action: Action, scan_id: str | None) -> str:
     station = station_running(record)
     if station is None:
         raise ControlRefused(
-            f"queue {record.queue_id!r} runs on {runner_name(record)}, "
+            f"queue {record.queue_id!r} runs on {computer(record, 'another computer')}, "
             f"which is not connected to this server"
         )
     try:

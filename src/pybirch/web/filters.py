@@ -20,9 +20,9 @@ def percent(fraction: float | None) -> str:
     return "—" if fraction is None else f"{100 * fraction:.0f} %"
 
 
-def computer(queue: Any) -> str:
+def computer(queue: Any, unknown: str = "—") -> str:
     """The computer that runs a queue: its name on the Computers page, else its host name."""
-    return (queue.extra_data or {}).get("computer") or queue.computer_name or "—"
+    return (queue.extra_data or {}).get("computer") or queue.computer_name or unknown
 
 
 def register_filters(app: Flask) -> None:

@@ -121,12 +121,5 @@ def station_running(record: QueueRecord) -> StationInterface | None:
     return None if computer is None else RemoteStation(computer)
 
 
-def runner_name(record: QueueRecord) -> str:
-    """The name of the computer that runs (or last ran) a queue, for pages and messages."""
-    return str(
-        (record.extra_data or {}).get("computer") or record.computer_name or "another computer"
-    )
-
-
 def _local_computer_id(station: Station) -> int | None:
     return None if station.identity is None else station.identity.computer_id
