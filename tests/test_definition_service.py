@@ -483,3 +483,56 @@ def test_the_library_refuses_invalid_code_and_fields_with_the_report(db, people)
         good.id, lab_id=people.lab, author_id=people.author, source_code=EDITED_CODE
     )
     assert edited.version == 2
+
+
+# -- a version's own test ------------------------------------------------------------------
+
+SIM_DEVICE = "spec: '1.1'\ndevices: {}\nresources: {}\n"
+TEST_CODE = "def test(instrument):\n    assert instrument.name\n"
+
+
+def test_a_test_and_device_are_part_of_the_version_and_roll_back_with_it(db, people) -> None:
+    definition = create(db, people, test_code=TEST_CODE, sim_device=SIM_DEVICE)
+    first = db.get_definition_version(definition.id, 1, lab_id=people.lab)
+    assert (first.test_code, first.sim_device) == (TEST_CODE, SIM_DEVICE)
+
+    # a new test alone is a new version for review; the code is kept
+    db.update_instrument_definition(
+        definition.id, lab_id=people.lab, author_id=people.author, test_code="def test(i): pass\n"
+    )
+    second = db.get_definition_version(definition.id, 2, lab_id=people.lab)
+    assert (second.source_code, second.test_code, second.sim_device) == (
+        SEED_LOCKIN_CODE,
+        "def test(i): pass\n",
+        SIM_DEVICE,
+    )
+    # the same content again is no change; an empty string removes the device
+    db.update_instrument_definition(
+        definition.id, lab_id=people.lab, author_id=people.author, test_code="def test(i): pass\n"
+    )
+    assert db.get_instrument_definition(definition.id, lab_id=people.lab).version == 2
+    db.update_instrument_definition(
+        definition.id, lab_id=people.lab, author_id=people.author, sim_device=""
+    )
+    assert db.get_definition_version(definition.id, 3, lab_id=people.lab).sim_device is None
+
+    db.rollback_instrument_definition(definition.id, 1, lab_id=people.lab, author_id=people.author)
+    restored = db.get_definition_version(definition.id, 4, lab_id=people.lab)
+    assert (restored.test_code, restored.sim_device) == (TEST_CODE, SIM_DEVICE)
+
+
+def test_a_test_result_is_kept_with_its_version_by_the_owning_lab_only(db, people) -> None:
+    definition = create(db, people, test_code=TEST_CODE)
+    result = {"passed": False, "message": "line 2: AssertionError", "seconds": 0.25}
+    row = db.record_definition_test(definition.id, 1, result, lab_id=people.lab)
+    assert row.test_result == result and row.tested_at is not None
+    stored = db.get_definition_version(definition.id, 1, lab_id=people.lab)
+    assert stored.test_result == result
+
+    with pytest.raises(NotFoundError):
+        db.record_definition_test(definition.id, 1, {"passed": True}, lab_id=people.other_lab)
+    with pytest.raises(NotFoundError):  # without a lab, only builtin definitions
+        db.record_definition_test(definition.id, 1, {"passed": True}, lab_id=None)
+    with pytest.raises(ValueError):
+        db.record_definition_test(definition.id, 1, {"passed": float("nan")}, lab_id=people.lab)
+    assert db.get_definition_version(definition.id, 1, lab_id=people.lab).test_result == result

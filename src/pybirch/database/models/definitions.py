@@ -88,6 +88,13 @@ class InstrumentDefinitionVersion(Base, Created):
     )
     approved_at: Mapped[datetime | None] = mapped_column(default=None)
     review_note: Mapped[str | None] = mapped_column(Text, default=None)
+    #: A pyvisa-sim device description (YAML) the version's own test talks to, if any.
+    sim_device: Mapped[str | None] = mapped_column(Text, default=None)
+    #: A short test of the driver (``def test(instrument): ...``), run sandboxed.
+    test_code: Mapped[str | None] = mapped_column(Text, default=None)
+    #: The last run of that test: ``{"passed": bool, "message": str, "seconds": float, ...}``.
+    test_result: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    tested_at: Mapped[datetime | None] = mapped_column(default=None)
 
     definition: Mapped[InstrumentDefinition] = relationship(back_populates="versions")
 

@@ -383,4 +383,6 @@ def _definition_dict(session: Session, definition_id: int | None) -> dict[str, A
         "version": None if approved is None else approved.version,
         "source_code": None if approved is None else approved.source_code,
         "code_hash": None if approved is None else approved.code_hash,
+        # the pin taken at approval: a computer refuses code that does not hash to it
+        "approved_code_hash": definition.approved_code_hash if approved is not None else None,
     }

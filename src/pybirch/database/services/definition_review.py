@@ -8,14 +8,22 @@ changed behind the application's back and is refused.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
-from pybirch.database.errors import ApprovalDenied, CodeIntegrityError, ReviewStateError
+from pybirch.database.errors import (
+    ApprovalDenied,
+    CodeIntegrityError,
+    NotFoundError,
+    ReviewStateError,
+)
 from pybirch.database.models import (
     InstrumentDefinition,
     InstrumentDefinitionAudit,
     InstrumentDefinitionVersion,
     Role,
+    utcnow,
 )
 from pybirch.database.services.accounts import member_role
 from pybirch.database.services.core import ServiceCore
@@ -24,6 +32,7 @@ from pybirch.database.services.definitions import (
     code_hash,
     editable_definition,
     find_version,
+    json_copy,
     record,
     visible_definition,
 )
@@ -58,6 +67,28 @@ class DefinitionReviewMixin(ServiceCore):
             row.status = "rejected"
             row.review_note = comment
             record(session, definition, "rejected", reviewer_id, row.version, comment)
+            session.flush()
+            return row
+
+    def record_definition_test(
+        self, definition_id: int, version: int, result: dict[str, Any], *, lab_id: int | None
+    ) -> InstrumentDefinitionVersion:
+        """Keep the result of a version's own test with it, for its approver to see.
+
+        A lab records results for its own definitions; results of builtin ones are recorded
+        without a lab (PyBirch's own test run), never by a lab.
+        """
+        stored = json_copy(dict(result), "a test result")
+        with self.session() as session:
+            if lab_id is None:
+                definition = session.get(InstrumentDefinition, definition_id)
+                if definition is None or not definition.is_builtin:
+                    raise NotFoundError("builtin InstrumentDefinition", definition_id)
+            else:
+                definition = editable_definition(session, definition_id, lab_id)
+            row = find_version(session, definition, version)
+            row.test_result = stored
+            row.tested_at = utcnow()
             session.flush()
             return row
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -82,12 +82,15 @@ class DefinitionsMixin(ServiceCore):
         author_id: int | None,
         change_summary: str | None = None,
         is_builtin: bool = False,
+        test_code: str | None = None,
+        sim_device: str | None = None,
         **fields: Any,
     ) -> InstrumentDefinition:
         """A new definition and its version 1, pending review (builtin ones come approved).
 
         ``fields`` are the other columns (:data:`EDITABLE_FIELDS`): ``display_name``,
-        ``description``, ``base_class``, ``data_columns``, ``settings_schema``, ...
+        ``description``, ``base_class``, ``data_columns``, ``settings_schema``, ...;
+        ``test_code`` and ``sim_device`` are the version's own test and simulated device.
         """
         values = _checked_fields({"name": name, "instrument_type": instrument_type, **fields})
         with self.session() as session:
@@ -103,7 +106,13 @@ class DefinitionsMixin(ServiceCore):
             )
             session.add(definition)
             session.flush()
-            version = add_version(session, definition, source_code, author_id, change_summary)
+            version = add_version(
+                session,
+                definition,
+                VersionContent(source_code, test_code, sim_device),
+                author_id,
+                change_summary,
+            )
             record(session, definition, "created", author_id, version.version, change_summary)
             if is_builtin:
                 # PyBirch ships it reviewed; no lab admin could approve it.
@@ -152,12 +161,15 @@ class DefinitionsMixin(ServiceCore):
         author_id: int,
         source_code: str | None = None,
         change_summary: str | None = None,
+        test_code: str | None = None,
+        sim_device: str | None = None,
         **fields: Any,
     ) -> InstrumentDefinition:
-        """Change a lab's own definition; new code makes a new pending version.
+        """Change a lab's own definition; new code (or test) makes a new pending version.
 
         Other fields (:data:`EDITABLE_FIELDS`) change in place, recorded in the audit trail
-        but making no version. Code equal to the latest version's is no change.
+        but making no version. Code, test and device equal to the latest version's are no
+        change; one left out (None) stays as it is (an empty string removes a test).
         """
         values = _checked_fields(fields)
         with self.session() as session:
@@ -169,8 +181,9 @@ class DefinitionsMixin(ServiceCore):
             for key in changed:
                 setattr(definition, key, values[key])
             latest = latest_version(session, definition)
-            if source_code is not None and source_code != latest.source_code:
-                version = add_version(session, definition, source_code, author_id, change_summary)
+            content = VersionContent.of(latest).replaced(source_code, test_code, sim_device)
+            if content != VersionContent.of(latest):
+                version = add_version(session, definition, content, author_id, change_summary)
                 record(
                     session,
                     definition,
@@ -242,7 +255,7 @@ class DefinitionsMixin(ServiceCore):
             _check_writer(session, lab_id, author_id)
             old = find_version(session, definition, to_version)
             summary = change_summary or f"rolled back to version {old.version}"
-            version = add_version(session, definition, old.source_code, author_id, summary)
+            version = add_version(session, definition, VersionContent.of(old), author_id, summary)
             record(
                 session,
                 definition,
@@ -311,21 +324,50 @@ def find_version(
     return row
 
 
+class VersionContent(NamedTuple):
+    """What a version holds and its reviewer approves: the code, its test, its device."""
+
+    source_code: str
+    test_code: str | None = None
+    sim_device: str | None = None
+
+    @classmethod
+    def of(cls, version: InstrumentDefinitionVersion) -> VersionContent:
+        """The content of a stored version."""
+        return cls(version.source_code, version.test_code, version.sim_device)
+
+    def replaced(
+        self, source_code: str | None, test_code: str | None, sim_device: str | None
+    ) -> VersionContent:
+        """This content with the parts given (not None) replaced; "" clears a test or device."""
+        return VersionContent(
+            self.source_code if source_code is None else source_code,
+            self.test_code if test_code is None else (test_code or None),
+            self.sim_device if sim_device is None else (sim_device or None),
+        )
+
+
 def add_version(
     session: Session,
     definition: InstrumentDefinition,
-    source_code: str,
+    content: VersionContent,
     author_id: int | None,
     change_summary: str | None,
 ) -> InstrumentDefinitionVersion:
     """The definition's next version, pending review; the definition's ``version`` follows."""
+    source_code = content.source_code
     if not isinstance(source_code, str) or not source_code.strip():
         raise ValueError("source_code must be non-empty text")
+    for name in ("test_code", "sim_device"):
+        if getattr(content, name) is not None and not isinstance(getattr(content, name), str):
+            raise ValueError(f"{name} must be text")
     number = 1 if not definition.versions else definition.version + 1
     version = InstrumentDefinitionVersion(
         definition=definition,
         version=number,
         source_code=source_code,
+        test_code=content.test_code,
+        sim_device=content.sim_device,
         code_hash=code_hash(source_code),
         change_summary=change_summary,
         status="pending",
@@ -399,12 +441,12 @@ def _checked_fields(fields: dict[str, Any]) -> dict[str, Any]:
     if "name" in fields and not (isinstance(fields["name"], str) and fields["name"].strip()):
         raise ValueError("a definition needs a name")
     return {
-        key: _json_copy(value, key) if key in _JSON_FIELDS and value is not None else value
+        key: json_copy(value, key) if key in _JSON_FIELDS and value is not None else value
         for key, value in fields.items()
     }
 
 
-def _json_copy(value: Any, what: str) -> Any:
+def json_copy(value: Any, what: str) -> Any:
     """A copy of ``value`` as JSON stores it (ValueError if it cannot be stored)."""
     try:
         return json.loads(json.dumps(value, allow_nan=False))
