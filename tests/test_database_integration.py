@@ -159,11 +159,13 @@ def test_extension_records_instrument_settings_and_driver_versions(db):
     assert record.instrument_settings["Lock-in"]["settings"]["time_constant"] == 0.3
     assert record.instrument_settings["Stage Y"]["settings"]["axis"] == "y"
     assert record.driver_versions["Stage X"] == {
+        "kind": "installed",
         "class": "pybirch.instruments.simulated.stage.FakeStage",
         "version": importlib.metadata.version("pybirch"),
     }
     # a driver outside any installed package has no version to report
     assert record.driver_versions["Lock-in"] == {
+        "kind": "installed",
         "class": "database_builders.RecordingLockin",
         "version": "unknown",
     }

@@ -525,7 +525,8 @@ def test_a_test_result_is_kept_with_its_version_by_the_owning_lab_only(db, peopl
     definition = create(db, people, test_code=TEST_CODE)
     result = {"passed": False, "message": "line 2: AssertionError", "seconds": 0.25}
     row = db.record_definition_test(definition.id, 1, result, lab_id=people.lab)
-    assert row.test_result == result and row.tested_at is not None
+    assert row.test_result == result
+    assert row.tested_at is not None
     stored = db.get_definition_version(definition.id, 1, lab_id=people.lab)
     assert stored.test_result == result
 
@@ -533,6 +534,6 @@ def test_a_test_result_is_kept_with_its_version_by_the_owning_lab_only(db, peopl
         db.record_definition_test(definition.id, 1, {"passed": True}, lab_id=people.other_lab)
     with pytest.raises(NotFoundError):  # without a lab, only builtin definitions
         db.record_definition_test(definition.id, 1, {"passed": True}, lab_id=None)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot be stored as JSON"):
         db.record_definition_test(definition.id, 1, {"passed": float("nan")}, lab_id=people.lab)
     assert db.get_definition_version(definition.id, 1, lab_id=people.lab).test_result == result

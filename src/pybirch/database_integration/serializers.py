@@ -16,6 +16,7 @@ from pybirch.database.models import Queue as QueueRecord
 from pybirch.database.models import Sample as SampleRecord
 from pybirch.database.models import Scan as ScanRecord
 from pybirch.database.storage import ChunkData, Layout
+from pybirch.instruments.driver_origin import driver_origin
 from pybirch.queue.queue import Queue
 from pybirch.queue.samples import Sample
 from pybirch.sample_images import decode_png, encode_png
@@ -147,20 +148,10 @@ def batch_to_chunk(batch: DataBatch, first_row: int) -> ChunkData:
     )
 
 
-def driver_versions(instruments: list[Any]) -> dict[str, dict[str, str]]:
-    """Each instrument's driver: class path and the version of the package it comes from."""
-    import importlib.metadata
+def driver_versions(instruments: list[Any]) -> dict[str, dict[str, Any]]:
+    """Each instrument's driver, by instrument name: where it comes from and which version.
 
-    versions = {}
-    for instrument in instruments:
-        kind = type(instrument)
-        package = kind.__module__.split(".")[0]
-        try:
-            version = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            version = getattr(instrument, "driver_version", "unknown")
-        versions[instrument.name] = {
-            "class": f"{kind.__module__}.{kind.__qualname__}",
-            "version": str(getattr(instrument, "driver_version", version)),
-        }
-    return versions
+    A stored definition is named with its id, version and code hash, so a scan's record
+    says exactly which code took its data (see :func:`driver_origin`).
+    """
+    return {instrument.name: driver_origin(type(instrument)) for instrument in instruments}

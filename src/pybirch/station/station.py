@@ -30,17 +30,23 @@ from pybirch.instruments.base import Instrument
 from pybirch.instruments.catalogue import InstrumentInfo, InstrumentSet
 from pybirch.instruments.driver_catalogue import load_installed_drivers
 from pybirch.instruments.driver_files import load_driver_files
+from pybirch.instruments.driver_origin import driver_origin
 from pybirch.instruments.registry import resolve_instrument_class
 from pybirch.instruments.simulated import SimulatedSample
 from pybirch.instruments.visa_discovery import scan_visa_resources
-from pybirch.queue import QueueState, QueueStateError, ScanState
+from pybirch.queue import QueueState, QueueStateError
 from pybirch.queue.samples import Sample
 from pybirch.realtime import EventBus, follow_queue
 from pybirch.realtime.events import Event, InstrumentStatus, QueueStatus, ScanStatus
 from pybirch.scan import Scan
 from pybirch.scan.design import DesignError, build_settings
 from pybirch.station.actions import Action
-from pybirch.station.bound_instruments import LoadedInstruments, load_bound_instruments
+from pybirch.station.bound_instruments import (
+    BindingLoadError,
+    LoadedInstruments,
+    instrument_from_binding,
+    load_bound_instruments,
+)
 from pybirch.station.requests import (
     Enqueued,
     EnqueueRequest,
@@ -96,6 +102,11 @@ class Station:
         self._device = SimulatedSample()
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        #: Held while instruments are swapped for newer driver versions, and while a scan
+        #: takes its instruments, so no scan is built on an instrument being replaced.
+        self._instruments_lock = threading.RLock()
+        #: Bindings whose newer driver waits for a scan holding the instrument to end.
+        self._deferred: set[int] = set()
 
     @property
     def name(self) -> str:
@@ -107,10 +118,12 @@ class Station:
     def enqueue(self, request: EnqueueRequest) -> Enqueued:
         """Build the design's scan, add it to the chosen queue, and start the queue if asked."""
         self._check_lab(request.lab_id)
-        settings = build_settings(request.design, self.instruments)
-        sample = self._sample(request.lab_id, request.sample_id)
-        queue = self._queue_for(request.lab_id, request.queue, request.operator)
-        handle = queue.enqueue(Scan(settings, sample))
+        with self._instruments_lock:
+            self.refresh_drivers()  # a version approved since the last scan runs this one
+            settings = build_settings(request.design, self.instruments)
+            sample = self._sample(request.lab_id, request.sample_id)
+            queue = self._queue_for(request.lab_id, request.queue, request.operator)
+            handle = queue.enqueue(Scan(settings, sample))
         if request.start and queue.state is QueueState.IDLE:
             queue.start()
         self._changed()
@@ -188,10 +201,7 @@ class Station:
         follow_queue(queue, self.bus)
         queue.add_queue_state_callback(lambda _state: self._changed())
         queue.add_state_callback(
-            lambda _scan_id, state: (
-                state.finished
-                and queue.data_manager.call("recording instruments' settings", self._write_back)
-            )
+            lambda _scan_id, state: state.finished and self._scan_finished(queue)
         )
         with self._lock:
             self._queues[queue.db_queue_id] = queue
@@ -263,7 +273,7 @@ class Station:
             with self._lock:
                 self._bindings[binding["id"]] = instrument.name
                 self._written[binding["id"]] = _setup_of(instrument)
-            self._note_binding(binding, "connected", settings=dict(instrument.settings))
+            self._note_binding(binding, "connected", instrument=instrument)
         for binding, why in loaded.failures:
             self._note_binding(binding, "error", error=why)
         self._changed()
@@ -278,7 +288,12 @@ class Station:
             log.warning("driver file not loaded: %s", failure)
 
     def load_bound(self) -> LoadSummary:
-        """Load the instruments bound here since the last time; say which did and why not."""
+        """Load the instruments bound here since the last time; say which did and why not.
+
+        Instruments whose stored driver has a newly approved version are renewed too.
+        """
+        with self._instruments_lock:
+            self.refresh_drivers()
         loaded = self.discover()
         return LoadSummary(
             [instrument.name for _, instrument in loaded.instruments],
@@ -297,6 +312,39 @@ class Station:
         return FoundInstruments(
             found, {path: resolve_instrument_class(path).kind for path in paths}
         )
+
+    def refresh_drivers(self) -> list[str]:
+        """Renew instruments whose stored driver has a newly approved version; their names.
+
+        An instrument that a queued or running scan holds keeps the version it has until
+        that scan ends (it is renewed then). One whose new version does not load keeps
+        its old one, and the failure is recorded.
+        """
+        if self.identity is None:
+            return []
+        with self._lock:
+            loaded = dict(self._bindings)
+        if not loaded:
+            return []
+        renewed = []
+        with self._instruments_lock:
+            for binding in self.db.get_computer_bindings(computer_id=self.identity.computer_id):
+                name = loaded.get(binding["id"])
+                current = self.instruments.get(name) if name else None
+                if current is None or not newer_driver_approved(current, binding):
+                    continue
+                if self._held_by_a_scan(current):
+                    with self._lock:
+                        self._deferred.add(binding["id"])
+                    log.info("%s keeps its driver until the scan using it ends", name)
+                    continue
+                with self._lock:
+                    self._deferred.discard(binding["id"])
+                if self._renew(binding, current):
+                    renewed.append(current.name)
+        if renewed:
+            self._changed()
+        return renewed
 
     def register_offered(self, instruments: list[Instrument]) -> None:
         """Record instruments given to this station in Python as this computer's own.
@@ -396,9 +444,55 @@ class Station:
                 page += 1
         return sorted(found, key=lambda record: record.id)
 
-    def _scan_state_changed(self, queue: DatabaseQueue, _scan_id: str, state: ScanState) -> None:
-        if state.finished:  # a scan may have changed its instruments' settings
-            queue.data_manager.call("recording instruments' settings", self._write_back)
+    def _scan_finished(self, queue: DatabaseQueue) -> None:
+        """Record changed settings; renew drivers that waited for this scan to end."""
+        queue.data_manager.call("recording instruments' settings", self._write_back)
+        with self._lock:
+            waiting = bool(self._deferred)
+        if waiting:
+            threading.Thread(
+                target=self._refresh_logged, name="pybirch-driver-refresh", daemon=True
+            ).start()
+
+    def _refresh_logged(self) -> None:
+        try:
+            self.refresh_drivers()
+        except Exception:  # a thread of its own: nobody else would hear of it
+            log.exception("renewing instruments with newly approved drivers failed")
+
+    def _held_by_a_scan(self, instrument: Instrument) -> bool:
+        """Whether a scan that has not ended (queued, running, paused) uses ``instrument``."""
+        with self._lock:
+            queues = list(self._queues.values())
+        return any(
+            any(used is instrument for used in handle.scan.instruments())
+            for queue in queues
+            for handle in queue.handles
+            if not handle.state.finished
+        )
+
+    def _renew(self, binding: dict[str, Any], current: Instrument) -> bool:
+        """Replace ``current`` by the binding's newly approved driver; keep it if that fails."""
+        _shut_down(current)
+        try:
+            replacement = instrument_from_binding(binding, self._device)
+        except BindingLoadError as exc:
+            log.warning(
+                "%s keeps its driver: the approved one does not load: %s", current.name, exc
+            )
+            self._note_binding(binding, "error", error=f"new driver version not loaded: {exc}")
+            try:
+                current.connect_or_raise()
+            except Exception as again:  # the driver's own failure, reported for this one
+                log.exception("%s did not reconnect with its old driver", current.name)
+                self._note_binding(binding, "error", error=f"{type(again).__name__}: {again}")
+            return False
+        self.instruments.add(replacement)
+        with self._lock:
+            self._written[binding["id"]] = _setup_of(replacement)
+        self._note_binding(binding, "connected", instrument=replacement)
+        log.info("%s now runs %s", replacement.name, driver_origin(type(replacement)))
+        return True
 
     def _write_back(self) -> None:
         """Record the adapter and settings of bound instruments that changed since last time."""
@@ -423,23 +517,25 @@ class Station:
         binding: dict[str, Any],
         status: str,
         *,
-        settings: dict[str, Any] | None = None,
+        instrument: Instrument | None = None,
         error: str | None = None,
     ) -> None:
-        """Write back what became of a bound instrument, and announce it."""
-        instrument = binding["instrument"]
+        """Write back what became of a bound instrument (and its driver), and announce it."""
+        record = binding["instrument"]
+        settings = None if instrument is None else dict(instrument.settings)
         try:
             self.db.record_binding_use(
-                binding["id"], settings=settings, connected=status == "connected"
+                binding["id"],
+                settings=settings,
+                connected=status == "connected",
+                loaded_driver=None if instrument is None else driver_origin(type(instrument)),
             )
             self.db.update_instrument_status(
-                instrument["id"], status, current_settings=settings, error_message=error
+                record["id"], status, current_settings=settings, error_message=error
             )
         except PyBirchError:
-            log.exception("could not record that instrument %r is %s", instrument["name"], status)
-        self.bus.publish(
-            InstrumentStatus(instrument["name"], status, self.name, instrument.get("lab_id"))
-        )
+            log.exception("could not record that instrument %r is %s", record["name"], status)
+        self.bus.publish(InstrumentStatus(record["name"], status, self.name, record.get("lab_id")))
 
     def _record_extra(self) -> dict[str, Any]:
         if self.identity is None:
@@ -452,6 +548,28 @@ class Station:
                 listener()
             except Exception:  # a listener's failure must not undo what the station did
                 log.exception("a station listener failed")
+
+
+def newer_driver_approved(instrument: Instrument, binding: dict[str, Any]) -> bool:
+    """Whether the binding's stored definition has approved code other than the instrument's."""
+    definition = binding["instrument"].get("definition") or {}
+    if definition.get("id") is None or not definition.get("source_code"):
+        return False  # an installed driver, or a definition with nothing approved to run
+    running = type(instrument)
+    return (
+        getattr(running, "definition_id", None),
+        getattr(running, "definition_code_hash", None),
+    ) != (
+        definition["id"],
+        definition.get("approved_code_hash"),
+    )
+
+
+def _shut_down(instrument: Instrument) -> None:
+    try:
+        instrument.shutdown()
+    except Exception:  # the old driver's failure must not keep the new one out
+        log.exception("shutting down %s before renewing its driver failed", instrument.name)
 
 
 def _setup_of(instrument: Instrument) -> tuple[str, dict[str, Any]]:

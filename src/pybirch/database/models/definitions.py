@@ -197,6 +197,9 @@ class ComputerBinding(Base, Updated):
     last_settings: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     #: Keyword arguments the driver is constructed with on this computer.
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The driver the computer last loaded for it: ``{"kind": "definition"|"file"|"installed",
+    #: "name", "version", "code_hash", "path"}`` (None until it loaded one).
+    loaded_driver: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     instrument: Mapped[Instrument] = relationship(back_populates="computer_bindings")
     computer: Mapped[Computer] = relationship(back_populates="bindings")

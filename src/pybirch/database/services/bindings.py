@@ -31,6 +31,7 @@ from pybirch.database.models import (
 )
 from pybirch.database.services.computers import find_computer
 from pybirch.database.services.core import ServiceCore
+from pybirch.database.services.definitions import seen_by
 from pybirch.database.services.instruments import checked_description, record_status
 
 #: VISA resource prefixes and the adapter type they mean; the first that matches wins.
@@ -131,11 +132,13 @@ class BindingsMixin(ServiceCore):
         settings: dict[str, Any] | None = None,
         connected: bool = True,
         lab_id: int | None = None,
+        loaded_driver: dict[str, Any] | None = None,
     ) -> ComputerBinding:
         """Write back what a computer used: the adapter it assigned, the settings it set.
 
         Both the binding and its instrument remember them; ``connected`` stamps
-        ``last_connected``. With ``lab_id`` the instrument must be of that lab.
+        ``last_connected``; ``loaded_driver`` says which driver it loaded. With ``lab_id``
+        the instrument must be of that lab.
         """
         with self.session() as session:
             binding = session.get(ComputerBinding, binding_id)
@@ -150,8 +153,35 @@ class BindingsMixin(ServiceCore):
                 instrument.last_settings = dict(binding.last_settings)
             if connected:
                 binding.last_connected = instrument.last_connected = utcnow()
+            if loaded_driver is not None:
+                binding.loaded_driver = _json_object(loaded_driver, "loaded_driver")
             session.flush()
             return binding
+
+    def set_instrument_definition(
+        self, instrument_id: int, definition_id: int | None, *, lab_id: int | None
+    ) -> Instrument:
+        """Make an instrument of the lab run a stored definition it sees (None: its class).
+
+        The definition must be of the instrument's kind; another lab's private definition
+        is unknown (NotFoundError), as is another lab's instrument.
+        """
+        with self.session() as session:
+            instrument = session.get(Instrument, instrument_id)
+            if instrument is None or instrument.lab_id != lab_id:
+                raise NotFoundError("Instrument", instrument_id)
+            if definition_id is not None:
+                definition = session.get(InstrumentDefinition, definition_id)
+                if definition is None or not seen_by(definition, lab_id):
+                    raise NotFoundError("InstrumentDefinition", definition_id)
+                if definition.instrument_type != instrument.instrument_type:
+                    raise ValueError(
+                        f"{definition.name} is a {definition.instrument_type} driver; "
+                        f"{instrument.name} is a {instrument.instrument_type}"
+                    )
+            instrument.definition_id = definition_id
+            session.flush()
+            return instrument
 
     def register_instrument_on_computer(
         self, described: Mapping[str, Any], lab_id: int | None, computer_id: int
@@ -307,11 +337,7 @@ def _binding_dict(session: Session, binding: ComputerBinding) -> dict[str, Any]:
             "last_settings": instrument.last_settings or {},
             "last_connected": _iso(instrument.last_connected),
             "definition_id": instrument.definition_id,
-            "definition": (
-                _definition_dict(session, instrument.definition_id)
-                if instrument.definition_id is not None
-                else _installed_driver(instrument)
-            ),
+            "definition": _driver_of(session, instrument),
         },
         "adapter": binding.adapter,
         "adapter_type": binding.adapter_type,
@@ -319,6 +345,7 @@ def _binding_dict(session: Session, binding: ComputerBinding) -> dict[str, Any]:
         "last_connected": _iso(binding.last_connected),
         "last_settings": binding.last_settings or {},
         "options": binding.options or {},
+        "loaded_driver": binding.loaded_driver,
         "computer_id": computer.id,
         "computer_name": computer.computer_name,
     }
@@ -343,17 +370,46 @@ def _installed_driver(instrument: Instrument) -> dict[str, Any] | None:
     }
 
 
-def _definition_dict(session: Session, definition_id: int | None) -> dict[str, Any] | None:
-    """A definition with the code of its approved version only (None: none approved).
+def _driver_of(session: Session, instrument: Instrument) -> dict[str, Any] | None:
+    """The definition a computer loads an instrument from.
+
+    The instrument's own stored definition if it has one; else an approved stored
+    definition its lab sees named like its installed driver's class (the database wins
+    over a driver file of the same name); else the installed driver.
+    """
+    if instrument.definition_id is not None:
+        definition = session.get(InstrumentDefinition, instrument.definition_id)
+        if definition is None or not seen_by(definition, instrument.lab_id):
+            return None  # another lab's private code is never handed out
+        return _definition_dict(session, definition)
+    class_name = (instrument.pybirch_class or "").replace(":", ".").rsplit(".", 1)[-1]
+    namesake = _approved_namesake(session, class_name, instrument.lab_id) if class_name else None
+    if namesake is not None:
+        return _definition_dict(session, namesake)
+    return _installed_driver(instrument)
+
+
+def _approved_namesake(
+    session: Session, class_name: str, lab_id: int | None
+) -> InstrumentDefinition | None:
+    """The approved definition called ``class_name`` the lab sees: its own first."""
+    candidates = session.scalars(
+        select(InstrumentDefinition).where(
+            InstrumentDefinition.name == class_name,
+            InstrumentDefinition.approved_version.is_not(None),
+        )
+    )
+    seen = [definition for definition in candidates if seen_by(definition, lab_id)]
+    seen.sort(key=lambda d: (d.lab_id != lab_id or lab_id is None, not d.is_builtin, d.id))
+    return seen[0] if seen else None
+
+
+def _definition_dict(session: Session, definition: InstrumentDefinition) -> dict[str, Any]:
+    """A definition with the code of its approved version only (no code: none approved).
 
     A computer runs only approved code, pinned by its hash, so unapproved code is never
     handed out here.
     """
-    if definition_id is None:
-        return None
-    definition = session.get(InstrumentDefinition, definition_id)
-    if definition is None:
-        return None
     approved = None
     if definition.approved_version is not None:
         approved = session.scalar(
@@ -380,6 +436,7 @@ def _definition_dict(session: Session, definition_id: int | None) -> dict[str, A
         "data_units": definition.data_units,
         "position_column": definition.position_column,
         "position_units": definition.position_units,
+        "is_builtin": definition.is_builtin,
         "version": None if approved is None else approved.version,
         "source_code": None if approved is None else approved.source_code,
         "code_hash": None if approved is None else approved.code_hash,

@@ -281,13 +281,18 @@ def visible_definition(
 ) -> InstrumentDefinition:
     """The definition if the lab may see it: its own, public or builtin; else NotFoundError."""
     definition = session.get(InstrumentDefinition, definition_id)
-    if definition is None or not (
-        definition.is_public
-        or definition.is_builtin
-        or (lab_id is not None and definition.lab_id == lab_id)
-    ):
+    if definition is None or not seen_by(definition, lab_id):
         raise NotFoundError("InstrumentDefinition", definition_id)
     return definition
+
+
+def seen_by(definition: InstrumentDefinition, lab_id: int | None) -> bool:
+    """Whether a lab (None: none) may see and run the definition: its own, public, builtin."""
+    return (
+        definition.is_builtin
+        or definition.is_public
+        or (lab_id is not None and definition.lab_id == lab_id)
+    )
 
 
 def editable_definition(session: Session, definition_id: int, lab_id: int) -> InstrumentDefinition:

@@ -1,4 +1,4 @@
-"""a definition version's own test: a pyvisa-sim device, the test code and its last result
+"""a definition version's own test and result; the driver a binding's computer loaded
 
 Revision ID: 0007
 Revises: 0006
@@ -6,8 +6,10 @@ Create Date: 2026-12-21 00:00:00.000000
 
 A stored driver may carry a pyvisa-sim device description and a short test of its own;
 both are part of a version (a change makes a new version, reviewed like the code), and the
-last run's result is kept with the version for its approver to see. Columns are added in
-place (``recreate="never"``): no table is rebuilt.
+last run's result is kept with the version for its approver to see. A binding records the
+driver its computer last loaded for it (a stored definition's version and hash, a driver
+file, or an installed class), for the instrument pages. Columns are added in place
+(``recreate="never"``): no table is rebuilt.
 """
 
 from __future__ import annotations
@@ -43,8 +45,13 @@ def upgrade() -> None:
             )
         )
 
+    with op.batch_alter_table("computer_bindings", schema=None, recreate="never") as batch_op:
+        batch_op.add_column(sa.Column("loaded_driver", _JSON, nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("computer_bindings", schema=None, recreate="never") as batch_op:
+        batch_op.drop_column("loaded_driver")
     with op.batch_alter_table(
         "instrument_definition_versions", schema=None, recreate="never"
     ) as batch_op:
