@@ -167,6 +167,16 @@ def _disposable_computer(world: World, _principal: Principal) -> dict[str, str]:
     return {"computer_id": str(computer.id)}
 
 
+def _bound_instrument(world: World, _principal: Principal) -> dict[str, str]:
+    computer, _ = world.db.create_computer(world.target, f"PC {next(world.serial)}")
+    record = world.db.register_instrument_on_computer(
+        {"name": f"Meter {next(world.serial)}", "instrument_type": "measurement"},
+        world.target,
+        computer.id,
+    )
+    return {"computer_id": str(computer.id), "instrument_id": str(record.id)}
+
+
 def _computer_details(world: World, _principal: Principal) -> dict[str, str]:
     return {"nickname": f"Spare {next(world.serial)}", "location": "Store room"}
 
@@ -237,6 +247,7 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "labs.edit": (Access(Least.ADMIN),),
     "computers.create": (Access(Least.ADMIN),),
     "computer_instruments.bind": (Access(Least.ADMIN, values=_disposable_computer),),
+    "computer_instruments.choose_driver": (Access(Least.ADMIN, values=_bound_instrument),),
     "computers.reset_token": (Access(Least.ADMIN, values=_disposable_computer),),
     "computers.remove": (Access(Least.ADMIN, values=_disposable_computer),),
     "computers.edit": (Access(Least.ADMIN, values=_disposable_computer, form=_computer_details),),

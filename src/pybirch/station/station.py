@@ -293,11 +293,14 @@ class Station:
         Instruments whose stored driver has a newly approved version are renewed too.
         """
         with self._instruments_lock:
-            self.refresh_drivers()
+            renewed = self.refresh_drivers()
         loaded = self.discover()
         return LoadSummary(
-            [instrument.name for _, instrument in loaded.instruments],
-            {binding["instrument"]["name"]: why for binding, why in loaded.failures},
+            renewed.loaded + [instrument.name for _, instrument in loaded.instruments],
+            {
+                **renewed.failed,
+                **{binding["instrument"]["name"]: why for binding, why in loaded.failures},
+            },
         )
 
     def find_instruments(self) -> FoundInstruments:
@@ -313,25 +316,25 @@ class Station:
             found, {path: resolve_instrument_class(path).kind for path in paths}
         )
 
-    def refresh_drivers(self) -> list[str]:
-        """Renew instruments whose stored driver has a newly approved version; their names.
+    def refresh_drivers(self) -> LoadSummary:
+        """Renew instruments whose stored driver has a newly approved version.
 
         An instrument that a queued or running scan holds keeps the version it has until
         that scan ends (it is renewed then). One whose new version does not load keeps
-        its old one, and the failure is recorded.
+        its old one; the summary and the instrument's status say why.
         """
+        renewed = LoadSummary([], {})
         if self.identity is None:
-            return []
+            return renewed
         with self._lock:
             loaded = dict(self._bindings)
         if not loaded:
-            return []
-        renewed = []
+            return renewed
         with self._instruments_lock:
             for binding in self.db.get_computer_bindings(computer_id=self.identity.computer_id):
                 name = loaded.get(binding["id"])
                 current = self.instruments.get(name) if name else None
-                if current is None or not newer_driver_approved(current, binding):
+                if current is None or not driver_outdated(current, binding):
                     continue
                 if self._held_by_a_scan(current):
                     with self._lock:
@@ -340,9 +343,12 @@ class Station:
                     continue
                 with self._lock:
                     self._deferred.discard(binding["id"])
-                if self._renew(binding, current):
-                    renewed.append(current.name)
-        if renewed:
+                why = self._renew(binding, current)
+                if why is None:
+                    renewed.loaded.append(current.name)
+                else:
+                    renewed.failed[current.name] = why
+        if renewed.loaded:
             self._changed()
         return renewed
 
@@ -471,8 +477,8 @@ class Station:
             if not handle.state.finished
         )
 
-    def _renew(self, binding: dict[str, Any], current: Instrument) -> bool:
-        """Replace ``current`` by the binding's newly approved driver; keep it if that fails."""
+    def _renew(self, binding: dict[str, Any], current: Instrument) -> str | None:
+        """Replace ``current`` by the binding's newly approved driver, or keep it and say why."""
         _shut_down(current)
         try:
             replacement = instrument_from_binding(binding, self._device)
@@ -486,13 +492,13 @@ class Station:
             except Exception as again:  # the driver's own failure, reported for this one
                 log.exception("%s did not reconnect with its old driver", current.name)
                 self._note_binding(binding, "error", error=f"{type(again).__name__}: {again}")
-            return False
+            return f"the approved driver did not load, so the old one runs: {exc}"
         self.instruments.add(replacement)
         with self._lock:
             self._written[binding["id"]] = _setup_of(replacement)
         self._note_binding(binding, "connected", instrument=replacement)
         log.info("%s now runs %s", replacement.name, driver_origin(type(replacement)))
-        return True
+        return None
 
     def _write_back(self) -> None:
         """Record the adapter and settings of bound instruments that changed since last time."""
@@ -550,19 +556,24 @@ class Station:
                 log.exception("a station listener failed")
 
 
-def newer_driver_approved(instrument: Instrument, binding: dict[str, Any]) -> bool:
-    """Whether the binding's stored definition has approved code other than the instrument's."""
+def driver_outdated(instrument: Instrument, binding: dict[str, Any]) -> bool:
+    """Whether the binding now names other approved code than the instrument runs.
+
+    A newly approved version, another stored definition, or the installed driver again;
+    a definition with nothing approved yet leaves the instrument as it is.
+    """
     definition = binding["instrument"].get("definition") or {}
-    if definition.get("id") is None or not definition.get("source_code"):
-        return False  # an installed driver, or a definition with nothing approved to run
     running = type(instrument)
-    return (
+    loaded = (
         getattr(running, "definition_id", None),
         getattr(running, "definition_code_hash", None),
-    ) != (
-        definition["id"],
-        definition.get("approved_code_hash"),
     )
+    wanted = (definition.get("id"), definition.get("approved_code_hash"))
+    if wanted[0] is not None and not definition.get("source_code"):
+        return False
+    if wanted[0] is None and loaded[0] is None:
+        return False  # an installed driver stays until the station restarts
+    return loaded != wanted
 
 
 def _shut_down(instrument: Instrument) -> None:

@@ -5,6 +5,10 @@ agent) to list its VISA resources and ask each ``*IDN?``; every answer matched t
 is offered with a prefilled name, and ``Bind`` records the instrument in the lab, binds it
 to the computer with its address, and has the station load it at once, so it is in the
 scan builder on the next page.
+
+Each bound instrument says which driver the computer last loaded for it (a stored
+definition's version, a lab driver file, or an installed class); a lab admin may have it
+run an approved stored definition instead.
 """
 
 from __future__ import annotations
@@ -88,6 +92,33 @@ def bind(computer_id: int) -> Response:
     return back
 
 
+@blueprint.route("/<int:computer_id>/instruments/<int:instrument_id>/driver", methods=["POST"])
+@login_required
+def choose_driver(computer_id: int, instrument_id: int) -> Response:
+    """Run a bound instrument with an approved stored definition, or its installed driver."""
+    computer, lab_id, _ = _computer_in_lab(computer_id, Role.ADMIN)
+    back = redirect(url_for(".index", computer_id=computer.id, lab=lab_id))
+    db = database()
+    bound = {b["instrument"]["id"]: b for b in db.get_computer_bindings(computer_id=computer.id)}
+    if instrument_id not in bound or bound[instrument_id]["instrument"]["lab_id"] != lab_id:
+        abort(404)
+    chosen = (request.form.get("definition_id") or "").strip()
+    if chosen and not chosen.isdigit():
+        flash("Choose a driver from the list.", "error")
+        return back
+    name = bound[instrument_id]["instrument"]["name"]
+    try:
+        db.set_instrument_definition(instrument_id, int(chosen) if chosen else None, lab_id=lab_id)
+    except NotFoundError:
+        flash("That driver is not one this lab sees.", "error")
+        return back
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return back
+    _load(computer, name)
+    return back
+
+
 def _load(computer: Computer, name: str) -> None:
     """Have the computer's station load what was just bound, and say how it went."""
     station = _station(computer)
@@ -158,6 +189,9 @@ def _render(computer: Computer, lab_id: int, role: Role, found: FoundInstruments
         if binding["last_connected"]:
             binding["last_connected"] = datetime.fromisoformat(binding["last_connected"])
     bound = {binding["adapter"] for binding in bindings if binding["adapter"]}
+    definitions = [
+        d for d in db.get_instrument_definitions(lab_id) if d.approved_version is not None
+    ]
     return render_template(
         "computer_instruments.html",
         computer=computer,
@@ -165,6 +199,7 @@ def _render(computer: Computer, lab_id: int, role: Role, found: FoundInstruments
         bindings=bindings,
         found=found,
         bound=bound,
+        definitions=definitions,
         connected=_station(computer) is not None,
         can_find=role.allows(Role.MEMBER),
         can_bind=role.allows(Role.ADMIN),
