@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,15 +36,20 @@ class ExportedDefinition:
 
 
 def export_definitions(
-    db: DatabaseService, directory: Path, *, lab_id: int | None
+    db: DatabaseService,
+    directory: Path,
+    *,
+    lab_id: int | None,
+    definitions: Iterable[InstrumentDefinition] | None = None,
 ) -> list[ExportedDefinition]:
-    """Write every definition the lab sees to ``directory`` as ``<name>.py``."""
+    """Write every definition the lab sees (or those given) to ``directory`` as ``<name>.py``."""
     directory.mkdir(parents=True, exist_ok=True)
-    written: list[ExportedDefinition] = []
     taken: set[str] = set()
-    for definition in db.get_instrument_definitions(lab_id):
-        written.append(export_definition(db, definition, directory, lab_id=lab_id, taken=taken))
-    return written
+    chosen = db.get_instrument_definitions(lab_id) if definitions is None else definitions
+    return [
+        export_definition(db, definition, directory, lab_id=lab_id, taken=taken)
+        for definition in chosen
+    ]
 
 
 def export_definition(
