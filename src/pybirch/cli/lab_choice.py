@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import click
 
-from pybirch.database import DatabaseService
+from pybirch.database import DatabaseService, NotFoundError
 from pybirch.database.models import Lab, Role
 
 #: The ``--lab LAB`` option of commands that act in one lab.
@@ -34,19 +35,21 @@ def choose_lab(db: DatabaseService, lab_name: str | None, *, required: bool = Tr
     if wanted:
         lab = db.get_lab_by_name(wanted)
         if lab is None and wanted.isdigit():
-            lab = next((each for each in _all_labs(db) if each.id == int(wanted)), None)
+            with contextlib.suppress(NotFoundError):
+                lab = db.get_lab(int(wanted))
         if lab is None:
             raise click.ClickException(f"no lab called {wanted!r} in {db.url}")
         return lab
-    labs = _all_labs(db)
-    if len(labs) == 1:
-        return labs[0]
-    if not labs and not required:
+    labs = db.search_labs(per_page=20)
+    if labs.total == 1:
+        return labs.items[0]
+    if labs.total == 0 and not required:
         return None
-    if not labs:
+    if labs.total == 0:
         raise click.ClickException(f"{db.url} has no lab yet: `pybirch serve` makes the first one")
-    names = ", ".join(repr(lab.name) for lab in labs)
-    raise click.ClickException(f"{db.url} has several labs ({names}): choose one with --lab")
+    names = ", ".join(repr(lab.name) for lab in labs.items)
+    more = ", ..." if labs.total > len(labs.items) else ""
+    raise click.ClickException(f"{db.url} has several labs ({names}{more}): choose one with --lab")
 
 
 def choose_author(db: DatabaseService, lab: Lab, user_name: str | None) -> int:
@@ -62,7 +65,3 @@ def choose_author(db: DatabaseService, lab: Lab, user_name: str | None) -> int:
             if role == wanted:
                 return user.id
     raise click.ClickException(f"lab {lab.name!r} has no owner or admin: name one with --user")
-
-
-def _all_labs(db: DatabaseService) -> list[Lab]:
-    return list(db.search_labs(per_page=1000).items)
