@@ -334,7 +334,7 @@ def test_definition_test_passes_then_fails_with_the_line_and_is_stored_with_the_
 
 def test_test_code_runs_under_the_driver_restrictions(db, database_url, lab) -> None:
     sneaky = "def test(instrument):\n    assert instrument.__class__ is not None\n"
-    db.create_instrument_definition(
+    definition = db.create_instrument_definition(
         lab.id,
         "MyLockIn",
         "measurement",
@@ -345,4 +345,6 @@ def test_test_code_runs_under_the_driver_restrictions(db, database_url, lab) -> 
     )
     result = run(database_url, "test", "MyLockIn")
     assert result.exit_code == 1
-    assert "__class__" in result.output
+    assert '"__class__" is an invalid attribute name' in result.output
+    stored = db.get_definition_version(definition.id, 1, lab_id=lab.id).test_result
+    assert (stored["passed"], stored["line"]) == (False, 2)

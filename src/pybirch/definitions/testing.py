@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import multiprocessing
-import os
 import resource
 import signal
 import tempfile
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -32,8 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from pybirch.definitions import interim_sandbox
+from pybirch.definitions import sandbox
+from pybirch.definitions.errors import DefinitionLoadError
 from pybirch.instruments.base import Instrument
+from pybirch.instruments.confinement import granting
 
 if TYPE_CHECKING:
     from pybirch.database import DatabaseService
@@ -41,8 +43,6 @@ if TYPE_CHECKING:
 
 #: The file name test code is compiled under; tracebacks name it.
 TEST_SOURCE_NAME = "<test>"
-#: The file name driver code is compiled under (as validation names it).
-DRIVER_SOURCE_NAME = "<definition>"
 #: Wall-clock seconds a test may take, and CPU seconds the child may use.
 DEFAULT_TIMEOUT_S = 30.0
 #: Address space of the test's child process, in MiB.
@@ -182,8 +182,6 @@ def _child_main(request: ChildRequest, send: Connection, timeout_s: float, memor
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     cpu = int(timeout_s) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    if request.device_path:
-        os.environ["PYBIRCH_VISA_BACKEND"] = f"{request.device_path}@sim"
     send.send(_run_test(request))
     send.close()
 
@@ -193,9 +191,9 @@ def _run_test(request: ChildRequest) -> dict[str, Any]:
     output = io.StringIO()
     started = time.perf_counter()
     try:
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            instrument = _build_instrument(request.definition, request.resource)
-            test = _test_function(request.test_code)
+        with _captured(output):
+            test = _test_function(request)
+            instrument = _build_instrument(request)
             try:
                 test(instrument)
             finally:
@@ -203,26 +201,59 @@ def _run_test(request: ChildRequest) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - any failure of the test is its result
         seconds = time.perf_counter() - started
         line = _test_line(exc)
-        return _result(False, _failure_message(exc, line, request.test_code), seconds, line, output)
+        return _result(False, _failure_message(exc, line, request), seconds, line, output)
     return _result(True, "passed", time.perf_counter() - started, None, output)
 
 
-def _build_instrument(definition: Mapping[str, Any], adapter: str) -> Instrument:
-    """An instrument of the definition's driver on ``adapter``, the class built by the sandbox.
+def _build_instrument(request: ChildRequest) -> Instrument:
+    """An instrument of the definition's driver, built by the sandbox, on the device's resource.
 
-    INTERIM: becomes ``InstrumentFactory.create_instance(definition, adapter=adapter)`` once
-    the factory loads stored code (branch ``h-sandbox``).
+    The adapter and VISA backend are granted the way a binding grants them: the driver
+    cannot choose others.
     """
-    driver = interim_sandbox.load_driver_class(definition["source_code"])
-    instrument = driver(name=definition.get("name") or driver.__name__)
-    if adapter:
-        instrument.adapter = adapter
+    definition = request.definition
+    driver = sandbox.load_driver_class(
+        definition["source_code"],
+        module=sandbox.module_name(definition.get("id"), definition.get("version")),
+        filename=driver_source_name(definition),
+    )
+    backend = f"{request.device_path}@sim" if request.device_path else None
+    with granting(request.resource, backend):
+        instrument = driver(name=definition.get("name") or driver.__name__)
+        if request.resource:
+            instrument.adapter = request.resource
     return instrument
 
 
-def _test_function(test_code: str) -> Any:
-    """``test`` of the test code, compiled and run under the driver code's restrictions."""
-    return interim_sandbox.load_function(test_code, "test", TEST_SOURCE_NAME)
+def _test_function(request: ChildRequest) -> Any:
+    """``test`` of the test code, compiled and run in the sandbox, as driver code is."""
+    module = sandbox.module_name(request.definition.get("id"), request.definition.get("version"))
+    namespace = sandbox.sandbox_namespace(f"{module}_test")
+    exec(sandbox.compile_stored_code(request.test_code, TEST_SOURCE_NAME), namespace)
+    test = namespace.get("test")
+    if not callable(test):
+        raise DefinitionLoadError("the test code defines no function test(instrument)")
+    return test
+
+
+def driver_source_name(definition: Mapping[str, Any]) -> str:
+    """The file name the definition's code runs under (tracebacks name it)."""
+    return sandbox.source_name(definition.get("name"), definition.get("version"))
+
+
+@contextlib.contextmanager
+def _captured(output: io.StringIO) -> Iterator[None]:
+    """Standard output, standard error and log records (stored code prints to the log)."""
+    handler = logging.StreamHandler(output)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            yield
+    finally:
+        root.removeHandler(handler)
 
 
 def _release(instrument: Instrument) -> None:
@@ -238,25 +269,22 @@ def _test_line(exc: BaseException) -> int | None:
     lines = [f.lineno for f in frames if f.filename == TEST_SOURCE_NAME]
     if lines:
         return lines[-1]
-    if isinstance(exc, SyntaxError) and exc.filename == TEST_SOURCE_NAME:
-        return exc.lineno
+    if isinstance(exc, DefinitionLoadError) and str(exc).startswith(TEST_SOURCE_NAME):
+        return exc.line
     return None
 
 
-def _failure_message(exc: BaseException, line: int | None, test_code: str) -> str:
+def _failure_message(exc: BaseException, line: int | None, request: ChildRequest) -> str:
     """What failed, in words: the assertion (its message or its code) or the error."""
+    test_code = request.test_code
     source = ""
     if line is not None and 0 < line <= len(test_code.splitlines()):
         source = test_code.splitlines()[line - 1].strip()
     where = f" at line {line}" if line is not None else ""
     if isinstance(exc, AssertionError):
         return f"assertion failed{where}: {exc or source}"
-    driver_lines = [
-        f.lineno
-        for f in traceback.extract_tb(exc.__traceback__)
-        if f.filename == DRIVER_SOURCE_NAME
-    ]
-    in_driver = f" (driver line {driver_lines[-1]})" if driver_lines else ""
+    driver_line = sandbox.stored_line(exc.__traceback__, driver_source_name(request.definition))
+    in_driver = f" (driver line {driver_line})" if driver_line is not None else ""
     return f"{type(exc).__name__}{where}{in_driver}: {exc}"
 
 
