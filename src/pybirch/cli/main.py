@@ -14,6 +14,7 @@ from pybirch import __version__
 SUBCOMMANDS = {
     "agent": "pybirch.cli.agent:agent",
     "db": "pybirch.cli.db:db",
+    "definitions": "pybirch.cli.definitions:definitions",
     "demo": "pybirch.cli.demo:demo",
     "export": "pybirch.cli.export:export",
     "serve": "pybirch.cli.serve:serve",

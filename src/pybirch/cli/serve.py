@@ -11,6 +11,7 @@ from gunicorn.app.base import BaseApplication
 
 from pybirch.cli.db import database_option, reported_errors
 from pybirch.database import DatabaseService
+from pybirch.definitions.builtin import sync_builtin_definitions
 from pybirch.demo.web_lab import (
     LIVE_QUEUE,
     bind_demo_instruments,
@@ -76,6 +77,7 @@ def serve(
             click.echo(f"  user name: {first.username}")
             if admin_password is None:
                 click.echo(f"  password:  {first.password}   (shown once: note it now)")
+        _sync_builtin(db)
         click.echo(f"PyBirch on http://{host}:{port}/  (database {db.url})")
         options = {
             "bind": f"{host}:{port}",
@@ -97,6 +99,16 @@ def serve(
             return app
 
         _Server(make_app, options).run()
+
+
+def _sync_builtin(db: DatabaseService) -> None:
+    """Store PyBirch's builtin drivers (a new release's changes as new versions)."""
+    summary = sync_builtin_definitions(db)
+    if summary.changed:
+        click.echo(
+            f"Builtin instrument definitions: {len(summary.created)} added, "
+            f"{len(summary.updated)} updated."
+        )
 
 
 def _open_station(station: Station, demo_lab_id: int | None) -> None:

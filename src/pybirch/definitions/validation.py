@@ -29,15 +29,13 @@ from referencing import Registry
 
 from pybirch.definitions.base_classes import BASE_CLASSES, INSTRUMENT_TYPES, BaseClass
 from pybirch.definitions.policy import restricted_problems
+from pybirch.instruments.settings import nonlocal_references
 
 #: Longer code is refused before it is parsed (a driver is a few hundred lines).
 MAX_SOURCE_CHARS = 200_000
 
 #: The file name compiled code reports, so messages read "line 3 of <definition>".
 SOURCE_NAME = "<definition>"
-
-#: JSON Schema keywords that load another document; only local ones ("#...") are allowed.
-_REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
 
 
 @dataclass(frozen=True)
@@ -302,7 +300,7 @@ def _settings_problems(schema: Any, defaults: Any) -> Iterator[Problem]:
 
 
 def _schema_problems(schema: dict[str, Any]) -> Iterator[Problem]:
-    for reference in _references(schema):
+    for reference in nonlocal_references(schema):
         # a $ref to file:// or http:// would make validation read files or the network
         yield Problem(
             f"the settings schema may refer only within itself ('#/...'), not to {reference!r}",
@@ -313,17 +311,3 @@ def _schema_problems(schema: dict[str, Any]) -> Iterator[Problem]:
     except SchemaError as exc:
         where = "/".join(str(part) for part in exc.absolute_path) or "(top level)"
         yield Problem(f"not a valid JSON Schema at {where}: {exc.message}", field="settings_schema")
-
-
-def _references(node: Any) -> Iterator[str]:
-    """Every non-local reference in a JSON document."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            local = isinstance(value, str) and value.startswith("#")
-            if key in _REFERENCE_KEYWORDS and not local:
-                yield str(value)
-            else:
-                yield from _references(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _references(item)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from pybirch.instruments.confinement import checked_adapter, is_confined
 from pybirch.instruments.errors import (
     IdentificationPatternError,
     InstrumentConnectionError,
@@ -84,6 +85,8 @@ class Instrument(SettingsMixin, ABC):
 
     @adapter.setter
     def adapter(self, value: str) -> None:
+        if is_confined(self):
+            value = checked_adapter(self, value)
         old, self._adapter = self._adapter, value or ""
         if old != self._adapter:
             self._adapter_changed()
@@ -94,7 +97,7 @@ class Instrument(SettingsMixin, ABC):
     @property
     def resource_key(self) -> str:
         """Identifies the physical device: instruments with equal keys never run at once."""
-        return f"adapter:{self.adapter}" if self.adapter else f"instance:{id(self):x}"
+        return f"adapter:{self._adapter}" if self._adapter else f"instance:{id(self):x}"
 
     def connect(self) -> bool:
         """Open the connection; return whether the instrument answered."""

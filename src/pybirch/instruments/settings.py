@@ -17,14 +17,24 @@ Three optional hooks let a driver go further:
   validation and before anything is stored, so a value the instrument refuses is not kept.
 * ``_settings_stored(values)``: update state derived from settings (columns, caches); it
   runs after every change, including the defaults and a reset.
+
+Schemas are self-contained: a ``$ref`` may point only inside the schema (``#/...``).
+Validation never reads a file or the network for a reference (a ``file://`` reference
+would put the file's content into the error message); such schemas are refused when
+declared, and the validator's registry refuses to retrieve anything should one slip by.
+Setting names are identifiers that do not start with ``_`` and do not collide with the
+instrument's own ``_`` attributes (a setting ``adapter`` would be kept in ``_adapter``).
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NoReturn
 
 import jsonschema
+import referencing.exceptions
+from referencing import Registry
 
 from pybirch.instruments.errors import InvalidSettingError, UnknownSettingError
 
@@ -48,7 +58,9 @@ class SettingsMixin:
             _object_schema(schema) if schema is not None else None,
         )
         if merged_schema is not None:
-            jsonschema.Draft202012Validator.check_schema(merged_schema)
+            self._check_schema(merged_schema)
+        for key in defaults:
+            self._check_setting_name(key)
         self._settings_defaults = {**self._declared_defaults(), **copy.deepcopy(dict(defaults))}
         self._settings_schema = merged_schema
         self._validate_settings(self._settings_defaults, partial=False)
@@ -112,13 +124,42 @@ class SettingsMixin:
         candidate = {**self.settings, **values} if partial else dict(values)
         schema = getattr(self, "_settings_schema", None)
         if schema is not None:
-            error = jsonschema.exceptions.best_match(
-                jsonschema.Draft202012Validator(schema).iter_errors(candidate)
-            )
+            validator = jsonschema.Draft202012Validator(schema, registry=_LOCAL_ONLY)
+            try:
+                error = jsonschema.exceptions.best_match(validator.iter_errors(candidate))
+            except referencing.exceptions.Unresolvable as exc:
+                raise InvalidSettingError(
+                    f"the settings schema refers to {exc.ref!r}, which cannot be resolved "
+                    "within it",
+                    self.name,
+                ) from None
             if error is not None:
                 where = ".".join(str(part) for part in error.absolute_path) or "settings"
                 raise InvalidSettingError(f"invalid setting {where!r}: {error.message}", self.name)
         self._check_settings_impl(candidate)
+
+    def _check_schema(self, schema: dict[str, Any]) -> None:
+        for reference in nonlocal_references(schema):
+            raise InvalidSettingError(
+                f"the settings schema may refer only within itself ('#/...'), not to {reference!r}",
+                self.name,
+            )
+        jsonschema.Draft202012Validator.check_schema(schema)
+
+    def _check_setting_name(self, key: object) -> None:
+        if not isinstance(key, str) or not key.isidentifier() or key.startswith("_"):
+            raise InvalidSettingError(
+                f"setting names are identifiers that do not start with '_', not {key!r}",
+                self.name,
+            )
+        storage = f"_{key}"
+        if key not in self._declared_defaults() and (
+            hasattr(type(self), storage) or storage in vars(self)
+        ):
+            raise InvalidSettingError(
+                f"a setting cannot be named {key!r}: {storage} is the instrument's own attribute",
+                self.name,
+            )
 
     def _store_settings(self, values: dict[str, Any]) -> None:
         for key, value in values.items():
@@ -147,3 +188,29 @@ def _merge_schemas(old: dict[str, Any] | None, new: dict[str, Any] | None) -> di
         "properties": {**old.get("properties", {}), **new.get("properties", {})},
         "required": sorted({*old.get("required", []), *new.get("required", [])}),
     }
+
+
+#: JSON Schema keywords that load another document; only local ones ("#...") are allowed.
+REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def nonlocal_references(node: Any) -> Iterator[str]:
+    """Every reference in a JSON document that points outside it."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            local = isinstance(value, str) and value.startswith("#")
+            if key in REFERENCE_KEYWORDS and not local:
+                yield str(value)
+            else:
+                yield from nonlocal_references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from nonlocal_references(item)
+
+
+def _refuse_retrieval(uri: str) -> NoReturn:
+    # jsonschema's default registry fetches http(s) and file references; settings never do
+    raise referencing.exceptions.NoSuchResource(ref=uri)
+
+
+_LOCAL_ONLY: Registry[Any] = Registry(retrieve=_refuse_retrieval)  # type: ignore[call-arg]

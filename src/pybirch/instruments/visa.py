@@ -23,6 +23,12 @@ from pybirch.instruments.base import (
     Measurement,
     Movement,
 )
+from pybirch.instruments.confinement import (
+    StoredResource,
+    checked_backend,
+    is_confined,
+    refuse_backend_change,
+)
 from pybirch.instruments.errors import AdapterError, InstrumentConnectionError
 
 log = logging.getLogger(__name__)
@@ -66,11 +72,26 @@ class VisaResourceMixin:
     write_termination: str | None = "\n"
 
     def __init__(self, name: str, adapter: str = "", backend: str | None = None) -> None:
-        #: The PyVISA resource, or None while no adapter is assigned.
+        #: The PyVISA resource (a :class:`StoredResource` view of it for a driver made from
+        #: stored code), or None while no adapter is assigned.
         self.instrument: Any = None
-        #: The PyVISA backend (``"@sim"``, ``"@py"``, ...); empty for the system library.
-        self.backend = default_backend() if backend is None else backend
+        self._visa_resource: Any = None
+        if is_confined(self):
+            self._visa_backend = checked_backend(self, backend, default_backend())
+        else:
+            self._visa_backend = default_backend() if backend is None else backend
         super().__init__(name, adapter)  # type: ignore[call-arg]
+
+    @property
+    def backend(self) -> str:
+        """The PyVISA backend (``"@sim"``, ``"@py"``, ...); empty for the system library."""
+        return self._visa_backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        if is_confined(self):
+            refuse_backend_change(self, value)
+        self._visa_backend = value
 
     def connect(self) -> bool:
         """Open the resource, then connect through the instrument's base class."""
@@ -86,14 +107,15 @@ class VisaResourceMixin:
 
     def _adapter_changed(self) -> None:
         self.close_resource()
-        if self.adapter:
+        if self._adapter:  # type: ignore[attr-defined]
             self.open_resource()
 
     def open_resource(self) -> None:
         """Open the VISA resource named by ``adapter``."""
-        manager = resource_manager(self.backend)
+        # the private values: a driver made from stored code may override the public names
+        manager = resource_manager(self._visa_backend)
         try:
-            resource = manager.open_resource(self.adapter)
+            resource = manager.open_resource(self._adapter)  # type: ignore[attr-defined]
         except (pyvisa.errors.Error, OSError, ValueError) as exc:
             raise self._adapter_error(manager, str(exc)) from exc
         if not resource.session:
@@ -105,19 +127,21 @@ class VisaResourceMixin:
             resource.read_termination = self.read_termination
         if self.write_termination is not None:
             resource.write_termination = self.write_termination
-        self.instrument = resource
+        self._visa_resource = resource
+        self.instrument = StoredResource(resource) if is_confined(self) else resource
 
     def _adapter_error(self, manager: pyvisa.ResourceManager, reason: str) -> AdapterError:
         available = ", ".join(manager.list_resources()) or "none"
         return AdapterError(
-            f"cannot open {self.adapter!r} on VISA backend {self.backend or 'default'!r}: "
+            f"cannot open {self._adapter!r} on VISA backend "  # type: ignore[attr-defined]
+            f"{self._visa_backend or 'default'!r}: "
             f"{reason} (available resources: {available})",
             self.name,
         )
 
     def close_resource(self) -> None:
         """Close the VISA resource if one is open."""
-        resource, self.instrument = self.instrument, None
+        resource, self._visa_resource, self.instrument = self._visa_resource, None, None
         if resource is None:
             return
         try:
@@ -128,7 +152,7 @@ class VisaResourceMixin:
     def require_resource(self) -> Any:
         """The open resource, reopened if needed; raises if no adapter is assigned."""
         if self.instrument is None:
-            if not self.adapter:
+            if not self._adapter:  # type: ignore[attr-defined]
                 raise InstrumentConnectionError("no adapter assigned", self.name)
             self.open_resource()
         return self.instrument
