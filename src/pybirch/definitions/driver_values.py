@@ -18,9 +18,7 @@ from typing import Any
 import numpy as np
 
 from pybirch.definitions.errors import SandboxViolation
-
-#: Stored code runs as modules named ``pybirch_definition_<id>_v<version>``.
-STORED_MODULE_PREFIX = "pybirch_definition_"
+from pybirch.instruments.confinement import STORED_MODULE_PREFIX
 
 #: Longest text a driver may give as its name, a column, a unit.
 MAX_TEXT = 200

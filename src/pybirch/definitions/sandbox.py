@@ -19,7 +19,8 @@ and returns its one driver class. The namespace is the whole world stored code s
 * ``__metaclass__ = type`` (RestrictedPython builds classes with it) and ``__name__`` =
   ``pybirch_definition_<id>_v<version>``, the module the class reports.
 
-The driver class is *confined* (:mod:`pybirch.instruments.confinement`): its adapter and
+The driver class is *confined* (:mod:`pybirch.instruments.confinement`, by its module
+name, as soon as its class statement runs): its adapter and
 VISA backend come from the binding, and ``self.instrument`` is a narrow view of the
 resource. It may not redefine the members PyBirch reads back (:mod:`.driver_values`).
 
@@ -41,7 +42,7 @@ from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack
 
 from pybirch.definitions.base_classes import BASE_CLASSES
 from pybirch.definitions.curated_modules import CURATED_MODULES
-from pybirch.definitions.driver_values import STORED_MODULE_PREFIX, check_sealed_members
+from pybirch.definitions.driver_values import check_sealed_members
 from pybirch.definitions.errors import DefinitionLoadError, SandboxViolation
 from pybirch.definitions.guards import (
     StoredCodePrint,
@@ -55,7 +56,7 @@ from pybirch.definitions.guards import (
 )
 from pybirch.definitions.policy import FORBIDDEN_NAMES, DriverPolicy
 from pybirch.instruments.base import Instrument
-from pybirch.instruments.confinement import confine_class
+from pybirch.instruments.confinement import STORED_MODULE_PREFIX
 from pybirch.instruments.registry import unregister_module
 
 #: Builtins drivers need beyond RestrictedPython's safe set.
@@ -170,7 +171,6 @@ def load_driver_class(source_code: str, *, module: str, filename: str) -> type[I
         unregister_module(module)
     driver = find_driver_class(namespace, module, filename)
     check_sealed_members(driver)
-    confine_class(driver)
     return driver
 
 

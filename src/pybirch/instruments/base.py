@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from pybirch.instruments.confinement import checked_adapter, is_confined
+from pybirch.instruments.confinement import checked_adapter, confine_if_stored, is_confined
 from pybirch.instruments.errors import (
     IdentificationPatternError,
     InstrumentConnectionError,
@@ -61,6 +61,7 @@ class Instrument(SettingsMixin, ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        confine_if_stored(cls)
         # a bad pattern fails where the class is written, not later in every discovery scan;
         # getattr, because a mixin that is no Instrument may carry the pattern
         pattern = getattr(cls, "identification", None)

@@ -1,7 +1,10 @@
 """What an instrument made from stored (database) code may not choose for itself.
 
-A driver class loaded from the database is *confined*: :func:`confine_class` marks it
-(stored code cannot name ``_`` attributes, so it cannot mark or unmark itself). For a
+A driver class loaded from the database is *confined*: every class created in a module
+named ``pybirch_definition_...`` (the sandbox runs stored code under such a name, which
+stored code cannot change) is marked when its class statement runs, before stored code
+can build an instance (:func:`confine_if_stored`); stored code cannot name ``_``
+attributes, so it cannot unmark itself. For a
 confined instrument, PyBirch's own code decides the values that give it power:
 
 * the **adapter** (the VISA resource name: ``TCPIP0::host::...`` would open a socket) and
@@ -26,8 +29,11 @@ from typing import Any
 
 from pybirch.instruments.errors import AdapterError
 
-#: Class attribute the factory sets on confined driver classes.
+#: Class attribute set on confined driver classes.
 CONFINED_FLAG = "_pybirch_confined"
+
+#: Stored code runs as modules named ``pybirch_definition_<id>_v<version>``.
+STORED_MODULE_PREFIX = "pybirch_definition_"
 
 
 class ConfinementError(AdapterError):
@@ -57,9 +63,10 @@ def granting(adapter: str = "", backend: str | None = None) -> Iterator[Resource
         _grant.reset(token)
 
 
-def confine_class(cls: type) -> None:
-    """Mark a driver class made from stored code as confined."""
-    setattr(cls, CONFINED_FLAG, True)
+def confine_if_stored(cls: type) -> None:
+    """Mark ``cls`` confined if stored code defined it (called as each class is created)."""
+    if cls.__module__.startswith(STORED_MODULE_PREFIX):
+        setattr(cls, CONFINED_FLAG, True)
 
 
 def is_confined(instrument: object) -> bool:

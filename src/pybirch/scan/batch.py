@@ -146,8 +146,10 @@ class MeasurementBuffer:
 
     def to_bytes(self, result: object) -> bytes:
         """A reading as float64 bytes, validated unless it looks exactly like the first."""
-        if getattr(result, "dtype", None) is FLOAT64 and result.shape == self.shape:  # type: ignore[attr-defined]
-            return result.tobytes()  # type: ignore[attr-defined]
+        # a real array only: a driver's own object could claim a dtype and shape and hand
+        # back any bytes from its tobytes()
+        if type(result) is np.ndarray and result.dtype is FLOAT64 and result.shape == self.shape:
+            return result.tobytes()
         return self.as_rows(result).tobytes()
 
     def as_rows(self, result: object) -> np.ndarray:
