@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from definition_examples import SEED_LOCKIN, SEED_LOCKIN_CODE
 from pybirch.database.models import Role
+from pybirch.definitions import DefinitionLibrary
 from pybirch.instruments.simulated.visa_sim import (
     KEITHLEY2400_RESOURCE,
     SILENT_INSTRUMENT_RESOURCE,
@@ -134,3 +136,51 @@ def test_another_labs_computer_and_a_foreign_server_are_hidden(app, db, lab):
     assert viewer.get(server_page(app, lab)).status_code == 200
     find = post_form(viewer, server_page(app, lab).replace("/instruments?", "/instruments/find?"))
     assert find.status_code == 403
+
+
+def test_an_admin_has_a_bound_instrument_run_an_approved_stored_definition(app, db, lab):
+
+    admin = signed_in(app, db, lab, "ada", Role.ADMIN)
+    author = add_member(db, lab.id, "ben", Role.MEMBER)
+    reviewer = db.get_user_by_username("ada").id
+    fields = {k: v for k, v in SEED_LOCKIN.items() if k not in ("name", "source_code")}
+    definition = DefinitionLibrary(db).create(
+        lab.id, "MyLockIn", source_code=SEED_LOCKIN_CODE, author_id=author, **fields
+    )
+    page = server_page(app, lab)
+    post_form(
+        admin,
+        page.replace("/instruments?", "/instruments/bind?"),
+        resource=SR830_RESOURCE,
+        driver="pybirch.instruments.drivers.sr830:SR830",
+        kind="measurement",
+        name="SR830",
+    )
+    station = app.extensions["pybirch.station"]
+    (binding,) = db.get_computer_bindings(computer_id=station.identity.computer_id)
+    choose = page.replace("/instruments?", f"/instruments/{binding['instrument']['id']}/driver?")
+    # pending code is not offered, and not taken when asked for
+    assert "MyLockIn v" not in admin.get(page).get_data(as_text=True)
+    text = post_form(admin, choose, definition_id=str(definition.id)).get_data(as_text=True)
+    assert "SR830 is bound to" in text  # reloaded, still the installed driver
+    assert "installed" in text.split("<td>SR830", 1)[1].split("</tr>", 1)[0]
+
+    db.approve_definition_version(
+        definition.id, 1, lab_id=lab.id, reviewer_id=reviewer, comment="ok"
+    )
+    text = post_form(admin, choose, definition_id=str(definition.id)).get_data(as_text=True)
+
+    row = text.split("<td>SR830", 1)[1].split("</tr>", 1)[0]
+    assert "stored MyLockIn v1" in row
+    assert type(station.instruments.get("SR830")).definition_version == 1
+
+    other_lab = db.create_lab("Elsewhere")
+    theirs = db.create_instrument_definition(
+        other_lab.id,
+        "Theirs",
+        "measurement",
+        SEED_LOCKIN_CODE,
+        author_id=add_member(db, other_lab.id, "cy", Role.MEMBER),
+    )
+    refused = post_form(admin, choose, definition_id=str(theirs.id)).get_data(as_text=True)
+    assert "not one this lab sees" in refused

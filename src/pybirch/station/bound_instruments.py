@@ -84,12 +84,31 @@ def instrument_from_binding(
     except Exception as exc:  # a driver's own failure: reported for this instrument only
         raise BindingLoadError(f"{type(exc).__name__}: {exc}") from exc
     try:
-        if binding.get("last_settings"):
-            instrument.settings = binding["last_settings"]
+        _restore_settings(instrument, binding.get("last_settings") or {})
         instrument.connect_or_raise()
     except Exception as exc:  # a driver's own failure: reported for this instrument only
         raise BindingLoadError(f"{type(exc).__name__}: {exc}") from exc
     return instrument
+
+
+def _restore_settings(instrument: Instrument, last: dict[str, Any]) -> None:
+    """Give the instrument the settings it last ran with that its driver still knows.
+
+    A binding may have last run another driver (before a stored definition replaced it):
+    settings the new driver does not have are left out, and the log says which.
+    """
+    known = set(instrument.settings)
+    unknown = sorted(set(last) - known)
+    if unknown:
+        log.warning(
+            "%s: last settings %s are not settings of its driver %s; left out",
+            instrument.name,
+            ", ".join(unknown),
+            type(instrument).__name__,
+        )
+    kept = {key: value for key, value in last.items() if key in known}
+    if kept:
+        instrument.settings = kept
 
 
 def _takes_simulated_sample(driver: type[Instrument]) -> bool:

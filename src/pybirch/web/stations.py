@@ -7,6 +7,8 @@ on a lab computer is decided here, once.
 
 from __future__ import annotations
 
+import logging
+
 from flask import current_app
 
 from pybirch.database.models import Computer
@@ -35,7 +37,10 @@ from pybirch.web.agents import (
     agent_queues,
     ask_agent,
     online_computer,
+    online_computers,
 )
+
+log = logging.getLogger(__name__)
 
 STATION_KEY = "pybirch.station"
 
@@ -119,6 +124,26 @@ def station_running(record: QueueRecord) -> StationInterface | None:
         return None
     computer = online_computer(record.lab_id, int(computer_id))
     return None if computer is None else RemoteStation(computer)
+
+
+def renew_drivers(lab_id: int) -> dict[str, str]:
+    """Have every station serving a lab load newly approved drivers now; what failed, where.
+
+    Stations also renew before each scan they build; this makes an approval show on the
+    instrument pages at once. An instrument a scan holds keeps its version until it ends.
+    """
+    stations: list[StationInterface] = [local_station()]
+    stations += [RemoteStation(computer) for computer in online_computers(lab_id)]
+    problems: dict[str, str] = {}
+    for station in stations:
+        try:
+            summary = station.load_bound()
+        except StationError as exc:
+            log.warning("%s did not renew its drivers: %s", station.name, exc)
+            problems[station.name] = str(exc)
+            continue
+        problems.update({f"{name} on {station.name}": why for name, why in summary.failed.items()})
+    return problems
 
 
 def _local_computer_id(station: Station) -> int | None:
