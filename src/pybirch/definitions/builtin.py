@@ -19,15 +19,7 @@ from typing import TYPE_CHECKING
 
 from pybirch import __version__
 from pybirch.database.errors import DuplicateError
-from pybirch.database.models import InstrumentDefinition
-from pybirch.database.services.definitions import (
-    VersionContent,
-    add_version,
-    approve,
-    json_copy,
-    latest_version,
-    record,
-)
+from pybirch.database.services.definitions import VersionContent
 from pybirch.definitions.driver_module import DriverClass, read_driver_module
 from pybirch.definitions.library import DefinitionLibrary
 from pybirch.definitions.validation import Problem
@@ -138,18 +130,14 @@ def _create(db: DatabaseService, builtin: BuiltinDriver, summary: BuiltinSyncSum
 
 def _new_version(db: DatabaseService, definition_id: int, builtin: BuiltinDriver) -> bool:
     """Add an approved builtin version if code, test or device changed; whether it did."""
-    # Storage lets no lab edit a builtin definition; PyBirch itself does, here, as its
-    # create call does: a version by no author, approved as it ships.
-    with db.session() as session:
-        definition = session.get(InstrumentDefinition, definition_id)
-        if definition is None or VersionContent.of(latest_version(session, definition)) == (
-            builtin.content
-        ):
-            return False
-        for key, value in builtin.driver.fields.items():
-            setattr(definition, key, json_copy(value, key))
-        summary = f"ships with PyBirch {__version__}"
-        version = add_version(session, definition, builtin.content, None, summary)
-        record(session, definition, "edited", None, version.version, summary)
-        approve(session, definition, version, None, "ships with PyBirch")
-        return True
+    fields = {k: v for k, v in builtin.driver.fields.items() if k != "instrument_type"}
+    version = db.update_builtin_definition(
+        definition_id,
+        builtin.content.source_code,
+        test_code=builtin.content.test_code,
+        sim_device=builtin.content.sim_device,
+        change_summary=f"ships with PyBirch {__version__}",
+        instrument_type=builtin.driver.fields["instrument_type"],
+        **fields,
+    )
+    return version is not None

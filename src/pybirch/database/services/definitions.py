@@ -206,6 +206,37 @@ class DefinitionsMixin(ServiceCore):
             session.flush()
             return definition
 
+    def update_builtin_definition(
+        self,
+        definition_id: int,
+        source_code: str,
+        *,
+        test_code: str | None = None,
+        sim_device: str | None = None,
+        change_summary: str | None = None,
+        **fields: Any,
+    ) -> InstrumentDefinitionVersion | None:
+        """A new builtin version as a PyBirch release ships it, approved; None if unchanged.
+
+        Only PyBirch itself calls this (no lab edits a builtin definition): the version has
+        no author, and its fields follow the release.
+        """
+        values = _checked_fields(fields)
+        content = VersionContent(source_code, test_code or None, sim_device or None)
+        with self.session() as session:
+            definition = session.get(InstrumentDefinition, definition_id)
+            if definition is None or not definition.is_builtin:
+                raise NotFoundError("builtin InstrumentDefinition", definition_id)
+            if VersionContent.of(latest_version(session, definition)) == content:
+                return None
+            for key, value in values.items():
+                setattr(definition, key, value)
+            version = add_version(session, definition, content, None, change_summary)
+            record(session, definition, "edited", None, version.version, change_summary)
+            approve(session, definition, version, None, "ships with PyBirch")
+            session.flush()
+            return version
+
     def get_definition_versions(
         self, definition_id: int, *, lab_id: int | None
     ) -> list[InstrumentDefinitionVersion]:
