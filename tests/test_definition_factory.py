@@ -6,8 +6,8 @@ import itertools
 
 import numpy as np
 import pytest
-from tests.definition_examples import SEED_LOCKIN_CODE, STAGE_CODE
 
+from definition_examples import SEED_LOCKIN_CODE, STAGE_CODE
 from pybirch.definitions import (
     DefinitionLoadError,
     InstrumentFactory,

@@ -169,6 +169,16 @@ def guarded_write(obj: Any) -> Any:
     )
 
 
+def unguarded_unpack(iterable: Any, spec: Any, _getiter_: Any) -> Any:
+    """Unpacking targets (``for a, b in pairs``, ``a, b = pair``) as Python does it.
+
+    RestrictedPython's unpacking guards only apply ``_getiter_`` to every nested
+    iterable; ours is plain ``iter`` (iterating hides no door), and its per-item copying
+    doubled the cost of a driver's loops.
+    """
+    return iterable
+
+
 def guarded_getitem(obj: Any, key: Any) -> Any:
     """``obj[key]`` (no object stored code reaches hides a door behind an item)."""
     return obj[key]
