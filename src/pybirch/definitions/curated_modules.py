@@ -96,32 +96,27 @@ TIME_NAMES = (
 class CuratedModule:
     """A read-only namespace standing in for a module in stored code."""
 
-    __slots__ = ("_name", "_values")
-
     def __init__(self, name: str, values: Mapping[str, Any]) -> None:
+        # values live in the instance dict so a lookup is as fast as a module's;
+        # __getattr__ runs only for names that are not there
+        vars(self).update(values)
         object.__setattr__(self, "_name", name)
-        object.__setattr__(self, "_values", dict(values))
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise SandboxViolation(
-                f"{self._name}.{name} is not available to stored instrument code"
-            ) from None
+    def __getattr__(self, name: str) -> NoReturn:
+        raise SandboxViolation(f"{self._name}.{name} is not available to stored instrument code")
 
     def __setattr__(self, name: str, value: Any) -> NoReturn:
         raise SandboxViolation(f"{self._name} cannot be changed by stored instrument code")
 
-    def __dir__(self) -> list[str]:
-        return sorted(self._values)
+    def __delattr__(self, name: str) -> NoReturn:
+        raise SandboxViolation(f"{self._name} cannot be changed by stored instrument code")
 
     def __repr__(self) -> str:
         return f"<curated module {self._name!r}>"
 
     def names(self) -> frozenset[str]:
         """The names this module offers (for ``from module import name``)."""
-        return frozenset(self._values)
+        return frozenset(name for name in vars(self) if name != "_name")
 
 
 def _public_values(module: types.ModuleType, denied: Iterable[str]) -> dict[str, Any]:

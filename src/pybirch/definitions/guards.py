@@ -100,13 +100,22 @@ _DENIED = (
 
 log = logging.getLogger("pybirch.definitions.stored_code")
 
+#: Attribute names :func:`_check_attribute` let through whatever the object (cache).
+_HARMLESS: set[str] = set()
+# hasattr(obj, computed_name) could otherwise grow the cache without end
+_MAX_HARMLESS = 10_000
 
-def guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
+
+def guarded_getattr(obj: Any, name: str) -> Any:
     """``obj.name`` for stored code, unless ``name`` is a door."""
-    if type(name) is str and name[:1] != "_" and name not in _DENIED:
-        return getattr(obj, name, *default)
+    # the fast path: names already seen to be harmless (stored code's names are constants,
+    # so this set stays as small as the code's vocabulary)
+    if name in _HARMLESS:
+        return getattr(obj, name)
     _check_attribute(obj, name)
-    return getattr(obj, name, *default)
+    if name not in STR_FORMAT_METHODS and name[:1] != "_" and len(_HARMLESS) < _MAX_HARMLESS:
+        _HARMLESS.add(name)
+    return getattr(obj, name)
 
 
 def _check_attribute(obj: Any, name: object) -> None:
@@ -119,6 +128,8 @@ def _check_attribute(obj: Any, name: object) -> None:
         raise SandboxViolation(
             f'"{name}" is not available to stored instrument code (it starts with "_")'
         )
+    if name not in _DENIED:
+        return
     if name in STR_FORMAT_METHODS:
         if isinstance(obj, str) or (isinstance(obj, type) and issubclass(obj, str)):
             raise SandboxViolation(
@@ -167,6 +178,16 @@ def guarded_write(obj: Any) -> Any:
         f"stored instrument code cannot change a {type(obj).__name__} object; it may change "
         "its own objects, dicts, lists, sets and numpy arrays"
     )
+
+
+def unguarded_unpack(iterable: Any, spec: Any, _getiter_: Any) -> Any:
+    """Unpacking targets (``for a, b in pairs``, ``a, b = pair``) as Python does it.
+
+    RestrictedPython's unpacking guards only apply ``_getiter_`` to every nested
+    iterable; ours is plain ``iter`` (iterating hides no door), and its per-item copying
+    doubled the cost of a driver's loops.
+    """
+    return iterable
 
 
 def guarded_getitem(obj: Any, key: Any) -> Any:

@@ -8,9 +8,10 @@ and returns its one driver class. The namespace is the whole world stored code s
   ``__import__`` of the real kind...) plus the harmless ones drivers use (``super``,
   ``property``, ``min``, ``sorted``, ``enumerate``...), a ``hasattr`` that answers through
   the attribute guard, and ``__import__`` = :func:`~.guards.guarded_import`;
-* **guards** (:mod:`.guards`): ``_getattr_``, ``_getitem_``, ``_getiter_``,
-  ``_iter_unpack_sequence_``, ``_unpack_sequence_``, ``_write_``, ``_inplacevar_``,
-  ``_apply_`` and ``_print_``;
+* **guards** (:mod:`.guards`): ``_getattr_``, ``_getitem_``, ``_write_``,
+  ``_inplacevar_``, ``_apply_`` and ``_print_``; ``_getiter_`` is plain ``iter`` and the
+  unpacking hooks unpack as Python does (iteration reaches nothing attribute access
+  would not);
 * **modules**: ``np``/``numpy``, ``math`` and ``time`` as curated stand-ins
   (:mod:`.curated_modules`), never the real modules (numpy's ``ctypeslib``, ``lib``,
   ``f2py``, ``save``/``load`` are doors to native code, processes and files);
@@ -38,7 +39,6 @@ from types import CodeType, TracebackType
 from typing import Any
 
 from RestrictedPython import compile_restricted_exec, safe_builtins
-from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
 from pybirch.definitions.base_classes import BASE_CLASSES
 from pybirch.definitions.curated_modules import CURATED_MODULES
@@ -53,6 +53,7 @@ from pybirch.definitions.guards import (
     guarded_import,
     guarded_inplacevar,
     guarded_write,
+    unguarded_unpack,
 )
 from pybirch.definitions.policy import FORBIDDEN_NAMES, DriverPolicy
 from pybirch.instruments.base import Instrument
@@ -104,8 +105,8 @@ _GUARDS: dict[str, Any] = {
     "_getattr_": guarded_getattr,
     "_getitem_": guarded_getitem,
     "_getiter_": iter,
-    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-    "_unpack_sequence_": guarded_unpack_sequence,
+    "_iter_unpack_sequence_": unguarded_unpack,
+    "_unpack_sequence_": unguarded_unpack,
     "_write_": guarded_write,
     "_inplacevar_": guarded_inplacevar,
     "_apply_": guarded_apply,
