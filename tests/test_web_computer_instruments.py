@@ -138,14 +138,72 @@ def test_another_labs_computer_and_a_foreign_server_are_hidden(app, db, lab):
     assert find.status_code == 403
 
 
-def test_an_admin_has_a_bound_instrument_run_an_approved_stored_definition(app, db, lab):
-
+def test_an_admin_has_a_lab_computers_instrument_run_an_approved_stored_definition(app, db, lab):
     admin = signed_in(app, db, lab, "ada", Role.ADMIN)
     author = add_member(db, lab.id, "ben", Role.MEMBER)
-    reviewer = db.get_user_by_username("ada").id
     fields = {k: v for k, v in SEED_LOCKIN.items() if k not in ("name", "source_code")}
     definition = DefinitionLibrary(db).create(
         lab.id, "MyLockIn", source_code=SEED_LOCKIN_CODE, author_id=author, **fields
+    )
+    computer, _ = db.create_computer(lab.id, "Transport PC")
+    record = db.register_instrument_on_computer(
+        {"name": "SR830", "instrument_type": "measurement", "adapter": SR830_RESOURCE},
+        lab.id,
+        computer.id,
+    )
+    page = f"/computers/{computer.id}/instruments"
+    choose = f"{page}/{record.id}/driver"
+    assert "MyLockIn v" not in admin.get(page).get_data(as_text=True)  # pending: not offered
+    post_form(admin, choose, definition_id=str(definition.id))
+    assert (
+        db.get_computer_bindings(computer_id=computer.id)[0]["instrument"]["definition"]["version"]
+        is None
+    )  # linked, but nothing approved runs yet
+
+    db.approve_definition_version(
+        definition.id, 1, lab_id=lab.id, reviewer_id=db.get_user_by_username("ada").id, comment="ok"
+    )
+    text = post_form(admin, choose, definition_id=str(definition.id)).get_data(as_text=True)
+    assert "it loads when its agent starts" in text
+    row = text.split("<td>SR830", 1)[1].split("</tr>", 1)[0]
+    assert "stored <strong>MyLockIn</strong> v1" in row
+    assert "not loaded yet" in row
+
+    (binding,) = db.get_computer_bindings(computer_id=computer.id)
+    db.record_binding_use(
+        binding["id"],
+        loaded_driver={
+            "kind": "definition",
+            "name": "MyLockIn",
+            "version": 1,
+            "code_hash": "ab" * 32,
+        },
+    )
+    row = admin.get(page).get_data(as_text=True).split("<td>SR830", 1)[1].split("</tr>", 1)[0]
+    assert "stored MyLockIn v1" in row
+    assert "sha256 abababababab" in row
+
+    other_lab = db.create_lab("Elsewhere")
+    theirs = db.create_instrument_definition(
+        other_lab.id,
+        "Theirs",
+        "measurement",
+        SEED_LOCKIN_CODE,
+        author_id=add_member(db, other_lab.id, "cy", Role.MEMBER),
+    )
+    refused = post_form(admin, choose, definition_id=str(theirs.id)).get_data(as_text=True)
+    assert "not one this lab sees" in refused
+
+
+def test_the_web_servers_own_computer_never_runs_stored_code(app, db, lab):
+    admin = signed_in(app, db, lab, "ada", Role.ADMIN)
+    author = add_member(db, lab.id, "ben", Role.MEMBER)
+    fields = {k: v for k, v in SEED_LOCKIN.items() if k not in ("name", "source_code")}
+    definition = DefinitionLibrary(db).create(
+        lab.id, "MyLockIn", source_code=SEED_LOCKIN_CODE, author_id=author, **fields
+    )
+    db.approve_definition_version(
+        definition.id, 1, lab_id=lab.id, reviewer_id=db.get_user_by_username("ada").id, comment="ok"
     )
     page = server_page(app, lab)
     post_form(
@@ -158,29 +216,21 @@ def test_an_admin_has_a_bound_instrument_run_an_approved_stored_definition(app, 
     )
     station = app.extensions["pybirch.station"]
     (binding,) = db.get_computer_bindings(computer_id=station.identity.computer_id)
+    text = admin.get(page).get_data(as_text=True)
+    assert "Drivers stored in the database run on lab computers" in text
+    assert "MyLockIn v1" not in text  # not offered here
     choose = page.replace("/instruments?", f"/instruments/{binding['instrument']['id']}/driver?")
-    # pending code is not offered, and not taken when asked for
-    assert "MyLockIn v" not in admin.get(page).get_data(as_text=True)
-    text = post_form(admin, choose, definition_id=str(definition.id)).get_data(as_text=True)
-    assert "SR830 is bound to" in text  # reloaded, still the installed driver
-    assert "installed" in text.split("<td>SR830", 1)[1].split("</tr>", 1)[0]
-
-    db.approve_definition_version(
-        definition.id, 1, lab_id=lab.id, reviewer_id=reviewer, comment="ok"
+    refused = post_form(admin, choose, definition_id=str(definition.id)).get_data(as_text=True)
+    assert "never inside the web server" in refused
+    assert (
+        db.get_computer_bindings(computer_id=station.identity.computer_id)[0]["instrument"][
+            "definition_id"
+        ]
+        is None
     )
-    text = post_form(admin, choose, definition_id=str(definition.id)).get_data(as_text=True)
 
-    row = text.split("<td>SR830", 1)[1].split("</tr>", 1)[0]
-    assert "stored MyLockIn v1" in row
-    assert type(station.instruments.get("SR830")).definition_version == 1
-
-    other_lab = db.create_lab("Elsewhere")
-    theirs = db.create_instrument_definition(
-        other_lab.id,
-        "Theirs",
-        "measurement",
-        SEED_LOCKIN_CODE,
-        author_id=add_member(db, other_lab.id, "cy", Role.MEMBER),
-    )
-    refused = post_form(admin, choose, definition_id=str(theirs.id)).get_data(as_text=True)
-    assert "not one this lab sees" in refused
+    # linked behind the page's back, the server's station still refuses to run it
+    db.set_instrument_definition(binding["instrument"]["id"], definition.id, lab_id=lab.id)
+    summary = station.load_bound()
+    assert "never inside the web server" in summary.failed["SR830"]
+    assert type(station.instruments.get("SR830")).__name__ == "SR830"  # the installed driver

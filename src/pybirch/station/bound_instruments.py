@@ -25,6 +25,14 @@ from pybirch.instruments.simulated import SimulatedSample
 log = logging.getLogger(__name__)
 
 
+#: Why the web server's own station does not load a stored definition.
+STORED_CODE_ELSEWHERE = (
+    "{definition} is a driver stored in the database: stored drivers run on lab computers "
+    "(pybirch agent), never inside the web server; bind the instrument to a lab computer, "
+    "or use an installed driver or a driver file here"
+)
+
+
 class BindingLoadError(PyBirchError):
     """A bound instrument could not be rebuilt or connected; the message says which and why."""
 
@@ -43,11 +51,13 @@ def load_bound_instruments(
     *,
     skip: Collection[int] = (),
     device: SimulatedSample | None = None,
+    stored_code: bool = True,
 ) -> LoadedInstruments:
     """Rebuild, set up and connect the instruments bound to the computer ``computer_id``.
 
     Bindings whose id is in ``skip`` (loaded already) are left alone; simulated
-    instruments share ``device`` (a new one if not given).
+    instruments share ``device`` (a new one if not given). Without ``stored_code``
+    (the web server's own station) stored definitions are refused.
     """
     loaded = LoadedInstruments()
     device = device or SimulatedSample()
@@ -56,7 +66,7 @@ def load_bound_instruments(
             continue
         name = binding["instrument"]["name"]
         try:
-            instrument = instrument_from_binding(binding, device)
+            instrument = instrument_from_binding(binding, device, stored_code=stored_code)
         except BindingLoadError as exc:
             log.warning("bound instrument %r not loaded: %s", name, exc)
             loaded.failures.append((binding, str(exc)))
@@ -66,11 +76,17 @@ def load_bound_instruments(
 
 
 def instrument_from_binding(
-    binding: dict[str, Any], device: SimulatedSample | None = None
+    binding: dict[str, Any], device: SimulatedSample | None = None, *, stored_code: bool = True
 ) -> Instrument:
-    """The instrument a binding describes, with its adapter and last settings, connected."""
+    """The instrument a binding describes, with its adapter and last settings, connected.
+
+    Without ``stored_code`` a stored definition is refused (the web server never runs
+    stored code).
+    """
     name = binding["instrument"]["name"]
     definition = binding["instrument"].get("definition") or {}
+    if definition.get("source_code") and not stored_code:
+        raise BindingLoadError(STORED_CODE_ELSEWHERE.format(definition=definition.get("name")))
     try:
         driver = InstrumentFactory.create_class_from_definition(definition)
         options = dict(binding.get("options") or {})

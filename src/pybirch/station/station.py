@@ -42,6 +42,7 @@ from pybirch.scan import Scan
 from pybirch.scan.design import DesignError, build_settings
 from pybirch.station.actions import Action
 from pybirch.station.bound_instruments import (
+    STORED_CODE_ELSEWHERE,
     BindingLoadError,
     LoadedInstruments,
     instrument_from_binding,
@@ -87,8 +88,11 @@ class Station:
         *,
         bus: EventBus | None = None,
         identity: StationIdentity | None = None,
+        runs_stored_code: bool = True,
     ) -> None:
         self.db = db
+        #: Whether drivers stored in the database run here: not in the web server's station.
+        self.runs_stored_code = runs_stored_code
         self.instruments = instruments or InstrumentSet()
         self.bus = bus or EventBus()
         #: The computer this station is (None until known: an agent learns it on registering).
@@ -261,7 +265,11 @@ class Station:
         with self._lock:
             loaded_already = set(self._bindings)
         loaded = load_bound_instruments(
-            self.db, self.identity.computer_id, skip=loaded_already, device=self._device
+            self.db,
+            self.identity.computer_id,
+            skip=loaded_already,
+            device=self._device,
+            stored_code=self.runs_stored_code,
         )
         for binding, instrument in list(loaded.instruments):
             if self.instruments.get(instrument.name) is not None:
@@ -335,6 +343,11 @@ class Station:
                 name = loaded.get(binding["id"])
                 current = self.instruments.get(name) if name else None
                 if current is None or not driver_outdated(current, binding):
+                    continue
+                if not self.runs_stored_code and _stored(binding):
+                    renewed.failed[current.name] = STORED_CODE_ELSEWHERE.format(
+                        definition=binding["instrument"]["definition"]["name"]
+                    )
                     continue
                 if self._held_by_a_scan(current):
                     with self._lock:
@@ -481,7 +494,9 @@ class Station:
         """Replace ``current`` by the binding's newly approved driver, or keep it and say why."""
         _shut_down(current)
         try:
-            replacement = instrument_from_binding(binding, self._device)
+            replacement = instrument_from_binding(
+                binding, self._device, stored_code=self.runs_stored_code
+            )
         except BindingLoadError as exc:
             log.warning(
                 "%s keeps its driver: the approved one does not load: %s", current.name, exc
@@ -574,6 +589,11 @@ def driver_outdated(instrument: Instrument, binding: dict[str, Any]) -> bool:
     if wanted[0] is None and loaded[0] is None:
         return False  # an installed driver stays until the station restarts
     return loaded != wanted
+
+
+def _stored(binding: dict[str, Any]) -> bool:
+    """Whether the binding's driver is code stored in the database."""
+    return bool((binding["instrument"].get("definition") or {}).get("source_code"))
 
 
 def _shut_down(instrument: Instrument) -> None:

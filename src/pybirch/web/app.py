@@ -63,7 +63,10 @@ def create_app(
     _register_blueprints(app)
     _register_error_pages(app)
     app.after_request(add_security_headers)
-    app.extensions[STATION_KEY] = Station(app.extensions[EXTENSION_KEY], bus=init_live(app))
+    # Stored drivers run on lab computers only: the web server never executes stored code.
+    app.extensions[STATION_KEY] = Station(
+        app.extensions[EXTENSION_KEY], bus=init_live(app), runs_stored_code=False
+    )
     return app
 
 

@@ -107,6 +107,13 @@ def choose_driver(computer_id: int, instrument_id: int) -> Response:
         flash("Choose a driver from the list.", "error")
         return back
     name = bound[instrument_id]["instrument"]["name"]
+    if chosen and _is_this_server(computer):
+        flash(
+            "Drivers stored in the database run on lab computers (pybirch agent), never inside "
+            "the web server: bind the instrument to a lab computer to run one.",
+            "error",
+        )
+        return back
     try:
         db.set_instrument_definition(instrument_id, int(chosen) if chosen else None, lab_id=lab_id)
     except NotFoundError:
@@ -189,8 +196,11 @@ def _render(computer: Computer, lab_id: int, role: Role, found: FoundInstruments
         if binding["last_connected"]:
             binding["last_connected"] = datetime.fromisoformat(binding["last_connected"])
     bound = {binding["adapter"] for binding in bindings if binding["adapter"]}
+    runs_stored_code = not _is_this_server(computer)
     definitions = [
-        d for d in db.get_instrument_definitions(lab_id) if d.approved_version is not None
+        d
+        for d in (db.get_instrument_definitions(lab_id) if runs_stored_code else [])
+        if d.approved_version is not None
     ]
     return render_template(
         "computer_instruments.html",
@@ -200,6 +210,7 @@ def _render(computer: Computer, lab_id: int, role: Role, found: FoundInstruments
         found=found,
         bound=bound,
         definitions=definitions,
+        runs_stored_code=runs_stored_code,
         connected=_station(computer) is not None,
         can_find=role.allows(Role.MEMBER),
         can_bind=role.allows(Role.ADMIN),
