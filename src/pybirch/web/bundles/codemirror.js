@@ -3,6 +3,6 @@
 // definition editor uses, as one global, window.PyBirchCodeMirror.
 import { EditorView, basicSetup } from "codemirror";
 import { python } from "@codemirror/lang-python";
-import { linter, lintGutter } from "@codemirror/lint";
+import { forceLinting, linter, lintGutter } from "@codemirror/lint";
 
-export { EditorView, basicSetup, python, linter, lintGutter };
+export { EditorView, basicSetup, forceLinting, python, linter, lintGutter };
