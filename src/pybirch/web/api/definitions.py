@@ -37,6 +37,7 @@ from pybirch.web.api.definition_documents import (
     version_document,
     version_summary,
 )
+from pybirch.web.api.limits import ORIGINS, VERSION_STATUSES
 from pybirch.web.api.routes import blueprint
 from pybirch.web.auth.access import chosen_lab
 from pybirch.web.definition_access import definition_context, writable_lab
@@ -45,12 +46,7 @@ from pybirch.web.listing import choice, optional_number
 from pybirch.web.people import display_names
 from pybirch.web.services import database
 
-__all__ = ["ORIGINS", "VERSION_STATUSES", "blueprint"]
-
-#: Where a definition a lab sees comes from.
-ORIGINS = ("lab", "public", "builtin")
-#: The review states of a version.
-VERSION_STATUSES = ("pending", "approved", "rejected", "superseded")
+__all__ = ["blueprint"]
 
 _PREFIX = "/instrument-definitions"  # the seed plan's routes, under /api
 

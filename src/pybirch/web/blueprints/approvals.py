@@ -66,7 +66,10 @@ def index() -> str:
 
 
 @blueprint.route(
-    "/<int:definition_id>/<int:version>/<any(approve, reject):decision>", methods=["POST"]
+    "/<int:definition_id>/<int:version>/approve", methods=["POST"], defaults={"decision": "approve"}
+)
+@blueprint.route(
+    "/<int:definition_id>/<int:version>/reject", methods=["POST"], defaults={"decision": "reject"}
 )
 @login_required
 def review(definition_id: int, version: int, decision: str) -> Response:

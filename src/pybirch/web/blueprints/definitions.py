@@ -18,7 +18,7 @@ from pybirch.database.models import InstrumentDefinitionVersion, Role
 from pybirch.definitions import DefinitionLibrary, InvalidDefinitionError
 from pybirch.definitions.base_classes import INSTRUMENT_TYPES
 from pybirch.web.api.definition_documents import origin
-from pybirch.web.api.definitions import ORIGINS, VERSION_STATUSES
+from pybirch.web.api.limits import ORIGINS, VERSION_STATUSES
 from pybirch.web.auth.access import chosen_lab, require_lab_role
 from pybirch.web.definition_access import DefinitionContext, definition_context
 from pybirch.web.listing import choice, optional_number
