@@ -2,6 +2,10 @@
 // Each pause in typing sends the code to the validate API (which parses and compiles it,
 // never runs it); every problem is marked at its line and listed under the editor. Without
 // this script, or without the bundle, the plain textarea posts the form just the same.
+//
+// The editor lives in a shadow root: there CodeMirror styles itself with constructed style
+// sheets, which the page's Content-Security-Policy (style-src 'self') allows, where the
+// <style> elements it would add to the document are refused.
 (function () {
   "use strict";
   const cm = window.PyBirchCodeMirror;
@@ -87,9 +91,25 @@
       });
   }
 
+  // The page's stylesheet does not reach into the shadow root: the editor's look is here.
+  const look = cm.EditorView.theme({
+    "&": { height: "36rem", background: "#fff", border: "1px solid #dde3ea", borderRadius: "6px",
+           fontSize: "0.88rem" },
+    "&.cm-focused": { outline: "2px solid #b9dcc8" },
+    ".cm-scroller": { fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
+                      lineHeight: "1.5" },
+    ".cm-gutters": { background: "#f5f7fa", borderRight: "1px solid #dde3ea", color: "#9aa7b4" },
+  });
+  const host = document.createElement("div");
+  host.className = "code-editor";
+  textarea.after(host);
+  const shadow = host.attachShadow({ mode: "open" });
   const view = new cm.EditorView({
+    parent: shadow,
+    root: shadow,
     doc: textarea.value,
     extensions: [
+      look,
       cm.basicSetup,
       cm.python(),
       cm.lintGutter(),
@@ -99,8 +119,6 @@
       }),
     ],
   });
-  view.dom.classList.add("code-editor");
-  textarea.after(view.dom);
   textarea.hidden = true;
   if (kind) kind.addEventListener("change", function () { cm.forceLinting(view); });
   for (const link of list.querySelectorAll("a[data-line]")) {
