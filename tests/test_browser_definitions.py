@@ -135,6 +135,8 @@ def test_a_driver_from_template_to_approval(browser, server):
     # The second admin approves version 2 on the approvals page.
     reviewer = logged_in(browser, server, "reviewer", SECOND_PASSWORD)
     reviewer.click("nav >> text=Drivers")
+    assert reviewer.locator("table >> text=SR830 lock-in (bench 2)").is_visible()
+    shot(reviewer, "list")
     reviewer.click("text=Approvals")
     card = reviewer.locator("section.review", has_text="v2")
     card.locator("textarea[name=comment]").fill("Commands match the SR830 manual.")

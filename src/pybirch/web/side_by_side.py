@@ -52,7 +52,7 @@ def side_by_side(unified: str) -> list[Row]:
         if heading:
             flush()
             old, new = int(heading.group(1)), int(heading.group(2))
-            rows.append(Row(Side(), Side(), hunk=f"lines {old} / {new}{heading.group(3)}"))
+            rows.append(Row(Side(), Side(), hunk=f"from line {old} ↔ line {new}{heading.group(3)}"))
         elif line.startswith(("---", "+++")) and not rows:
             continue
         elif line.startswith("-"):
