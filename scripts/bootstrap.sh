@@ -18,7 +18,8 @@ fi
 # Browser libraries from the npm registry (pinned in package-lock.json), served locally:
 # lab computers are often offline, so nothing is loaded from a CDN.
 vendor=src/pybirch/web/static/vendor
-if [ ! -f "$vendor/.installed" ] || [ package-lock.json -nt "$vendor/.installed" ]; then
+if [ ! -f "$vendor/.installed" ] || [ package-lock.json -nt "$vendor/.installed" ] \
+    || [ src/pybirch/web/bundles/codemirror.js -nt "$vendor/.installed" ]; then
     if ! command -v npm >/dev/null; then
         echo "npm is needed for the web UI's browser libraries; install Node.js" >&2
         exit 1
@@ -27,6 +28,11 @@ if [ ! -f "$vendor/.installed" ] || [ package-lock.json -nt "$vendor/.installed"
     mkdir -p "$vendor"
     cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css "$vendor/"
     cp node_modules/socket.io-client/dist/socket.io.min.js "$vendor/"
+    # CodeMirror 6 ships no browser bundle: esbuild (pinned, from npm) makes one IIFE of the
+    # editor, Python highlighting and lint markers (see src/pybirch/web/bundles/codemirror.js).
+    node_modules/.bin/esbuild src/pybirch/web/bundles/codemirror.js --bundle --minify \
+        --format=iife --global-name=PyBirchCodeMirror --log-level=warning \
+        --outfile="$vendor/codemirror.iife.js"
     touch "$vendor/.installed"
 fi
 

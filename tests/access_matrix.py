@@ -31,9 +31,11 @@ from flask_socketio import SocketIOTestClient
 from werkzeug.test import TestResponse
 
 from database_builders import iv_settings, pybirch_sample, rgb_image
+from definition_examples import SEED_LOCKIN
 from pybirch.database import DatabaseService
 from pybirch.database.models import Role
 from pybirch.database_integration import DatabaseQueue
+from pybirch.definitions import DefinitionLibrary
 from pybirch.realtime.agent_protocol import AGENT_NAMESPACE
 from pybirch.realtime.events import ScanStatus
 from pybirch.scan import Scan
@@ -219,6 +221,12 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "instruments.index": (Access(Least.VIEWER, Scope.OWN),),
     "computers.index": (Access(Least.VIEWER, Scope.OWN),),
     "builder.form": (Access(Least.MEMBER, Scope.OWN),),
+    "definitions.index": (Access(Least.VIEWER, Scope.OWN),),
+    "api.definitions": (Access(Least.VIEWER, Scope.OWN),),
+    "definition_edit.new": (Access(Least.MEMBER, Scope.OWN),),
+    "approvals.index": (Access(Least.ADMIN, Scope.OWN),),
+    # checking unsaved code touches no lab (it is parsed and compiled, never run)
+    "api.validate_code": (Access(Least.USER),),
     "computer_instruments.index": (Access(Least.VIEWER, values=_disposable_computer),),
     # a lab's things: viewers read them
     "api.lab_scans": (Access(Least.VIEWER),),
@@ -233,6 +241,15 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "samples.sample": (Access(Least.VIEWER),),
     "samples.sample_image": (Access(Least.VIEWER),),
     "admin.members": (Access(Least.VIEWER),),
+    # a lab's stored drivers: viewers read them (another lab's private one is a 404)
+    "api.definition": (Access(Least.VIEWER),),
+    "api.validate_definition": (Access(Least.VIEWER),),
+    "api.definition_versions": (Access(Least.VIEWER),),
+    "api.definition_version": (Access(Least.VIEWER),),
+    "api.definition_diff": (Access(Least.VIEWER),),
+    "api.definition_audit": (Access(Least.VIEWER),),
+    "definitions.detail": (Access(Least.VIEWER),),
+    "definitions.diff": (Access(Least.VIEWER),),
     # members measure: build, control, describe samples
     "builder.build": (Access(Least.MEMBER),),
     "computer_instruments.find": (Access(Least.MEMBER, values=_disposable_computer),),
@@ -243,9 +260,21 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "samples.create_project": (Access(Least.MEMBER),),
     "samples.create_sample": (Access(Least.MEMBER),),
     "samples.edit_sample": (Access(Least.MEMBER),),
+    "api.create_definition": (Access(Least.MEMBER),),
+    "api.update_definition": (Access(Least.MEMBER),),
+    "api.rollback_definition": (Access(Least.MEMBER),),
+    "definition_edit.create": (Access(Least.MEMBER),),
+    "definition_edit.edit": (Access(Least.MEMBER),),
+    "definition_edit.update": (Access(Least.MEMBER),),
+    "definition_edit.rollback": (Access(Least.MEMBER),),
+    "definitions.save_settings": (Access(Least.MEMBER),),
     # admins run the lab; only owners touch owners
     "labs.edit": (Access(Least.ADMIN),),
     "computers.create": (Access(Least.ADMIN),),
+    # a version's review: admins who did not write it (the world's versions are a member's)
+    "api.approve_version": (Access(Least.ADMIN),),
+    "api.reject_version": (Access(Least.ADMIN),),
+    "approvals.review": (Access(Least.ADMIN),),
     "computer_instruments.bind": (Access(Least.ADMIN, values=_disposable_computer),),
     "computer_instruments.choose_driver": (Access(Least.ADMIN, values=_bound_instrument),),
     "computers.reset_token": (Access(Least.ADMIN, values=_disposable_computer),),
@@ -375,6 +404,7 @@ class World:
     computer_id: int
     computer_token: str
     revoked_token: str
+    definition_id: int
     users: dict[str, int] = field(default_factory=dict)
     clients: dict[str, FlaskClient] = field(default_factory=dict)
     csrf: dict[str, str] = field(default_factory=dict)
@@ -392,6 +422,8 @@ class World:
             "export_format": "csv",
             "action": "abort",  # refused with 409 (nobody runs the queue): nothing changes
             "filename": "pybirch.css",
+            "definition_id": str(self.definition_id),
+            "version": "2",  # a member's edit, pending review
         }
 
     def new_member(self, role: Role) -> tuple[int, str]:
@@ -497,6 +529,7 @@ def build_world(directory: Path) -> World:
     (measurement,) = db.get_measurement_objects(scan.id)
     computer, computer_token = db.create_computer(target.id, "Target PC")
     _, revoked_token = db.create_api_token(users["owner"], "captured")
+    definition = _a_members_definition(db, target.id, users["member"])
 
     app = create_app(db, WebConfig(secret_key="access matrix", login_attempts=1000))
     world = World(
@@ -511,12 +544,30 @@ def build_world(directory: Path) -> World:
         computer_id=computer.id,
         computer_token=computer_token,
         revoked_token=revoked_token,
+        definition_id=definition,
         users=users,
     )
     for principal in PRINCIPALS:
         world.clients[principal.name], world.csrf[principal.name] = world.open(principal)
     _revoke_and_remove(world)
     return world
+
+
+def _a_members_definition(db: DatabaseService, lab_id: int, member_id: int) -> int:
+    """The seed's lock-in driver, private to the lab, with a second version pending review."""
+    fields = {k: v for k, v in SEED_LOCKIN.items() if k not in ("name", "instrument_type")}
+    code = fields.pop("source_code")
+    definition = DefinitionLibrary(db).create(
+        lab_id, "TargetLockIn", "measurement", code, author_id=member_id, **fields
+    )
+    DefinitionLibrary(db).update(
+        definition.id,
+        lab_id=lab_id,
+        author_id=member_id,
+        source_code=code.replace("0.1", "0.3"),
+        change_summary="a slower time constant",
+    )
+    return definition.id
 
 
 def _revoke_and_remove(world: World) -> None:

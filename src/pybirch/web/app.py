@@ -116,11 +116,14 @@ def _register_blueprints(app: Flask) -> None:
     from pybirch.web.api.routes import user_from_request
     from pybirch.web.blueprints.account import blueprint as account
     from pybirch.web.blueprints.admin import blueprint as admin
+    from pybirch.web.blueprints.approvals import blueprint as approvals
     from pybirch.web.blueprints.auth import blueprint as auth
     from pybirch.web.blueprints.builder import blueprint as builder
     from pybirch.web.blueprints.computer_instruments import blueprint as computer_instruments
     from pybirch.web.blueprints.computers import blueprint as computers
     from pybirch.web.blueprints.dashboard import blueprint as dashboard
+    from pybirch.web.blueprints.definition_edit import blueprint as definition_edit
+    from pybirch.web.blueprints.definitions import blueprint as definitions
     from pybirch.web.blueprints.instruments import blueprint as instruments
     from pybirch.web.blueprints.labs import blueprint as labs
     from pybirch.web.blueprints.queues import blueprint as queues
@@ -142,4 +145,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(account)
     app.register_blueprint(labs)
     app.register_blueprint(builder)
+    app.register_blueprint(definition_edit)
+    app.register_blueprint(definitions)
+    app.register_blueprint(approvals)
     register_filters(app)

@@ -10,3 +10,7 @@ DEFAULT_PER_PAGE = 50
 MIN_LINE_POINTS, MAX_LINE_POINTS, DEFAULT_LINE_POINTS = 10, 20_000, 2_000
 #: The kinds of plot.
 PLOT_KINDS = ("line", "grid", "spectrum")
+#: Where an instrument definition a lab sees comes from: its own, another lab's public, builtin.
+ORIGINS = ("lab", "public", "builtin")
+#: The review states of a definition's version.
+VERSION_STATUSES = ("pending", "approved", "rejected", "superseded")

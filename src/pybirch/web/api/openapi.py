@@ -13,7 +13,9 @@ from pybirch.web.api.limits import (
     MAX_LINE_POINTS,
     MAX_ROWS,
     MIN_LINE_POINTS,
+    ORIGINS,
     PLOT_KINDS,
+    VERSION_STATUSES,
 )
 from pybirch.web.listing import MAX_PAGE, MAX_ROW
 
@@ -120,6 +122,130 @@ _SCAN_CONTROL = [
 ]
 
 
+def _write(
+    method: str,
+    summary: str,
+    parameters: list[dict[str, Any]],
+    done: str,
+    created: bool = False,
+) -> dict[str, Any]:
+    """A route that takes a JSON body and may refuse it (403 role, 409 state, 422 invalid)."""
+    return {
+        method: {
+            "summary": summary,
+            "parameters": parameters,
+            "requestBody": {
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "201" if created else "200": {
+                    "description": done,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "400": _ERROR,
+                "401": _ERROR,
+                "403": _ERROR,
+                "404": _ERROR,
+                "409": _ERROR,
+                "422": {
+                    "description": "the code does not validate: error.problems lists each "
+                    "problem with its message, line, column and field",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+            },
+        }
+    }
+
+
+_DEFINITION = [_path("definition_id", "integer")]
+_VERSION = [*_DEFINITION, _path("version", "integer")]
+_LAB = _query("lab", "integer", "the lab (default: the caller's first)")
+
+
+def _definition_paths() -> dict[str, Any]:
+    """The instrument definition routes (the seed plan's names, under /api)."""
+    base = "/api/instrument-definitions"
+    return {
+        base: {
+            **_get(
+                "Definitions the lab sees: its own, other labs' public ones and builtin ones",
+                [
+                    _LAB,
+                    _query("type", {"enum": ["measurement", "movement"]}, "instrument type"),
+                    _query("category", "string", "category"),
+                    _query("status", {"enum": list(VERSION_STATUSES)}, "latest version's review"),
+                    _query("origin", {"enum": list(ORIGINS)}, "lab, public or builtin"),
+                ],
+                "items: definition summaries",
+            ),
+            **_write(
+                "post",
+                "Create a definition in ?lab= (members); its code is validated, never run",
+                [_LAB],
+                "the definition with version 1, pending review",
+                created=True,
+            ),
+        },
+        f"{base}/validate": _write(
+            "post", "Validate unsaved code and fields (parsed, compiled, never run)", [], "report"
+        ),
+        f"{base}/{{definition_id}}": {
+            **_get("One definition with its latest code and versions", _DEFINITION, "definition"),
+            **_write(
+                "put",
+                "Edit a lab's own definition (members); new code makes a new pending version",
+                _DEFINITION,
+                "the definition",
+            ),
+        },
+        f"{base}/{{definition_id}}/validate": _write(
+            "post",
+            "Validate the stored latest version, or the body's source_code with its fields",
+            _DEFINITION,
+            "report",
+        ),
+        f"{base}/{{definition_id}}/versions": _get(
+            "Every version: status, author, time, summary, review, test result",
+            _DEFINITION,
+            "items",
+        ),
+        f"{base}/{{definition_id}}/versions/{{version}}": _get(
+            "One version with its code", _VERSION, "version"
+        ),
+        f"{base}/{{definition_id}}/diff": _get(
+            "Unified diff of two versions' code",
+            [
+                *_DEFINITION,
+                _query("from", "integer", "older version (default: the one before to)"),
+                _query("to", "integer", "newer version (default: the latest)"),
+            ],
+            "from, to and diff",
+        ),
+        f"{base}/{{definition_id}}/rollback": _write(
+            "post",
+            'Roll back (members): {"version": n} becomes a new pending version',
+            _DEFINITION,
+            "the new version",
+            created=True,
+        ),
+        f"{base}/{{definition_id}}/versions/{{version}}/approve": _write(
+            "post",
+            'Approve a pending version (a lab admin who is not its author): {"comment": ...}',
+            _VERSION,
+            "the version",
+        ),
+        f"{base}/{{definition_id}}/versions/{{version}}/reject": _write(
+            "post",
+            'Reject a pending version (a lab admin who is not its author): {"comment": why}',
+            _VERSION,
+            "the version",
+        ),
+        f"{base}/{{definition_id}}/audit": _get(
+            "Everything done to the definition, oldest first", _DEFINITION, "items"
+        ),
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     """The API's OpenAPI document."""
     return {
@@ -191,6 +317,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/instruments/status": _get(
                 "Status and last-known settings of the caller's instruments", [], "instruments"
             ),
+            **_definition_paths(),
         },
         "components": {
             "securitySchemes": {
