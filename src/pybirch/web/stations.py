@@ -8,6 +8,7 @@ on a lab computer is decided here, once.
 from __future__ import annotations
 
 import logging
+import threading
 
 from flask import current_app
 
@@ -144,6 +145,23 @@ def renew_drivers(lab_id: int) -> dict[str, str]:
             continue
         problems.update({f"{name} on {station.name}": why for name, why in summary.failed.items()})
     return problems
+
+
+def renew_drivers_soon(lab_id: int) -> None:
+    """:func:`renew_drivers` in the background, so an approval does not wait on agents."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def renew() -> None:
+        with app.app_context():
+            try:
+                problems = renew_drivers(lab_id)
+            except Exception:  # a thread of its own: nobody else would hear of it
+                log.exception("renewing the drivers of lab %s failed", lab_id)
+                return
+            for where, why in problems.items():
+                log.warning("after an approval, %s: %s", where, why)
+
+    threading.Thread(target=renew, name=f"pybirch-renew-lab-{lab_id}", daemon=True).start()
 
 
 def _local_computer_id(station: Station) -> int | None:

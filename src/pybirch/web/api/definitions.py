@@ -45,6 +45,7 @@ from pybirch.web.definition_fields import BodyError, Submitted, from_json
 from pybirch.web.listing import choice, optional_number
 from pybirch.web.people import display_names
 from pybirch.web.services import database
+from pybirch.web.stations import renew_drivers_soon
 
 __all__ = ["blueprint"]
 
@@ -252,6 +253,8 @@ def _review(definition_id: int, version: int, *, approve: bool) -> Response:
             reviewer_id=current_user.id,
             comment=(comment or "").strip(),
         )
+    if approve:
+        renew_drivers_soon(context.lab.id)  # lab computers load it now, not only before a scan
     names = display_names([row.created_by_id, row.approved_by_id])
     return jsonify(version_summary(row, names))
 

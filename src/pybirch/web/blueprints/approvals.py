@@ -18,6 +18,7 @@ from pybirch.web.auth.access import chosen_lab, require_lab_role
 from pybirch.web.definition_access import definition_context
 from pybirch.web.people import display_names
 from pybirch.web.services import database
+from pybirch.web.stations import renew_drivers_soon
 
 blueprint = Blueprint("approvals", __name__, url_prefix="/approvals")
 
@@ -93,6 +94,13 @@ def review(definition_id: int, version: int, decision: str) -> Response:
     except (DatabaseError, ValueError) as exc:
         flash(f"{context.definition.name} version {version}: {exc}", "error")
         return back
-    done = "approved: lab computers run it now" if decision == "approve" else "rejected"
+    if decision == "approve":
+        renew_drivers_soon(context.lab.id)
+    done = (
+        "approved: lab computers load it now (an instrument a scan holds keeps its version "
+        "until that scan ends)"
+        if decision == "approve"
+        else "rejected"
+    )
     flash(f"{context.definition.name} version {version} {done}.", "info")
     return back
