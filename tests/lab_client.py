@@ -176,3 +176,31 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str = "") ->
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:g} s waiting for {what or condition}")
         time.sleep(0.02)
+
+
+def sweep(
+    client: LabClient, lab_id: int, computer_id: int, name: str, points: int, queue: str
+) -> str:
+    """Start a sweep of the Source-meter read by the Lock-in on a computer; its scan id."""
+    page = client.http.get(
+        f"{client.url}/builder/", params={"lab": lab_id, "computer": computer_id}, timeout=TIMEOUT
+    ).text
+    response = client.http.post(
+        f"{client.url}/builder/{lab_id}",
+        data={
+            "csrf_token": between(page, 'name="csrf_token" value="', '"'),
+            "computer": str(computer_id),
+            "scan_name": name,
+            **queue_choice(page, queue),
+            "axis1_instrument": "Source-meter",
+            "axis1_start": "0",
+            "axis1_stop": "1e-6",
+            "axis1_points": str(points),
+            "measure": "Lock-in",
+            "action": "start",
+        },
+        timeout=TIMEOUT,
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, response.text[:3000]
+    return response.headers["Location"].rsplit("/", 1)[-1]

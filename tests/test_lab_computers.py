@@ -18,8 +18,8 @@ from lab_client import (
     LabClient,
     agent_info,
     between,
-    queue_choice,
     register_computer,
+    sweep,
     wait_for,
 )
 from pybirch.database import DatabaseService
@@ -52,34 +52,6 @@ def status_on(db: DatabaseService, computer_id: int, name: str) -> str:
         i for i in db.get_instruments_for_computer(computer_id=computer_id) if i.name == name
     ]
     return record.status
-
-
-def sweep(
-    client: LabClient, lab_id: int, computer_id: int, name: str, points: int, queue: str
-) -> str:
-    """Start a sweep of the source-meter read by the lock-in on a computer; its scan id."""
-    page = client.http.get(
-        f"{client.url}/builder/", params={"lab": lab_id, "computer": computer_id}, timeout=PATIENCE
-    ).text
-    response = client.http.post(
-        f"{client.url}/builder/{lab_id}",
-        data={
-            "csrf_token": between(page, 'name="csrf_token" value="', '"'),
-            "computer": str(computer_id),
-            "scan_name": name,
-            **queue_choice(page, queue),
-            "axis1_instrument": "Source-meter",
-            "axis1_start": "0",
-            "axis1_stop": "1e-6",
-            "axis1_points": str(points),
-            "measure": "Lock-in",
-            "action": "start",
-        },
-        timeout=PATIENCE,
-        allow_redirects=False,
-    )
-    assert response.status_code == 302, response.text[:3000]
-    return response.headers["Location"].rsplit("/", 1)[-1]
 
 
 def stored_rows(client: LabClient, scan_id: str) -> int:
