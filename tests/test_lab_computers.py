@@ -202,7 +202,11 @@ def test_each_lab_computer_finds_binds_and_runs_its_own_instruments(
                 PATIENCE,
                 "the Raman PC to take its queue back",
             )
-            assert set(offered(db, transport.id)) == {"Lock-in", "Source-meter"}
+            wait_for(
+                lambda: set(offered(db, transport.id)) == {"Lock-in", "Source-meter"},
+                PATIENCE,
+                "the restarted Transport PC to offer its instruments again",
+            )
             cut = client.scan(endless)
             assert cut["status"] == "interrupted"
             assert stored_rows(client, endless) == cut["points_done"] > 20  # nothing lost
