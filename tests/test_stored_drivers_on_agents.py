@@ -1,6 +1,7 @@
 """The seed's example, end to end: MyLockIn posted to the API as the seed writes it, approved by
-a second admin, run by a lab computer's agent on a pyvisa-sim SR830, its data in a scan; an
-edit approved later reaches the running agent without a restart and takes the next scan.
+a second admin, run by a lab computer's agent on a pyvisa-sim SR830, its data in a scan; then
+edited in the browser and approved there by the second admin, it reaches the running agent
+without a restart and takes the next scan, whose record names the new version.
 
 Every part is its own process, as in a lab: ``pybirch serve`` on PostgreSQL and Redis, and a
 ``pybirch agent`` for the Transport PC.
@@ -8,11 +9,19 @@ Every part is its own process, as in a lab: ``pybirch serve`` on PostgreSQL and 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from browser_support import running_agent, running_server
+from browser_support import (
+    ARTIFACTS,
+    chromium,
+    logged_in,
+    require_chromium,
+    running_agent,
+    running_server,
+)
 from definition_examples import SEED_LOCKIN, SEED_LOCKIN_CODE
 from lab_client import LabClient, between, register_computer, sweep, wait_for
 from pybirch.database import DatabaseService
@@ -70,6 +79,32 @@ def loaded_version(db: DatabaseService, computer_id: int, name: str) -> int | No
     return None
 
 
+def edit_in_the_browser(page, url: str, definition: int) -> None:
+    """The author replaces the code in the editor with version 2's and saves it."""
+    page.goto(f"{url}/definitions/{definition}/edit")
+    page.locator(".cm-editor").wait_for()
+    page.click(".cm-content")
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(DOUBLED_X)  # as pasted: no auto-indent
+    assert page.locator("#source_code").input_value().strip() == DOUBLED_X.strip()
+    page.fill("input[name=change_summary]", "X doubled, to see which version measured")
+    page.locator("#validation-state.good").wait_for()
+    page.click("button:has-text('Save')")
+    page.wait_for_url(re.compile(rf"/definitions/{definition}(\?.*)?$"))
+    assert "Saved as version 2" in page.locator(".flash").inner_text()
+
+
+def approve_in_the_browser(page, url: str, version: str) -> None:
+    """The second admin approves the version on the approvals page."""
+    page.goto(f"{url}/approvals/")
+    card = page.locator("section.review", has_text=version)
+    card.locator("textarea[name=comment]").fill("Checked against the SR830 manual.")
+    card.locator(f"button:has-text('Approve {version}')").click()
+    assert f"version {version[1:]} approved" in page.locator(".flash").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "stored-driver-approved-for-agent.png"), full_page=True)
+
+
 def first_x(db: DatabaseService, scan_id: str) -> float:
     record = db.get_scan(scan_id, with_settings=False)
     return float(db.read_scan_data(record.id, "Lock-in")["X (V)"][0])
@@ -78,6 +113,7 @@ def first_x(db: DatabaseService, scan_id: str) -> float:
 def test_the_seeds_lockin_is_posted_approved_and_run_by_an_agent_then_updated_live(
     tmp_path: Path, postgres_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    require_chromium()
     monkeypatch.setenv("REDIS_URL", redis_url.rsplit("/", 1)[0] + "/13")
     DatabaseService(postgres_url, auto_upgrade=True).close()
     for name in ("server", "transport"):
@@ -152,14 +188,25 @@ def test_the_seeds_lockin_is_posted_approved_and_run_by_an_agent_then_updated_li
             )
             assert first_x(db, first) == pytest.approx(3e-4)
 
-            # Edited and approved while the agent runs: the next scan takes version 2.
-            api(author, "PUT", f"/{definition}", source_code=DOUBLED_X, change_summary="x2")
-            api(reviewer, "POST", f"/{definition}/versions/2/approve", comment="ok")
+            # Edited in the browser and approved there while the agent runs.
+            with chromium() as browser:
+                edit_in_the_browser(logged_in(browser, url, "admin", PASSWORD), url, definition)
+                approve_in_the_browser(
+                    logged_in(browser, url, "reviewer", REVIEWER_PASSWORD), url, "v2"
+                )
             wait_for(
                 lambda: loaded_version(db, transport.id, "Lock-in") == 2,
                 PATIENCE,
                 "the running agent to load version 2",
             )
+            with chromium() as browser:
+                page = logged_in(browser, url, "admin", PASSWORD)
+                page.goto(f"{url}/computers/{transport.id}/instruments")
+                row = page.locator("tr", has_text="Lock-in")
+                assert "stored MyLockIn v2" in row.inner_text()
+                page.screenshot(
+                    path=str(ARTIFACTS / "stored-driver-on-lab-computer.png"), full_page=True
+                )
             second = sweep(author, lab_id, transport.id, "with v2", 5, "transport queue")
             wait_for(lambda: author.scan(second)["status"] == "completed", PATIENCE, "sweep 2")
             assert author.scan(second)["driver_versions"]["Lock-in"]["version"] == 2
