@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import struct
+import threading
 import uuid
 import zlib
 from collections import deque
@@ -123,6 +124,9 @@ class Spool:
         self.segment_bytes = segment_bytes
         #: Oldest first; the last one takes new records.
         self._segments: deque[SpoolSegment] = deque([SpoolSegment(directory)])
+        # The scan's thread appends while the writer's releases and the log describes:
+        # the segments and their counts change under this lock only.
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Spool {self.describe()}>"
@@ -130,24 +134,28 @@ class Spool:
     @property
     def path(self) -> Path:
         """The file new records go to."""
-        return self._segments[-1].path
+        with self._lock:
+            return self._segments[-1].path
 
     @property
     def records(self) -> int:
         """Records written and not released (not committed yet)."""
-        return sum(segment.pending for segment in self._segments)
+        with self._lock:
+            return sum(segment.pending for segment in self._segments)
 
     @property
     def size(self) -> int:
         """Bytes of the spool's files."""
-        return sum(segment.size for segment in self._segments)
+        with self._lock:
+            return sum(segment.size for segment in self._segments)
 
     def describe(self) -> str:
         """What the spool holds: ``N records (B MiB) in F files under <folder>``."""
-        return (
-            f"{self.records} records ({self.size / 2**20:.1f} MiB) in "
-            f"{len(self._segments)} files under {self.directory}"
-        )
+        with self._lock:
+            records = sum(segment.pending for segment in self._segments)
+            size = sum(segment.size for segment in self._segments)
+            files = len(self._segments)
+        return f"{records} records ({size / 2**20:.1f} MiB) in {files} files under {self.directory}"
 
     def append(self, header: dict[str, Any], payload: bytes) -> SpoolSegment:
         """Write one record (one ``write`` call, so a crash leaves a whole or a torn tail).
@@ -157,37 +165,40 @@ class Spool:
         encoded_header = json.dumps(header, separators=(",", ":")).encode()
         body = _HEADER_LENGTH.pack(len(encoded_header)) + encoded_header + payload
         record = _FRAME.pack(MAGIC, len(body), zlib.crc32(body)) + body
-        segment = self._segments[-1]
-        if segment.size >= self.segment_bytes:
-            segment = SpoolSegment(self.directory)
-            self._segments.append(segment)
-        view = memoryview(record)
-        while view:
-            written = os.write(segment.fd, view)
-            view = view[written:]
-        if self.fsync:
-            os.fdatasync(segment.fd)
-        segment.pending += 1
-        segment.size += len(record)
-        return segment
+        with self._lock:
+            segment = self._segments[-1]
+            if segment.size >= self.segment_bytes:
+                segment = SpoolSegment(self.directory)
+                self._segments.append(segment)
+            view = memoryview(record)
+            while view:
+                written = os.write(segment.fd, view)
+                view = view[written:]
+            if self.fsync:
+                os.fdatasync(segment.fd)
+            segment.pending += 1
+            segment.size += len(record)
+            return segment
 
     def release(self, segment: SpoolSegment) -> None:
         """Forget one record of ``segment``: it is committed. An emptied segment goes."""
-        segment.pending -= 1
-        if segment.pending:
-            return
-        if segment is self._segments[-1]:
-            os.ftruncate(segment.fd, 0)
-            segment.size = 0
-        else:
-            self._segments.remove(segment)
-            segment.close(delete=True)
+        with self._lock:
+            segment.pending -= 1
+            if segment.pending:
+                return
+            if segment is self._segments[-1]:
+                os.ftruncate(segment.fd, 0)
+                segment.size = 0
+            else:
+                self._segments.remove(segment)
+                segment.close(delete=True)
 
     def close(self) -> None:
         """Release the files; empty ones are deleted, the others kept for replay."""
-        while self._segments:
-            segment = self._segments.popleft()
-            segment.close(delete=os.fstat(segment.fd).st_size == 0)
+        with self._lock:
+            while self._segments:
+                segment = self._segments.popleft()
+                segment.close(delete=os.fstat(segment.fd).st_size == 0)
 
 
 def read_records(path: Path) -> Iterator[SpoolRecord]:
