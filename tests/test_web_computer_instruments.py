@@ -138,13 +138,18 @@ def test_another_labs_computer_and_a_foreign_server_are_hidden(app, db, lab):
     assert find.status_code == 403
 
 
+def stored_lockin(db, lab_id: int):
+    """The seed's MyLockIn, stored in the lab by a member, pending review."""
+    author = add_member(db, lab_id, "ben", Role.MEMBER)
+    fields = {k: v for k, v in SEED_LOCKIN.items() if k not in ("name", "source_code")}
+    return DefinitionLibrary(db).create(
+        lab_id, "MyLockIn", source_code=SEED_LOCKIN_CODE, author_id=author, **fields
+    )
+
+
 def test_an_admin_has_a_lab_computers_instrument_run_an_approved_stored_definition(app, db, lab):
     admin = signed_in(app, db, lab, "ada", Role.ADMIN)
-    author = add_member(db, lab.id, "ben", Role.MEMBER)
-    fields = {k: v for k, v in SEED_LOCKIN.items() if k not in ("name", "source_code")}
-    definition = DefinitionLibrary(db).create(
-        lab.id, "MyLockIn", source_code=SEED_LOCKIN_CODE, author_id=author, **fields
-    )
+    definition = stored_lockin(db, lab.id)
     computer, _ = db.create_computer(lab.id, "Transport PC")
     record = db.register_instrument_on_computer(
         {"name": "SR830", "instrument_type": "measurement", "adapter": SR830_RESOURCE},
@@ -197,11 +202,7 @@ def test_an_admin_has_a_lab_computers_instrument_run_an_approved_stored_definiti
 
 def test_the_web_servers_own_computer_never_runs_stored_code(app, db, lab):
     admin = signed_in(app, db, lab, "ada", Role.ADMIN)
-    author = add_member(db, lab.id, "ben", Role.MEMBER)
-    fields = {k: v for k, v in SEED_LOCKIN.items() if k not in ("name", "source_code")}
-    definition = DefinitionLibrary(db).create(
-        lab.id, "MyLockIn", source_code=SEED_LOCKIN_CODE, author_id=author, **fields
-    )
+    definition = stored_lockin(db, lab.id)
     db.approve_definition_version(
         definition.id, 1, lab_id=lab.id, reviewer_id=db.get_user_by_username("ada").id, comment="ok"
     )
