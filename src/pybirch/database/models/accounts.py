@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pybirch.database.models.base import Base, Created, Updated
@@ -59,6 +59,8 @@ class User(Base, Created):
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
     #: Raised on logout and on a password change: sessions signed with an older value end.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Set for a one-time password (a new user, a reset): changed at the next login.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     memberships: Mapped[list[LabMembership]] = relationship(
         back_populates="user", foreign_keys="LabMembership.user_id", cascade="all, delete-orphan"

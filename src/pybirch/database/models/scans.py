@@ -142,6 +142,10 @@ class Scan(Base, Updated):
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     #: extensions, user_fields, additional_tags of the settings, and anything else.
     extra_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: What the scientist wrote about the scan (editable on its page).
+    notes: Mapped[str | None] = mapped_column(Text, default=None)
+    #: Short labels to find the scan by (``["calibration", "sample B"]``).
+    tags: Mapped[list[str]] = mapped_column(default=list)
 
     queue: Mapped[Queue | None] = relationship(back_populates="scans")
     sample: Mapped[Sample | None] = relationship()
