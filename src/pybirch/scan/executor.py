@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from types import MethodType
 
 from pybirch.instruments.base import Movement
 from pybirch.scan.axis import Linspace
@@ -48,8 +50,9 @@ class TreeExecutor:
         self._flush_interval = flush_interval
         self._deadline = time.time() + flush_interval
         #: Outer movements being held at a position, for re-commanding after a pause.
-        self._held: list[tuple[Movement, float | None]] = []
-        self._pass_counts: dict[int, int] = {}
+        self._held: list[Movement] = []
+        #: Their positions (None before the first), outermost first.
+        self._held_positions: list[float | None] = []
         self._pool: ThreadPoolExecutor | None = None
         self._parts: dict[int, list[MovementItem | Block]] = {}
         self._loops: dict[int, _Loop] = {}
@@ -79,37 +82,34 @@ class TreeExecutor:
         loop = self._loops.get(id(item))
         if loop is None:
             loop = self._loops[id(item)] = _Loop(item, self._buffers)
-        passes = self._pass_counts.get(id(item), 0)
-        self._pass_counts[id(item)] = passes + 1
-        reverse = item.snake and passes % 2 == 1
-        outer = tuple(position for _, position in self._held)
+        reverse = loop.next_pass()
+        outer = tuple(self._held_positions)
         for buffer in loop.buffers:
             buffer.begin_pass(outer, loop.pass_positions(reverse))
         if loop.is_line:
-            self._run_line(item.instrument, loop, reverse, loop.buffers[0])
+            self._run_line(loop, reverse, loop.buffers[0])
             return
-        movement = item.instrument
-        self._held.append((movement, None))
+        self._held.append(item.instrument)
+        self._held_positions.append(None)
         try:
             for position in loop.each_position(reverse):
                 self._checkpoint_if_requested()
-                movement.position = position
-                self._held[-1] = (movement, position)
+                loop.move(position)
+                self._held_positions[-1] = position
                 self._run_items(item.children)
         finally:
             self._held.pop()
+            self._held_positions.pop()
 
-    def _run_line(
-        self, movement: Movement, loop: _Loop, reverse: bool, buffer: MeasurementBuffer
-    ) -> None:
+    def _run_line(self, loop: _Loop, reverse: bool, buffer: MeasurementBuffer) -> None:
         """The tight loop: one movement, one measurement, nothing else at each position."""
-        done, count = 0, loop.count
+        done, count, move = 0, loop.count, loop.move
         perform = buffer.plan.item.instrument.perform_measurement
         flag, now = self._control.flag, time.time
         if not buffer.calibrated:
             # The first point checks the reading's shape and sizes the batches.
             self._checkpoint_if_requested()
-            movement.position = loop.floats(reverse, 0, 1)[0]
+            move(loop.floats(reverse, 0, 1)[0])
             buffer.add_first(perform(), now())
             done = 1
         chunks, to_bytes = buffer.chunks, buffer.to_bytes
@@ -127,7 +127,7 @@ class TreeExecutor:
             for position in positions:
                 if flag[0]:
                     self._checkpoint()
-                movement.position = position
+                move(position)
                 result = perform()
                 if result.dtype is FLOAT64 and result.shape == shape:
                     data = result.tobytes()
@@ -201,7 +201,7 @@ class TreeExecutor:
 
     def _recommand_held_positions(self) -> None:
         # Someone may have moved a stage by hand during the pause.
-        for movement, position in self._held:
+        for movement, position in zip(self._held, self._held_positions, strict=True):
             if position is not None:
                 movement.position = position
 
@@ -229,6 +229,15 @@ class _Loop:
         self.buffers = [buffers[id(c)] for c in item.children if isinstance(c, MeasurementItem)]
         #: True when the only child is one measurement: the tight loop applies.
         self.is_line = len(item.children) == 1 and len(self.buffers) == 1
+        #: ``move(position)`` does ``item.instrument.position = position``.
+        self.move = position_setter(item.instrument)
+        self._snake = item.snake
+        self._passes = 0
+
+    def next_pass(self) -> bool:
+        """Count a pass; True if it runs backwards (every other pass of a snaking loop)."""
+        self._passes += 1
+        return self._snake and self._passes % 2 == 0
 
     def pass_positions(self, reverse: bool) -> Positions:
         """The positions of one pass, in the order they are visited."""
@@ -245,6 +254,24 @@ class _Loop:
         """Every position of a pass as a Python float, converted a block at a time."""
         for start in range(0, self.count, POSITION_BLOCK):
             yield from self.floats(reverse, start, start + POSITION_BLOCK)
+
+
+def position_setter(movement: Movement) -> Callable[[float], object]:
+    """A function doing ``movement.position = value``, for the per-point path.
+
+    An assignment reaches a property's setter through the attribute lookup and a call from
+    C into Python; the setter bound to the movement is the same call, which the interpreter
+    runs inline (about 40 ns less a point, as much as the rest of a zero-cost move). Only a
+    plain property on a class with the default ``__setattr__`` is called directly: anything
+    else (a custom descriptor, a class that watches its assignments) keeps the assignment.
+    """
+    kind = type(movement)
+    # where an assignment finds it: the first class of the MRO that declares it
+    declared = next((vars(c)["position"] for c in kind.__mro__ if "position" in vars(c)), None)
+    plain = type(declared) is property and declared.fset is not None
+    if plain and kind.__setattr__ is object.__setattr__:
+        return MethodType(declared.fset, movement)
+    return partial(setattr, movement, "position")
 
 
 def _split(items: Sequence[Item]) -> list[MovementItem | Block]:
