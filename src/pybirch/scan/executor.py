@@ -1,14 +1,16 @@
 """How a scan tree is run: nested loops over positions, readings at every position.
 
 This is the hot path. A movement whose only child is one measurement runs in a tight
-loop that does, per point: a control check (one list read), the move, the reading, one
-``tobytes`` copy, a timestamp, the point's journal record (if the scan has a journal, see
-:mod:`pybirch.scan.journal`), and a size/time check for the flush. Everything else
-(positions, point indices, DataFrames) is rebuilt per batch, off the per-point path.
+loop that does, per point: the move, the reading, one ``tobytes`` copy, a timestamp, the
+point's journal record (if the scan has a journal, see :mod:`pybirch.scan.journal`), and
+one comparison of the timestamp with ``ScanControl.due``, which stops the loop when a flush
+is due or a pause, abort or failure was requested. Everything else (positions, point
+indices, DataFrames) is rebuilt per batch, off the per-point path.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +61,7 @@ class TreeExecutor:
 
     def run(self) -> None:
         """Run the whole tree once."""
+        self._arm()
         try:
             for item in self._items:
                 if isinstance(item, MeasurementItem):
@@ -105,17 +108,16 @@ class TreeExecutor:
         """The tight loop: one movement, one measurement, nothing else at each position."""
         done, count, move = 0, loop.count, loop.move
         perform = buffer.plan.item.instrument.perform_measurement
-        flag, now = self._control.flag, time.time
+        due, now = self._control.due, time.time
         if not buffer.calibrated:
             # The first point checks the reading's shape and sizes the batches.
             self._checkpoint_if_requested()
             move(loop.floats(reverse, 0, 1)[0])
             buffer.add_first(perform(), now())
             done = 1
-        chunks, to_bytes = buffer.chunks, buffer.to_bytes
-        append, stamp = chunks.append, buffer.timestamps.append
+        chunks, timestamps, to_bytes = buffer.chunks, buffer.timestamps, buffer.to_bytes
         record = None if buffer.recorder is None else buffer.recorder.point
-        limit, deadline, shape = buffer.points_per_batch, self._deadline, buffer.shape
+        limit, shape = buffer.points_per_batch, buffer.shape
         # Blocks sized to the room left in the batch keep the count check off the per-point
         # path; each block's positions become Python floats only when the block starts.
         while done < count:
@@ -124,9 +126,9 @@ class TreeExecutor:
             block = min(count - done, limit - len(chunks), POSITION_BLOCK)
             positions = loop.floats(reverse, done, done + block)
             done += block
+            # Requests are served before a block's first point and after every point.
+            self._checkpoint_if_requested()
             for position in positions:
-                if flag[0]:
-                    self._checkpoint()
                 move(position)
                 result = perform()
                 if result.dtype is FLOAT64 and result.shape == shape:
@@ -137,11 +139,12 @@ class TreeExecutor:
                 if record is not None:
                     # Before the next reading: a kill from here on loses nothing.
                     record(data, t, position)
-                append(data)
-                stamp(t)
-                if t >= deadline:
-                    self._flush_due(None, t)
-                    deadline = self._deadline
+                # (list.append as a method call is a specialised instruction in 3.11+,
+                # faster than calling a bound method kept in a variable)
+                chunks.append(data)
+                timestamps.append(t)
+                if t >= due[0]:
+                    self._point_boundary(t)
 
     def _measure(self, block: Block) -> None:
         """Read the measurements at one position; groups without a shared adapter in parallel."""
@@ -178,6 +181,20 @@ class TreeExecutor:
             self._deadline = now + self._flush_interval
         elif buffer is not None:
             self._flush(buffer)
+
+    def _point_boundary(self, now: float) -> None:
+        """The tight loop's stop between points: a flush that is due, then any request."""
+        self._flush_due(None, now)
+        self._checkpoint_if_requested()
+        self._arm()
+
+    def _arm(self) -> None:
+        """Make the tight loop stop at the next flush, or at once if a request waits."""
+        due = self._control.due
+        due[0] = self._deadline
+        # a request made while due[0] was set must not wait for the flush
+        if self._control.flag[0]:
+            due[0] = -math.inf
 
     def _checkpoint_if_requested(self) -> None:
         if self._control.flag[0]:
