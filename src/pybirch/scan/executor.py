@@ -278,9 +278,9 @@ def position_setter(movement: Movement) -> Callable[[float], object]:
 
     An assignment reaches a property's setter through the attribute lookup and a call from
     C into Python; the setter bound to the movement is the same call, which the interpreter
-    runs inline (about 40 ns less a point, as much as the rest of a zero-cost move). Only a
-    plain property on a class with the default ``__setattr__`` is called directly: anything
-    else (a custom descriptor, a class that watches its assignments) keeps the assignment.
+    runs inline (about 40 ns less a point, measured on CPython 3.11). Only a plain property
+    on a class with the default ``__setattr__`` is called directly: anything else (a custom
+    descriptor, a class that watches its assignments) keeps the assignment.
     """
     kind = type(movement)
     # where an assignment finds it: the first class of the MRO that declares it
