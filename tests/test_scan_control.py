@@ -123,6 +123,50 @@ def test_abort_stops_at_the_next_point_and_keeps_the_data():
     assert scan.progress == pytest.approx(8 / 24)
 
 
+class AbortingStage(RecordingStage):
+    """A stage that asks its scan to abort when it is moved to ``abort_at``."""
+
+    def __init__(self, name: str, column: str) -> None:
+        super().__init__(name, column)
+        self.scan: Scan | None = None
+        self.abort_at: float | None = None
+
+    @property
+    def position(self) -> float:
+        return self._position
+
+    @position.setter
+    def position(self, value: float) -> None:
+        self.moves.append(value)
+        self._position = value
+        if value == self.abort_at and self.scan is not None:
+            self.scan.abort()
+
+
+def test_a_request_made_while_the_outer_stage_moves_is_served_before_the_next_line():
+    y, x = AbortingStage("y stage", "y"), RecordingStage("x stage", "x")
+    probe = PositionProbe("probe", [y, x])
+    xs = np.arange(6, dtype=float)
+    tree = ScanTree(
+        [
+            MovementItem(
+                y,
+                [0.0, 1.0, 2.0],
+                children=[MovementItem(x, xs, children=[MeasurementItem(probe)])],
+            )
+        ]
+    )
+    recorder = Recorder()
+    scan = Scan(ScanSettings("t", "abort on a line's start", scan_tree=tree), extensions=[recorder])
+    y.scan, y.abort_at = scan, 1.0
+
+    assert scan.run() is ScanState.ABORTED
+
+    assert y.moves == [0.0, 1.0]
+    assert x.moves == xs.tolist()  # no point of the second line
+    assert recorder.row_count() == 6
+
+
 def test_a_stage_error_fails_the_scan_shuts_down_and_delivers_the_data():
     tree, y, x, probe = raster()
     x.fail_at = 30.0  # a limit switch the scan could not know about

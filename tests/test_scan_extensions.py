@@ -23,6 +23,7 @@ from pybirch.scan import (
     ScanState,
     ScanTree,
 )
+from pybirch.scan.dispatcher import ExtensionDispatcher
 
 
 def line(n: int = 50, delay: float = 0.0):
@@ -79,6 +80,42 @@ def test_slow_points_are_flushed_by_time():
     scan.run()
     assert len(recorder.batches["probe"]) > 1
     assert recorder.frame("probe")["point_index"].tolist() == list(range(12))
+
+
+class Stuck(ScanExtension):
+    """Holds the first batch until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.batches = 0
+
+    def save_batch(self, batch) -> None:
+        self.release.wait(10)
+        self.batches += 1
+
+
+def test_a_slow_extension_slows_the_scan_instead_of_piling_up_batches(monkeypatch):
+    bound = 3
+    original = ExtensionDispatcher.__init__
+    monkeypatch.setattr(
+        ExtensionDispatcher,
+        "__init__",
+        lambda self, *args: original(self, *args, max_pending_batches=bound),
+    )
+    tree, _, probe = line(20)
+    stuck = Stuck()
+    scan = Scan(ScanSettings("t", "bound", scan_tree=tree), extensions=[stuck], buffer_size=1)
+
+    thread = threading.Thread(target=scan.run, daemon=True)
+    thread.start()
+    thread.join(0.5)
+    # one batch in the extension's hands, three waiting, the scan held up at the fifth
+    assert probe.readings == 1 + bound + 1
+    stuck.release.set()
+    thread.join(10)
+
+    assert scan.state is ScanState.COMPLETED
+    assert stuck.batches == 20
 
 
 def test_a_failing_critical_extension_fails_the_scan_and_the_others_keep_every_row():

@@ -134,6 +134,55 @@ def test_snake_reverses_the_inner_axis_on_every_other_line():
     assert x.moves == [0, 1, 2, 2, 1, 0, 0, 1, 2]
 
 
+class WatchedStage(RecordingStage):
+    """A stage whose class sees every assignment to it, as a proxy or a logger would."""
+
+    def __init__(self, name: str, column: str) -> None:
+        super().__init__(name, column)
+        self.assigned: list[float] = []
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "position":
+            self.assigned.append(value)
+        super().__setattr__(name, value)
+
+
+class StepStage(RecordingStage):
+    """A stage whose position is a descriptor of its own, not a property."""
+
+    class _Position:
+        def __get__(self, stage, owner=None):
+            return 0.0 if stage is None else stage._position
+
+        def __set__(self, stage, value) -> None:
+            stage.moves.append(value)
+            stage._position = value
+
+    position = _Position()  # type: ignore[assignment]
+
+
+def test_every_move_is_an_assignment_the_stage_class_sees():
+    # The engine calls a plain property's setter directly; a class with its own
+    # __setattr__ or position descriptor still gets the assignment, on every point.
+    y, x = StepStage("y stage", "y"), WatchedStage("x stage", "x")
+    probe = PositionProbe("probe", [y, x])
+    tree = ScanTree(
+        [
+            MovementItem(
+                y,
+                [0.0, 1.0],
+                children=[MovementItem(x, [5.0, 6.0, 7.0], children=[MeasurementItem(probe)])],
+            )
+        ]
+    )
+
+    _, recorder = run(tree)
+
+    assert x.assigned == x.moves == [5.0, 6.0, 7.0] * 2
+    assert y.moves == [0.0, 1.0]
+    np.testing.assert_array_equal(recorder.frame("probe")["at_x (mm)"], [5.0, 6.0, 7.0] * 2)
+
+
 def test_a_point_with_many_rows_keeps_its_index_and_position_on_every_row():
     stage = RecordingStage()
     spectrum = PositionProbe("spectrum", [stage], rows=5)

@@ -1,11 +1,13 @@
 """Pause, resume, abort and failure requests, read by the engine at point boundaries.
 
-The engine checks one list item per point (``flag[0]``), which costs less than any lock
-or Event; the details of a request are read under the lock only when it is set.
+The engine reads one list item per point, which costs less than any lock or Event: a
+point-by-point loop compares each point's timestamp with ``due[0]``, other loops test
+``flag[0]``. The details of a request are read under the lock only when one is set.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from enum import Enum
 
@@ -26,8 +28,12 @@ class ScanControl:
     """Requests made from any thread, served by the scan's own thread."""
 
     def __init__(self) -> None:
-        #: True while any request waits; the only thing the hot loop reads.
+        #: True while any request waits.
         self.flag = [False]
+        #: When the engine's tight loop must stop between points: the executor keeps its
+        #: next flush time here, and a request sets it to -inf, so that one comparison per
+        #: point serves both.
+        self.due = [math.inf]
         self._condition = threading.Condition()
         self._pause = False
         self._abort = False
@@ -87,3 +93,5 @@ class ScanControl:
 
     def _raise_flag(self) -> None:
         self.flag[0] = self._pause or self._abort or self._failure is not None
+        if self.flag[0]:
+            self.due[0] = -math.inf
