@@ -371,3 +371,28 @@ def test_a_longer_scan_needs_no_more_engine_memory():
     short = _peak_memory_of_scan(50_000, snake_lines=2)
     long = _peak_memory_of_scan(400_000, snake_lines=2)
     assert long < short + 2_000_000, (short, long)
+
+
+class ListReadout(Measurement):
+    """A driver that returns nested lists, not an array (the engine converts them)."""
+
+    def __init__(self) -> None:
+        super().__init__("list meter")
+        self.data_columns = np.array(["a", "b"])
+        self.data_units = np.array(["V", "V"])
+        self.count = 0
+
+    def perform_measurement(self) -> np.ndarray:
+        self.count += 1
+        return [[float(self.count), -float(self.count)]]  # type: ignore[return-value]
+
+
+def test_a_driver_returning_lists_is_read_at_every_point_of_a_line():
+    stage, meter = RecordingStage(), ListReadout()
+    tree = ScanTree([MovementItem(stage, np.arange(5.0), children=[MeasurementItem(meter)])])
+
+    _, recorder = run(tree, buffer_size=3)
+
+    df = recorder.frame("list meter")
+    np.testing.assert_array_equal(df["a (V)"], [1.0, 2.0, 3.0, 4.0, 5.0])
+    np.testing.assert_array_equal(df["b (V)"], [-1.0, -2.0, -3.0, -4.0, -5.0])

@@ -131,9 +131,12 @@ class TreeExecutor:
             for position in positions:
                 move(position)
                 result = perform()
-                if result.dtype is FLOAT64 and result.shape == shape:
-                    data = result.tobytes()
-                else:
+                try:  # free unless raised (3.11+): drivers may return lists or numbers
+                    if result.dtype is FLOAT64 and result.shape == shape:
+                        data = result.tobytes()
+                    else:
+                        data = to_bytes(result)
+                except AttributeError:
                     data = to_bytes(result)
                 t = now()
                 if record is not None:
