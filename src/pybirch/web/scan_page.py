@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 #: The actions a scan obeys in each state (the queue's rules: a queued scan can only be
@@ -45,3 +46,8 @@ def driver_label(
         where = origin.get("path") or "a driver file"
         return short, f"file {where}" + (f", version {version}" if version else "")
     return short, (f"version {version}" if version else "")
+
+
+def log_time(moment: datetime | None) -> str:
+    """A log line's time to the second, UTC (the page's JavaScript writes new lines alike)."""
+    return "—" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")

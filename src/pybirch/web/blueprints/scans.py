@@ -31,7 +31,13 @@ from pybirch.web.control import can_control
 from pybirch.web.listing import choice, page_number, search_text
 from pybirch.web.python_snippet import python_snippet
 from pybirch.web.scan_designs import design_of_scan
-from pybirch.web.scan_page import SCAN_CONTROLS, allowed_controls, driver_label, parse_tags
+from pybirch.web.scan_page import (
+    SCAN_CONTROLS,
+    allowed_controls,
+    driver_label,
+    log_time,
+    parse_tags,
+)
 from pybirch.web.services import database
 
 blueprint = Blueprint("scans", __name__, url_prefix="/scans")
@@ -105,6 +111,7 @@ def detail(scan_id: str) -> str:
             gridded=any(c["kind"] == "position" for m, _ in measurements for c in m.columns),
         ),
         rerun_problem=_rerun_problem(scan) if member else None,
+        log_time=log_time,
     )
 
 

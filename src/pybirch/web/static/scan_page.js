@@ -23,7 +23,7 @@
 
   const active = (s) => Object.prototype.hasOwnProperty.call(controlTable, s);
   const number = (n) => Number(n).toLocaleString("en-US");
-  const when = (iso) => (iso ? new Date(iso).toISOString().slice(0, 16).replace("T", " ") : "—");
+  const when = (iso, digits = 16) => (iso ? new Date(iso).toISOString().slice(0, digits).replace("T", " ") : "—");
 
   // -- status, numbers, log ------------------------------------------------------------------
   function showStatus(next) {
@@ -77,10 +77,10 @@
       const level = document.createElement("span");
       level.className = `level ${entry.level.toLowerCase()}`;
       level.textContent = entry.level;
-      const cells = [when(entry.timestamp), level, entry.message];
+      const cells = [when(entry.timestamp, 19), level, entry.message];
       cells.forEach((content, i) => {
         const cell = document.createElement("td");
-        if (i === 0) cell.className = "sub when";
+        cell.className = ["sub when", "level-cell", ""][i];
         cell.append(content);
         line.append(cell);
       });
