@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import ColumnElement, Text, cast, exists, func, literal, select, update
 from sqlalchemy.orm import defer, lazyload, raiseload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
@@ -21,6 +21,11 @@ from pybirch.database.services.paging import Page
 
 #: Statuses after which a scan produces no more data.
 FINISHED_STATUSES = ("completed", "aborted", "failed", "interrupted")
+#: Longest notes a scan keeps (a lab notebook page, not a data file).
+MAX_NOTES_LENGTH = 20_000
+#: Most tags on one scan, and the longest tag.
+MAX_TAGS = 32
+MAX_TAG_LENGTH = 64
 #: Columns too big to load for a list of scans (the tree is a row of its own).
 HEAVY_SCAN_COLUMNS = (
     Scan.instrument_settings,
@@ -114,6 +119,34 @@ class ScansMixin(ServiceCore):
             if result.rowcount == 0:
                 raise NotFoundError("Scan", scan_id)
 
+    def update_scan_notes(
+        self,
+        scan_id: int | str,
+        *,
+        lab_id: int,
+        notes: str | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> Scan:
+        """Change a scan's notes and/or tags (None leaves one as it is), in ``lab_id`` only.
+
+        Tags are trimmed, blank ones dropped and repeats (in any case) kept once, in the
+        order given. A scan of another lab is :class:`NotFoundError`, as a missing one;
+        notes or tags over the limits are :class:`ScanNotesError`.
+        """
+        fields: dict[str, Any] = {}
+        if notes is not None:
+            fields["notes"] = _clean_notes(notes)
+        if tags is not None:
+            fields["tags"] = clean_tags(tags)
+        key = Scan.id if isinstance(scan_id, int) else Scan.scan_id
+        with self.session() as session:
+            scan = session.scalar(select(Scan).where(key == scan_id).options(*scan_loading(False)))
+            if scan is None or scan.lab_id != lab_id:
+                raise NotFoundError("Scan", scan_id)
+            for name, value in fields.items():
+                setattr(scan, name, value)
+            return scan
+
     def get_active_scans(self, lab_id: int | None = None) -> list[Scan]:
         """Every scan running or paused (in ``lab_id`` if given), oldest first."""
         statement = (
@@ -139,12 +172,17 @@ class ScansMixin(ServiceCore):
         queue_id: int | None = None,
         operator: str | None = None,
         scan_type: str | None = None,
+        tag: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         page: int = 1,
         per_page: int = 50,
     ) -> Page[Scan]:
-        """Scans matching every given filter, newest first, without their big columns."""
+        """Scans matching every given filter, newest first, without their big columns.
+
+        ``text`` is found in the name, project, type, notes or any tag; ``tag`` must be one
+        of the scan's tags (in any case).
+        """
         statement = self._filtered(
             Scan,
             lab_id=lab_id,
@@ -158,6 +196,15 @@ class ScansMixin(ServiceCore):
             statement = statement.where(Scan.status == status)
         elif status is not None:
             statement = statement.where(Scan.status.in_(list(status)))
+        if tag is not None and tag.strip():
+            value = self._tag_values()
+            statement = statement.where(
+                exists(
+                    select(1)
+                    .select_from(value.table)
+                    .where(func.lower(value) == tag.strip().lower())
+                )
+            )
         if since is not None:
             statement = statement.where(Scan.created_at >= since)
         if until is not None:
@@ -165,10 +212,51 @@ class ScansMixin(ServiceCore):
         return self._search(
             statement.order_by(Scan.created_at.desc(), Scan.id.desc()),
             text=text,
-            text_columns=(Scan.scan_name, Scan.project_name, Scan.scan_type, Scan.job_type),
+            text_columns=(
+                Scan.scan_name,
+                Scan.project_name,
+                Scan.scan_type,
+                Scan.job_type,
+                Scan.notes,
+                self._all_tags(),
+            ),
             page=page,
             per_page=per_page,
         )
+
+    def scan_tags(self, lab_id: int, limit: int = 500) -> list[str]:
+        """The distinct tags of the lab's scans, alphabetically (for a tag filter's choices)."""
+        value = self._tag_values()
+        statement = (
+            select(value)
+            .select_from(Scan)
+            .join(value.table, literal(True))
+            .where(Scan.lab_id == lab_id)
+            .distinct()
+            .order_by(value)
+            .limit(limit)
+        )
+        with self.session() as session:
+            return [str(tag) for tag in session.scalars(statement)]
+
+    def _tag_values(self) -> Any:
+        """Each tag of the scan in the enclosing query, as a correlated table of ``value``."""
+        elements = (
+            func.jsonb_array_elements_text(Scan.tags)
+            if self.dialect == "postgresql"
+            else func.json_each(Scan.tags)
+        )
+        return elements.table_valued("value").c.value
+
+    def _all_tags(self) -> ColumnElement[str]:
+        """The scan's tags joined by spaces (searched like a column), or NULL if none."""
+        value = self._tag_values()
+        joined = (
+            func.string_agg(value, " ")
+            if self.dialect == "postgresql"
+            else func.group_concat(value, " ")
+        )
+        return select(cast(joined, Text)).select_from(value.table).scalar_subquery()
 
     def get_scans_for_sample(self, sample_pk: int) -> list[Scan]:
         """Every scan of a sample, oldest first."""
@@ -197,6 +285,38 @@ class ScansMixin(ServiceCore):
                     .limit(limit)
                 )
             )
+
+
+class ScanNotesError(DatabaseError, ValueError):
+    """Notes or tags a scan cannot keep (too long, too many); the message says which."""
+
+
+def clean_tags(tags: Iterable[str]) -> list[str]:
+    """Tags trimmed, inner spaces collapsed, blanks dropped, repeats (any case) kept once."""
+    cleaned: list[str] = []
+    seen: set[str] = set()
+    for raw in tags:
+        tag = " ".join(str(raw).split())
+        if not tag or tag.lower() in seen:
+            continue
+        if len(tag) > MAX_TAG_LENGTH:
+            raise ScanNotesError(f"a tag has at most {MAX_TAG_LENGTH} characters: {tag[:20]!r}...")
+        seen.add(tag.lower())
+        cleaned.append(tag)
+    if len(cleaned) > MAX_TAGS:
+        raise ScanNotesError(f"a scan has at most {MAX_TAGS} tags, not {len(cleaned)}")
+    return cleaned
+
+
+def _clean_notes(notes: str) -> str | None:
+    text = notes.replace("\r\n", "\n").strip()
+    if "\x00" in text:  # PostgreSQL text cannot hold it
+        raise ScanNotesError("notes cannot contain a NUL character")
+    if len(text) > MAX_NOTES_LENGTH:
+        raise ScanNotesError(
+            f"notes have at most {MAX_NOTES_LENGTH:,} characters, not {len(text):,}"
+        )
+    return text or None
 
 
 def _check_status(status: str) -> None:

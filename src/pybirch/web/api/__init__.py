@@ -1,10 +1,16 @@
 """The REST API under ``/api/v1`` (and the seed plan's ``/api/...`` routes).
 
 One blueprint; each module adds its routes to it: reading (routes), control, plots,
-instrument definitions.
+instrument definitions, a scan's live state and notes.
 """
 
-from pybirch.web.api import control, definitions, plots  # noqa: F401  (they add their routes)
+from pybirch.web.api import (  # noqa: F401  (they add their routes)
+    control,
+    definitions,
+    plots,
+    scan_live,
+    scan_notes,
+)
 from pybirch.web.api.routes import blueprint
 
 __all__ = ["blueprint"]

@@ -257,7 +257,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/labs": _get("The caller's labs and roles", [], "labs"),
             "/api/v1/labs/{lab_id}/scans": _get(
                 "A lab's scans, newest first",
-                _listing(SCAN_STATUSES, "text in name, project or type"),
+                _listing(SCAN_STATUSES, "text in name, project, type, notes or tags"),
                 "a page of scans with total and pages",
             ),
             "/api/v1/labs/{lab_id}/queues": _get(
@@ -303,6 +303,43 @@ def openapi_document() -> dict[str, Any]:
                 ],
                 "x, y (and z for a grid) arrays",
             ),
+            "/api/v1/scans/{scan_id}/live": _get(
+                "A scan's status, numbers, rows per measurement, controls and new log lines",
+                [
+                    _path("scan_id"),
+                    _query("after_log", _whole(0, MAX_ROW), "only log lines after this id"),
+                ],
+                "scan summary with error_message, measurements, controls, controllable, logs",
+            ),
+            "/api/v1/scans/{scan_id}/notes": {
+                "put": {
+                    "summary": "Replace a scan's notes and/or tags (members)",
+                    "parameters": [_path("scan_id")],
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "notes": {"type": "string"},
+                                        "tags": {"type": "array", "items": {"type": "string"}},
+                                    },
+                                }
+                            }
+                        }
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "the notes and tags as stored",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "400": _ERROR,
+                        "401": _ERROR,
+                        "403": _ERROR,
+                        "404": _ERROR,
+                    },
+                }
+            },
             "/api/scan/{scan_id}/data/{measurement_name}": _get(
                 "The same (the plan's route)", _DATA_PARAMETERS, "rows"
             ),

@@ -33,6 +33,8 @@ def scan_summary(scan: Scan) -> dict[str, Any]:
         "created_at": iso(scan.created_at),
         "started_at": iso(scan.started_at),
         "completed_at": iso(scan.completed_at),
+        "notes": scan.notes or "",
+        "tags": list(scan.tags or []),
     }
 
 

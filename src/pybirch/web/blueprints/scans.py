@@ -11,16 +11,33 @@ from flask import (
     Response,
     abort,
     after_this_request,
+    flash,
+    redirect,
     render_template,
     request,
     send_file,
+    url_for,
 )
 from flask_login import login_required
 
+from pybirch.database.errors import NotFoundError
 from pybirch.database.export import FORMATS, export_scan
+from pybirch.database.models import Role, Scan
 from pybirch.database.models.scans import SCAN_STATUSES
-from pybirch.web.auth.access import chosen_lab, visible_scan
+from pybirch.database.services.scans import ScanNotesError
+from pybirch.scan.design import DesignError
+from pybirch.web.auth.access import chosen_lab, lab_role, visible_scan
+from pybirch.web.control import can_control
 from pybirch.web.listing import choice, page_number, search_text
+from pybirch.web.python_snippet import python_snippet
+from pybirch.web.scan_designs import design_of_scan
+from pybirch.web.scan_page import (
+    SCAN_CONTROLS,
+    allowed_controls,
+    driver_label,
+    log_time,
+    parse_tags,
+)
 from pybirch.web.services import database
 
 blueprint = Blueprint("scans", __name__, url_prefix="/scans")
@@ -37,9 +54,12 @@ def index() -> str:
         return render_template("no_lab.html")
     status = choice("status", SCAN_STATUSES)
     text = search_text()
+    tag = (request.args.get("tag") or "").strip() or None
     page = page_number()
     db = database()
-    scans = db.search_scans(text, lab_id=lab.id, status=status, page=page, per_page=PER_PAGE)
+    scans = db.search_scans(
+        text, lab_id=lab.id, status=status, tag=tag, page=page, per_page=PER_PAGE
+    )
     return render_template(
         "scans.html",
         labs=labs,
@@ -47,6 +67,8 @@ def index() -> str:
         scans=scans,
         status=status,
         text=text or "",
+        tag=tag or "",
+        known_tags=db.scan_tags(lab.id),
         statuses=SCAN_STATUSES,
     )
 
@@ -62,6 +84,8 @@ def detail(scan_id: str) -> str:
         for measurement in db.get_measurement_objects(scan.id)
     ]
     sample = None if scan.sample_id is None else db.get_sample(scan.sample_id)
+    role = lab_role(scan.lab_id)
+    member = role is not None and role.allows(Role.MEMBER)
     return render_template(
         "scan.html",
         scan=scan,
@@ -72,7 +96,63 @@ def detail(scan_id: str) -> str:
         plot_columns={
             measurement.name: measurement.data_columns for measurement, _ in measurements
         },
+        member=member,
+        controllable=member and _controllable(scan),
+        controls=allowed_controls(scan.status),
+        control_table=SCAN_CONTROLS,
+        drivers={
+            name: driver_label(scan.driver_versions.get(name), snapshot.get("class"))
+            for name, snapshot in scan.instrument_settings.items()
+        },
+        snippet=python_snippet(
+            db.engine.url,
+            scan.scan_id,
+            [measurement.name for measurement, _ in measurements],
+            gridded=any(c["kind"] == "position" for m, _ in measurements for c in m.columns),
+        ),
+        rerun_problem=_rerun_problem(scan) if member else None,
+        log_time=log_time,
     )
+
+
+@blueprint.route("/<scan_id>/notes", methods=["POST"])
+@login_required
+def save_notes(scan_id: str) -> Response:
+    """Store the notes and tags typed on the scan's page (members), then show it again."""
+    scan = visible_scan(scan_id, Role.MEMBER)
+    try:
+        database().update_scan_notes(
+            scan.scan_id,
+            lab_id=scan.lab_id,
+            notes=request.form.get("notes", ""),
+            tags=parse_tags(request.form.get("tags", "")),
+        )
+    except ScanNotesError as exc:
+        flash(f"Notes not saved: {exc}", "error")
+    else:
+        flash("Notes and tags saved.", "info")
+    return redirect(url_for("scans.detail", scan_id=scan.scan_id))
+
+
+def _controllable(scan: Scan) -> bool:
+    """Whether the scan's queue runs on a station connected now (so controls can work)."""
+    if scan.queue_id is None:
+        return False
+    try:
+        return can_control(database().get_queue(scan.queue_id))
+    except NotFoundError:
+        return False
+
+
+def _rerun_problem(scan: Scan) -> str | None:
+    """Why the builder cannot be prefilled with this scan, or None if it can."""
+    try:
+        design_of_scan(database(), scan.scan_id, scan.lab_id)
+    except DesignError as exc:
+        return exc.errors.get("scan", str(exc))
+    except NotFoundError:
+        return "the scan is gone"
+    return None
 
 
 @blueprint.route("/<scan_id>/download/<export_format>")
