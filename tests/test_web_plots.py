@@ -8,6 +8,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+import plot_data
 import plot_reference as reference
 from database_builders import iv_settings, map_settings, spectrum_settings
 from pybirch.database import Layout
@@ -163,20 +164,9 @@ def test_the_scan_page_offers_the_plot_with_local_libraries_only(db, lab, client
     assert client.get("/static/scan_plot.js").status_code == 200
 
 
-def store_map(db, lab, xs: np.ndarray, ys: np.ndarray, values: np.ndarray, chunk: int):
-    """A 2-D scan over ``ys`` (slow) and ``xs`` (fast) holding ``values`` (one per point,
-    in scan order; fewer than the grid's cells for a scan that stopped early), stored in
-    chunks of ``chunk`` points. Returns the scan and its measurement."""
-    scan = db.create_scan("map", lab_id=lab.id)
-    layout = Layout.build(["signal (V)"], ["y (mm)", "x (mm)"])
-    measurement = db.create_measurement_object(scan.id, "Lock-in", layout)
-    slow, fast = (grid.ravel()[: len(values)] for grid in np.meshgrid(ys, xs, indexing="ij"))
-    for first in range(0, len(values), chunk):
-        part = slice(first, first + chunk)
-        n = len(values[part])
-        columns = [values[part], slow[part], fast[part], np.full(n, 1.7e9)]
-        db.write_rows(measurement.id, ChunkData(first, first, columns, n, n))
-    return scan, measurement
+def store_map(db, lab, xs, ys, values, chunk):
+    """A 2-D scan written straight into storage (see plot_data.store_map)."""
+    return plot_data.store_map(db, lab.id, xs, ys, values, chunk)
 
 
 def test_a_streamed_heatmap_and_line_equal_the_whole_array_method(db, lab, client, monkeypatch):
