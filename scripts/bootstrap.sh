@@ -31,7 +31,8 @@ if [ ! -f "$vendor/.installed" ] || [ package-lock.json -nt "$vendor/.installed"
     cp node_modules/socket.io-client/dist/socket.io.min.js "$vendor/"
     # Plots and maps; its style rules as a file, since the CSP forbids the <style> it injects.
     cp node_modules/plotly.js-dist-min/plotly.min.js "$vendor/"
-    node scripts/plotly_css.js node_modules/plotly.js-dist-min/plotly.min.js "$vendor/plotly.css"
+    node scripts/plotly_css.js node_modules/plotly.js-dist-min/plotly.min.js "$vendor/plotly.css" \
+        "$vendor/plotly-maplibre.css"
     # CodeMirror 6 ships no browser bundle: esbuild (pinned, from npm) makes one IIFE of the
     # editor, Python highlighting and lint markers (see src/pybirch/web/bundles/codemirror.js).
     node_modules/.bin/esbuild src/pybirch/web/bundles/codemirror.js --bundle --minify \

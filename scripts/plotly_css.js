@@ -7,7 +7,7 @@
 "use strict";
 const fs = require("fs");
 const vm = require("vm");
-const [bundlePath, outPath] = process.argv.slice(2);
+const [bundlePath, outPath, maplibrePath] = process.argv.slice(2);
 const bundle = fs.readFileSync(bundlePath, "utf8");
 const start = bundle.indexOf('{"X,X div":');
 if (start < 0) throw new Error(`${bundlePath}: plotly's style rules not found`);
@@ -26,3 +26,10 @@ const css = Object.entries(rules).map(([selector, body]) => {
   return `${full}{${body}}`;
 });
 fs.writeFileSync(outPath, `/* plotly.js's own style rules, extracted by scripts/plotly_css.js */\n${css.join("\n")}\n`);
+
+// The bundle also carries maplibre (map tiles, unused here), which injects its own <style> at
+// load unless an element with its id exists: its rules go to a file the page links by that id.
+const injected = /document\.getElementById\("([0-9a-f]{64})"\)\)\{var \w+=document\.createElement\("style"\);\w+\.id="\1",\w+\.textContent=('(?:[^'\\]|\\.)*')/.exec(bundle);
+if (!injected) throw new Error(`${bundlePath}: maplibre's injected style not found`);
+const maplibre = vm.runInNewContext(injected[2], Object.create(null), { timeout: 1000 });
+fs.writeFileSync(maplibrePath, `/* maplibre's style rules from plotly's bundle; id ${injected[1]} */\n${maplibre}\n`);

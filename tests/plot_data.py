@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from pybirch.database import DatabaseService, Layout
@@ -20,11 +22,14 @@ def store_map(
     values: np.ndarray,
     chunk: int,
     name: str = "map",
+    planned: bool = False,
 ) -> tuple[Scan, MeasurementObject]:
     """A 2-D scan over ``ys`` (slow) and ``xs`` (fast) holding ``values`` (one per point,
     in scan order; fewer than the grid's cells for a scan that stopped early), stored in
-    chunks of ``chunk`` points. Returns the scan and its measurement."""
-    scan = db.create_scan(name, lab_id=lab_id, status="completed")
+    chunks of ``chunk`` points. ``planned`` stores the scan's tree (its axes) with it.
+    Returns the scan and its measurement."""
+    fields = {"scan_tree_data": map_tree(xs, ys)} if planned else {}
+    scan = db.create_scan(name, lab_id=lab_id, status="completed", **fields)
     layout = Layout.build(["signal (V)"], ["y (mm)", "x (mm)"])
     measurement = db.create_measurement_object(scan.id, "Lock-in", layout)
     slow, fast = (grid.ravel()[: len(values)] for grid in np.meshgrid(ys, xs, indexing="ij"))
@@ -34,6 +39,28 @@ def store_map(
         columns = [values[part], slow[part], fast[part], np.full(n, STAMP)]
         db.write_rows(measurement.id, ChunkData(first, first, columns, n, n))
     return scan, measurement
+
+
+def map_tree(xs: np.ndarray, ys: np.ndarray) -> dict[str, Any]:
+    """The stored tree of a 2-D scan: stage y over ``ys``, stage x over ``xs``, a lock-in."""
+    reading = {"type": "measurement", "instrument": "Lock-in", "name": None, "settings": {}}
+    inner = {
+        "type": "movement",
+        "instrument": "Stage X",
+        "positions": xs.tolist(),
+        "snake": False,
+        "settings": {},
+        "children": [reading],
+    }
+    outer = {
+        "type": "movement",
+        "instrument": "Stage Y",
+        "settings": {},
+        "snake": False,
+        "positions": {"start": float(ys[0]), "stop": float(ys[-1]), "count": len(ys)},
+        "children": [inner],
+    }
+    return {"instruments": {}, "items": [outer]}
 
 
 def store_line(

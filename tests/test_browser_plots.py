@@ -84,7 +84,13 @@ def server(lab_data):
 @pytest.fixture(scope="module")
 def page(server):
     with chromium() as browser:
-        yield logged_in(browser, server, "admin", ADMIN_PASSWORD)
+        page = logged_in(browser, server, "admin", ADMIN_PASSWORD)
+        page.console_errors = []
+        page.on(
+            "console",
+            lambda message: message.type == "error" and page.console_errors.append(message.text),
+        )
+        yield page
 
 
 def open_plot(page, url: str) -> None:
@@ -132,7 +138,13 @@ def test_a_microamp_sweep_reads_in_microamps_with_readout_log_axis_and_overlay(
     open_plot(page, f"{server}/scans/{ids['sweep']}")
     ticks = page.locator(".plot-line .xtick text").all_text_contents()
     # Ticks in µA (plotly writes the Greek mu, d3's hover labels the micro sign).
-    micro = [MINUS + "1" + MU + "A", MINUS + "0.5" + MU + "A", "0A", "0.5" + MU + "A", "1" + MU + "A"]
+    micro = [
+        MINUS + "1" + MU + "A",
+        MINUS + "0.5" + MU + "A",
+        "0A",
+        "0.5" + MU + "A",
+        "1" + MU + "A",
+    ]
     assert [t.replace(MICRO, MU) for t in ticks] == micro  # never a row of zeros
     title = plot_state(page, ".plot-line", "div.layout.xaxis.title.text")
     assert title == "Current Source current (A)"
@@ -163,6 +175,8 @@ def test_a_microamp_sweep_reads_in_microamps_with_readout_log_axis_and_overlay(
     assert page.locator(".plot-overlays li", has_text="Earlier sweep").is_visible()
     hover_point(page, ".plot-line", 28)
     shot(page, "plot-line")
+    # plotly under the site's CSP: its styles come from a file, nothing is refused.
+    assert page.console_errors == []
 
 
 def test_the_figure_downloads_as_png_and_svg(page, server, lab_data):
@@ -189,14 +203,14 @@ def test_a_map_has_real_axes_a_colour_bar_y_upwards_hover_and_line_cuts(page, se
         " xPixels: div._fullLayout.xaxis._length, yPixels: div._fullLayout.yaxis._length,"
         " xTitle: div.layout.xaxis.title.text, yTitle: div.layout.yaxis.title.text})",
     )
-    assert layout["xTitle"] == "x (mm)" and layout["yTitle"] == "y (mm)"
+    assert (layout["xTitle"], layout["yTitle"]) == ("x (mm)", "y (mm)")
     assert layout["y"][0] < layout["y"][1]  # y upwards
     assert layout["x"][0] < 0 < 100 < layout["x"][1]  # whole cells at the edges
     mm_across = layout["xPixels"] / (layout["x"][1] - layout["x"][0])
     mm_up = layout["yPixels"] / (layout["y"][1] - layout["y"][0])
     assert mm_across == pytest.approx(mm_up, rel=0.02)  # 1 mm is as long both ways
     y_ticks = [
-        float(t.replace("−", "-").removesuffix("mm"))
+        float(t.replace(MINUS, "-").removesuffix("mm"))
         for t in page.locator(".plot-map .ytick text").all_text_contents()
     ]
     assert y_ticks == sorted(y_ticks)
@@ -207,11 +221,13 @@ def test_a_map_has_real_axes_a_colour_bar_y_upwards_hover_and_line_cuts(page, se
     hover(page, ".plot-map", 0.25, 0.25)  # upper left: small x, large y
     readout = page.locator(".plot-readout")
     readout.filter(has_text="X =").wait_for()
-    assert "mm" in readout.inner_text() and "V" in readout.inner_text()
+    assert "mm" in readout.inner_text()
+    assert "V" in readout.inner_text()
     cuts = page.evaluate("() => window.pybirchPlot.view().cut()")
-    assert len(cuts["x"]) == 21 and len(cuts["y"]) == 13
+    assert (len(cuts["x"]), len(cuts["y"])) == (21, 13)
     cut_title = plot_state(page, ".plot-cut-x", "div.layout.title.text")
-    assert cut_title.startswith("cut at y = ") and cut_title.endswith("mm")
+    assert cut_title.startswith("cut at y = ")
+    assert cut_title.endswith("mm")
     assert float(cut_title.split("= ")[1].removesuffix(" mm")) > 30
     page.locator(".plot-map .nsewdrag").first.click(position={"x": 20, "y": 20})
     pinned = page.evaluate("() => window.pybirchPlot.view().cut().pinned")
@@ -221,7 +237,8 @@ def test_a_map_has_real_axes_a_colour_bar_y_upwards_hover_and_line_cuts(page, se
 
     page.select_option("select[name=colormap]", "magma")
     page.wait_for_function(
-        "() => JSON.stringify(document.querySelector('.plot-map').data[0].colorscale).includes('#fcfdbf')"
+        "() => JSON.stringify(document.querySelector('.plot-map').data[0].colorscale)"
+        ".includes('#fcfdbf')"
     )
     page.fill("input[name=zmax]", "0.001")
     page.dispatch_event("input[name=zmax]", "change")
@@ -257,20 +274,23 @@ def test_a_thousand_by_thousand_map_and_a_million_point_line_stay_responsive(
         page, f"{server}/scans/{ids['big_map']}", {"x": [2.0, 3.0], "y": [4.0, 5.0]}
     )
     print(
-        f"\n1,000 x 1,000 map: first draw {first:.0f} ms after navigation, redraw after zoom {redraw:.0f} ms"
+        f"\n1,000 x 1,000 map: first draw {first:.0f} ms after navigation, "
+        f"redraw after zoom {redraw:.0f} ms"
     )
     note = page.locator(".plot-note").inner_text()
-    assert "1,000,000 points of a 1,000 × 1,000 grid" in note and "zoomed" in note
+    assert f"1,000,000 points of a 1,000 {TIMES} 1,000 grid" in note
+    assert "zoomed" in note
     assert "block" not in note  # a zoomed window is sent cell by cell
     shown = plot_state(page, ".plot-map", "[div.data[0].x.length, div.data[0].z.length]")
-    # 1 mm up (with a cell of margin each side), and as much across as the equal scale shows
-    assert 100 <= shown[1] <= 103
-    assert shown[0] >= 100
+    # About 1 mm each way (a cell is 0.01 mm), widened to what the equal scale shows
+    assert 100 <= shown[0] < 300
+    assert 100 <= shown[1] < 300
     page.locator("#scan-plot").screenshot(path=str(ARTIFACTS / "plot-map-big-zoomed.png"))
 
     first, redraw = timing(page, f"{server}/scans/{ids['big_line']}", {"x": [-0.76, -0.74]})
     print(
-        f"1,000,000-point line: first draw {first:.0f} ms after navigation, redraw after zoom {redraw:.0f} ms"
+        f"1,000,000-point line: first draw {first:.0f} ms after navigation, "
+        f"redraw after zoom {redraw:.0f} ms"
     )
     assert page.locator(".plot-note").inner_text().startswith("1,000,000 points, 10,000 in view")
     sent = plot_state(page, ".plot-line", "div.data[0].x.length")
@@ -291,13 +311,16 @@ def test_a_live_map_is_laid_out_whole_and_fills_as_points_arrive(page, server):
     page.wait_for_function(
         "() => window.pybirchPlot && window.pybirchPlot.stats().draws > 0", timeout=30_000
     )
-    measured = "() => document.querySelector('.plot-map').data[0].z.flat().filter((v) => v !== null).length"
+    measured = (
+        "() => document.querySelector('.plot-map').data[0].z.flat()"
+        ".filter((v) => v !== null).length"
+    )
     first = page.evaluate(measured)
     page.wait_for_function(
         f"{measured.removesuffix('.length')}.length > {first} + 40", timeout=30_000
     )
     z = plot_state(page, ".plot-map", "div.data[0].z")
-    assert len(z) == 41 and all(len(row) == 41 for row in z)  # the whole grid from the start
+    assert [len(row) for row in z] == [41] * 41  # the whole grid from the start
     assert any(v is None for row in z for v in row)  # cells not measured yet
     shot(page, "plot-map-live")
     page.request.post(f"{server}/api/queue/{queue_id}/abort", headers={"X-CSRFToken": token})

@@ -39,6 +39,7 @@
     main.className = "plot-map"; cutY.className = "plot-cut plot-cut-y"; cutX.className = "plot-cut plot-cut-x";
     frame.append(main, cutY, cutX);
     area.replaceChildren(frame);
+    let colourBarX = 1.02;
     let revision = 0, limits = null, plot = null, pinned = null, hovered = null, listening = false, options = {};
 
     // The values drawn: log10 of positive values on a log colour scale (plotly has none).
@@ -81,7 +82,7 @@
         type: "heatmap", x: plot.x, y: plot.y, z, zauto: false,
         zmin: Number.isFinite(range[0]) ? range[0] : 0, zmax: Number.isFinite(range[1]) ? range[1] : 1,
         colorscale: colourscale(options.colormap), hoverongaps: false,
-        colorbar: colourBar(plot.value_label, options.log, range),
+        colorbar: { ...colourBar(plot.value_label, options.log, range), x: colourBarX, xanchor: "left" },
         hovertemplate: `${x.name} %{x:.4~s}${x.unit}<br>${y.name} %{y:.4~s}${y.unit}<br>` +
           (options.log ? `log₁₀ ${v.name} %{z:.3f}` : `${v.name} %{z:.4~s}${v.unit}`) + "<extra></extra>",
       };
@@ -89,6 +90,12 @@
         height: HEIGHT, uirevision: `map-${revision}`, xaxis: xAxis, yaxis: yAxis, margin: { l: 80, r: 10, t: 24, b: 50 },
       }), F.CONFIG);
       if (!listening) listen();
+      // The colour bar sits beside the map, which one scale on both axes may have narrowed.
+      const right = main._fullLayout.xaxis.domain[1] + 0.02;
+      if (Math.abs(right - colourBarX) > 0.005) {
+        colourBarX = right;
+        await Plotly.restyle(main, { "colorbar.x": right, "colorbar.xanchor": "left" });
+      }
       await drawCuts();
     };
 
@@ -103,7 +110,10 @@
     // The row and the column of the map under the cursor (or pinned), as two small lines.
     async function drawCuts() {
       if (!plot || !plot.z.length) return;
-      const middle = { row: Math.floor(plot.y.length / 2), column: Math.floor(plot.x.length / 2) };
+      // Until the cursor is on the map: the row measured last (a running map's newest line).
+      let last = plot.z.length - 1;
+      while (last > 0 && !plot.z[last].some((v) => v !== null)) last -= 1;
+      const middle = { row: last, column: Math.floor(plot.x.length / 2) };
       const at = pinned || hovered || middle;
       if (at.row >= plot.y.length || at.column >= plot.x.length) Object.assign(at, middle);  // a new zoom
       const row = plot.z[Math.min(at.row, plot.z.length - 1)] || [];
