@@ -277,6 +277,11 @@ def test_a_thousand_by_thousand_map_and_a_million_point_line_stay_responsive(
         f"\n1,000 x 1,000 map: first draw {first:.0f} ms after navigation, "
         f"redraw after zoom {redraw:.0f} ms"
     )
+    print(
+        page.evaluate(
+            "() => performance.getEntriesByType('resource').filter((e) => e.name.includes('/plot/')).map((e) => [e.name.split('?')[1], Math.round(e.startTime), Math.round(e.duration)])"
+        )
+    )
     note = page.locator(".plot-note").inner_text()
     assert f"1,000,000 points of a 1,000 {TIMES} 1,000 grid" in note
     assert "zoomed" in note
@@ -315,10 +320,17 @@ def test_a_live_map_is_laid_out_whole_and_fills_as_points_arrive(page, server):
         "() => document.querySelector('.plot-map').data[0].z.flat()"
         ".filter((v) => v !== null).length"
     )
-    first = page.evaluate(measured)
-    page.wait_for_function(
-        f"{measured.removesuffix('.length')}.length > {first} + 40", timeout=30_000
+    limits = (
+        "() => { const t = document.querySelector('.plot-map').data[0]; return [t.zmin, t.zmax]; }"
     )
+    seen = [page.evaluate(limits)]
+    first = page.evaluate(measured)
+    for more in (20, 40):  # the colour limits only widen as points arrive: no jumping colours
+        page.wait_for_function(f"() => ({measured})() > {first + more}", timeout=30_000)
+        seen.append(page.evaluate(limits))
+    lows, highs = zip(*seen, strict=True)
+    assert list(lows) == sorted(lows, reverse=True)
+    assert list(highs) == sorted(highs)
     z = plot_state(page, ".plot-map", "div.data[0].z")
     assert [len(row) for row in z] == [41] * 41  # the whole grid from the start
     assert any(v is None for row in z for v in row)  # cells not measured yet

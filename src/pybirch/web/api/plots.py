@@ -9,6 +9,8 @@ memory whether the scan has a thousand points or a billion.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,12 @@ from pybirch.web.services import database
 MAX_CELLS = 250_000
 #: Fewest cells a heatmap may be asked for.
 MIN_CELLS = 16
+#: Maps whose axis positions are kept (see _cached_axis_positions).
+AXES_KEPT = 16
+_AXES: OrderedDict[tuple[int, int, int, tuple[str, ...]], tuple[np.ndarray, np.ndarray]] = (
+    OrderedDict()
+)
+_AXES_LOCK = threading.Lock()
 #: Scans a plot offers to overlay at most (the newest).
 MAX_OVERLAYS = 50
 #: Largest grid (positions of one axis, cells of both) a heatmap is drawn from: its
@@ -221,7 +229,7 @@ def _heatmap(
     db = database()
     slow, fast = positions
     total = db.get_row_count(measurement.id)
-    found = _axis_positions(measurement.id, total, positions)
+    found = _cached_axis_positions(measurement.id, total, positions)
     planned = _planned_axes(measurement)
     if planned is not None and all(
         np.isin(seen, axis).all() for seen, axis in zip(found, planned, strict=True)
@@ -320,6 +328,25 @@ def _movements_above(items: list[dict[str, Any]], name: str) -> list[dict[str, A
             if below is not None:
                 return [item, *below]
     return None
+
+
+def _cached_axis_positions(
+    measurement_id: int, total: int, positions: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_axis_positions`, kept for the last few maps: rows are only ever appended, so
+    the first ``total`` rows of a measurement always hold the same positions, and a zoom or
+    a second look at a map skips a pass over every row."""
+    key = (id(database()), measurement_id, total, tuple(positions))
+    with _AXES_LOCK:
+        if key in _AXES:
+            _AXES.move_to_end(key)
+            return _AXES[key]
+    found = _axis_positions(measurement_id, total, positions)
+    with _AXES_LOCK:
+        _AXES[key] = found
+        while len(_AXES) > AXES_KEPT:
+            _AXES.popitem(last=False)
+    return found
 
 
 def _axis_positions(

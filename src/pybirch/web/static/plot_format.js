@@ -29,6 +29,13 @@
     return `${text} ${PREFIXES[engineering]}${unit}`;
   }
 
+  // What follows a tick's number: "mV" right after its prefix ("20mV"), a word unit spaced
+  // ("350 counts"), nothing for a dimensionless "1".
+  function suffix(unit) {
+    if (!unit || unit === "1") return "";
+    return /^[A-Za-z]{3,}$/.test(unit) && !/^(Ohm|ohm)$/.test(unit) ? ` ${unit}` : unit;
+  }
+
   // Plotly axis settings for a column: its label as the title, ticks with SI prefixes and the
   // unit ("500nA"), or powers of ten for a number without a unit.
   function axis(label, extra) {
@@ -38,7 +45,7 @@
       title: { text: label, font: { color: ink } },
       exponentformat: unit ? "SI" : "power",
       minexponent: 1,  // 20 mV, not 0.02 V
-      ticksuffix: unit && unit !== "1" ? unit : "",
+      ticksuffix: suffix(unit),
       hoverformat: ".4~s",
       tickfont: { color: ink },
       gridcolor: line, zerolinecolor: line, linecolor: cssColour("--muted", "#5d6b7a"),
@@ -65,5 +72,5 @@
   const CONFIG = { displaylogo: false, responsive: true, scrollZoom: false,
     modeBarButtonsToRemove: ["toImage", "lasso2d", "select2d", "sendDataToCloud"] };
 
-  window.PyBirchPlotFormat = { splitLabel, si, axis, cssColour, baseLayout, CONFIG };
+  window.PyBirchPlotFormat = { splitLabel, si, suffix, axis, cssColour, baseLayout, CONFIG };
 })();

@@ -39,7 +39,6 @@
     main.className = "plot-map"; cutY.className = "plot-cut plot-cut-y"; cutX.className = "plot-cut plot-cut-x";
     frame.append(main, cutY, cutX);
     area.replaceChildren(frame);
-    let colourBarX = 1.02;
     let revision = 0, limits = null, plot = null, pinned = null, hovered = null, listening = false, options = {};
 
     // The values drawn: log10 of positive values on a log colour scale (plotly has none).
@@ -50,7 +49,7 @@
     function colourBar(value, log, range) {
       const { unit } = F.splitLabel(value);
       const bar = { title: { text: value, side: "right" }, exponentformat: unit ? "SI" : "power",
-        ticksuffix: unit, outlinewidth: 0, thickness: 16, len: 1, tickfont: { color: F.cssColour("--ink", "#1d2733") } };
+        ticksuffix: F.suffix(unit), outlinewidth: 0, thickness: 16, len: 1, tickfont: { color: F.cssColour("--ink", "#1d2733") } };
       if (log && range) {  // decades, labelled as the values they stand for
         const ticks = [];
         for (let k = Math.floor(range[0]); k <= Math.ceil(range[1]); k++) ticks.push(k);
@@ -78,26 +77,34 @@
         constrain: "domain", showgrid: false, zeroline: false });
       if (equal) Object.assign(yAxis, { scaleanchor: "x", scaleratio: 1 });
       if (options.zoom) { xAxis.range = options.zoom.x; yAxis.range = options.zoom.y; }
+      // One scale on both axes: the map is made as wide as its height calls for, so the
+      // colour bar and the cut along y sit right beside it (plotly would leave a gap).
+      // A zoom keeps the size (its window was fitted to it); other units take the room there is.
+      if (!options.zoom || !main.style.width) {
+        main.style.width = `${equal ? mapWidth(xAxis.range, yAxis.range) : frame.clientWidth - 208}px`;
+      }
       const trace = {
         type: "heatmap", x: plot.x, y: plot.y, z, zauto: false,
         zmin: Number.isFinite(range[0]) ? range[0] : 0, zmax: Number.isFinite(range[1]) ? range[1] : 1,
         colorscale: colourscale(options.colormap), hoverongaps: false,
-        colorbar: { ...colourBar(plot.value_label, options.log, range), x: colourBarX, xanchor: "left" },
+        colorbar: colourBar(plot.value_label, options.log, range),
         hovertemplate: `${x.name} %{x:.4~s}${x.unit}<br>${y.name} %{y:.4~s}${y.unit}<br>` +
           (options.log ? `log₁₀ ${v.name} %{z:.3f}` : `${v.name} %{z:.4~s}${v.unit}`) + "<extra></extra>",
       };
       await Plotly.react(main, [trace], F.baseLayout({
-        height: HEIGHT, uirevision: `map-${revision}`, xaxis: xAxis, yaxis: yAxis, margin: { l: 80, r: 10, t: 24, b: 50 },
+        height: HEIGHT, uirevision: `map-${revision}`, xaxis: xAxis, yaxis: yAxis, margin: MARGINS,
       }), F.CONFIG);
       if (!listening) listen();
-      // The colour bar sits beside the map, which one scale on both axes may have narrowed.
-      const right = main._fullLayout.xaxis.domain[1] + 0.02;
-      if (Math.abs(right - colourBarX) > 0.005) {
-        colourBarX = right;
-        await Plotly.restyle(main, { "colorbar.x": right, "colorbar.xanchor": "left" });
-      }
       await drawCuts();
     };
+
+    const MARGINS = { l: 80, r: 10, t: 24, b: 50 }, COLOUR_BAR = 110;
+    function mapWidth(xRange, yRange) {
+      const room = frame.clientWidth - 208;  // beside the cut along y (plots.css)
+      const high = HEIGHT - MARGINS.t - MARGINS.b;
+      const wide = (high * Math.abs(xRange[1] - xRange[0])) / Math.abs(yRange[1] - yRange[0]);
+      return Math.round(Math.max(240, Math.min(room, wide + MARGINS.l + MARGINS.r + COLOUR_BAR)));
+    }
 
     // The range of whole cells of an axis: the full grid's ends and cell count when known.
     function cellRange(label, centres, count) {
@@ -110,10 +117,11 @@
     // The row and the column of the map under the cursor (or pinned), as two small lines.
     async function drawCuts() {
       if (!plot || !plot.z.length) return;
-      // Until the cursor is on the map: the row measured last (a running map's newest line).
+      // Until the cursor is on the map: a running map's newest row, else the middle one.
       let last = plot.z.length - 1;
       while (last > 0 && !plot.z[last].some((v) => v !== null)) last -= 1;
-      const middle = { row: last, column: Math.floor(plot.x.length / 2) };
+      const whole = last === plot.z.length - 1;  // a finished (or zoomed) map: its middle
+      const middle = { row: whole ? Math.floor(plot.z.length / 2) : last, column: Math.floor(plot.x.length / 2) };
       const at = pinned || hovered || middle;
       if (at.row >= plot.y.length || at.column >= plot.x.length) Object.assign(at, middle);  // a new zoom
       const row = plot.z[Math.min(at.row, plot.z.length - 1)] || [];
@@ -179,6 +187,21 @@
     }
 
     this.reset = function () { revision += 1; limits = null; pinned = null; hovered = null; };
+    // A zoom window widened to the plot area's shape when one scale holds on both axes, so
+    // that the cells asked for are the cells shown (no second request after plotly widens it).
+    this.fit = (range) => {
+      if (!range || !plot || !main._fullLayout) return range;
+      const x = F.splitLabel(plot.x_label).unit, y = F.splitLabel(plot.y_label).unit;
+      if (!x || x !== y) return range;
+      const size = main._fullLayout._size, span = (r) => Math.abs(r[1] - r[0]);
+      const perPixel = Math.max(span(range.x) / size.w, span(range.y) / size.h);
+      const widen = (r, pixels) => {
+        const middle = (r[0] + r[1]) / 2, half = (perPixel * pixels) / 2;
+        return r[0] <= r[1] ? [middle - half, middle + half] : [middle + half, middle - half];
+      };
+      return { x: widen(range.x, size.w), y: widen(range.y, size.h) };
+    };
+
     // The window shown: wider than asked when one scale on both axes needs more room.
     this.shownRange = () => main._fullLayout && { x: main._fullLayout.xaxis.range.slice(), y: main._fullLayout.yaxis.range.slice() };
     this.element = main;

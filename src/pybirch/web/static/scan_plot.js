@@ -70,7 +70,7 @@
     root.querySelectorAll(".map-only").forEach((e) => { e.hidden = kind !== "grid"; });
     root.querySelector("[data-role=logy-label]").textContent = kind === "grid" ? "log colour" : "log y";
     compareSelect.parentElement.hidden = kind === "grid" || !overlayChoices.length;
-    extraBox.parentElement.hidden = kind === "grid" || (columns[measurementSelect.value] || []).length < 2;
+    extraBox.parentElement.hidden = kind !== "line" || (columns[measurementSelect.value] || []).length < 2;
   }
 
   async function getPlot(url, params) {
@@ -107,7 +107,12 @@
     if (pointChosen) params.set("point", pointSlider.value);
     const pixels = (area.clientWidth || 800) * 460;
     params.set("max_cells", String(Math.min(250000, Math.max(16, pixels))));
-    if (zoom && zoom.y) ["x", "y"].forEach((a) => { params.set(`${a}_min`, zoom[a][0]); params.set(`${a}_max`, zoom[a][1]); });
+    if (zoom && zoom.y) {  // a map's window, with a margin: plotly may show a little more
+      ["x", "y"].forEach((a) => {
+        const [low, high] = [Math.min(...zoom[a]), Math.max(...zoom[a])], margin = (high - low) * 0.1;
+        params.set(`${a}_min`, low - margin); params.set(`${a}_max`, high + margin);
+      });
+    }
     const plot = await getPlot(plotUrl, params);
     if (kind !== plot.kind) {
       kind = plot.kind;
@@ -127,7 +132,7 @@
     describe(plot);
     if (plot.kind === "grid" && zoom && !refitted) {  // fill the room the equal scale added
       const shown = view.shownRange(), span = (r) => Math.abs(r[1] - r[0]);
-      if (span(shown.x) > 1.01 * span(zoom.x) || span(shown.y) > 1.01 * span(zoom.y)) {
+      if (span(shown.x) > 1.2 * span(zoom.x) || span(shown.y) > 1.2 * span(zoom.y)) {
         zoom = shown; refitted = true;
         await load();
       }
@@ -194,7 +199,8 @@
 
   // A zoom (from the plot, or zoomTo() from a test) asks the server for the window shown.
   function zoomTo(range) {
-    zoom = range; refitted = false;
+    zoom = kind === "grid" && view.fit ? view.fit(range) : range;
+    refitted = false;
     return refresh();
   }
 
