@@ -277,11 +277,11 @@ def test_a_thousand_by_thousand_map_and_a_million_point_line_stay_responsive(
         f"\n1,000 x 1,000 map: first draw {first:.0f} ms after navigation, "
         f"redraw after zoom {redraw:.0f} ms"
     )
-    print(
-        page.evaluate(
-            "() => performance.getEntriesByType('resource').filter((e) => e.name.includes('/plot/')).map((e) => [e.name.split('?')[1], Math.round(e.startTime), Math.round(e.duration)])"
-        )
+    requests = page.evaluate(
+        "() => performance.getEntriesByType('resource')"
+        ".filter((e) => e.name.includes('/plot/')).map((e) => Math.round(e.duration))"
     )
+    print(f"  the map's requests took {requests} ms (first draw, zoom)")
     note = page.locator(".plot-note").inner_text()
     assert f"1,000,000 points of a 1,000 {TIMES} 1,000 grid" in note
     assert "zoomed" in note
