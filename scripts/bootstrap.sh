@@ -19,7 +19,8 @@ fi
 # lab computers are often offline, so nothing is loaded from a CDN.
 vendor=src/pybirch/web/static/vendor
 if [ ! -f "$vendor/.installed" ] || [ package-lock.json -nt "$vendor/.installed" ] \
-    || [ src/pybirch/web/bundles/codemirror.js -nt "$vendor/.installed" ]; then
+    || [ src/pybirch/web/bundles/codemirror.js -nt "$vendor/.installed" ] \
+    || [ scripts/plotly_css.js -nt "$vendor/.installed" ]; then
     if ! command -v npm >/dev/null; then
         echo "npm is needed for the web UI's browser libraries; install Node.js" >&2
         exit 1
@@ -28,6 +29,10 @@ if [ ! -f "$vendor/.installed" ] || [ package-lock.json -nt "$vendor/.installed"
     mkdir -p "$vendor"
     cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css "$vendor/"
     cp node_modules/socket.io-client/dist/socket.io.min.js "$vendor/"
+    # Plots and maps; its style rules as a file, since the CSP forbids the <style> it injects.
+    cp node_modules/plotly.js-dist-min/plotly.min.js "$vendor/"
+    node scripts/plotly_css.js node_modules/plotly.js-dist-min/plotly.min.js "$vendor/plotly.css" \
+        "$vendor/plotly-maplibre.css"
     # CodeMirror 6 ships no browser bundle: esbuild (pinned, from npm) makes one IIFE of the
     # editor, Python highlighting and lint markers (see src/pybirch/web/bundles/codemirror.js).
     node_modules/.bin/esbuild src/pybirch/web/bundles/codemirror.js --bundle --minify \

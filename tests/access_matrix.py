@@ -236,6 +236,7 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "api.scan_data": (Access(Least.VIEWER),),
     "api.scan_plot": (Access(Least.VIEWER),),
     "api.scan_live": (Access(Least.VIEWER),),
+    "api.scan_overlays": (Access(Least.VIEWER),),
     "scans.detail": (Access(Least.VIEWER),),
     "scans.download": (Access(Least.VIEWER),),
     "queues.detail": (Access(Least.VIEWER),),

@@ -70,4 +70,10 @@ def whole_heatmap(
         values = values.mean("row")
     slow, fast = positions
     cells, factor = grid(values.transpose(slow, fast).values, max_cells)
-    return values[fast].values[::factor], values[slow].values[::factor], cells
+    xs, ys = (block_centres(values[axis].values, factor) for axis in (fast, slow))
+    return xs, ys, cells
+
+
+def block_centres(axis: np.ndarray, factor: int) -> np.ndarray:
+    """The mean position of each block of ``factor`` cells (the last may be short)."""
+    return np.array([axis[i : i + factor].mean() for i in range(0, len(axis), factor)])

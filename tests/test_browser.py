@@ -86,16 +86,16 @@ def test_a_2d_map_is_drawn_as_a_heatmap_and_a_sweep_as_a_line(browser, server, l
     _, iv_id, map_id, _, spectra_id = lab_data
     page = logged_in(browser, server, "admin", ADMIN_PASSWORD)
     page.goto(f"{server}/scans/{map_id}")
-    canvas = page.locator("canvas.heatmap")
-    canvas.wait_for()
-    assert canvas.evaluate("c => [c.width, c.height]") == [21, 13]
+    heatmap = page.locator(".plot-map")
+    page.wait_for_function("() => window.pybirchPlot && window.pybirchPlot.stats().draws > 0")
+    assert heatmap.evaluate("div => [div.data[0].x.length, div.data[0].z.length]") == [21, 13]
     shot(page, "scan-map")
     page.goto(f"{server}/scans/{iv_id}")
-    page.locator(".plot-area .uplot").wait_for()
+    page.locator(".plot-area .plot-line .main-svg").first.wait_for()
     assert "101 points" in page.locator(".plot-note").inner_text()
     shot(page, "scan-iv")
     page.goto(f"{server}/scans/{spectra_id}")
-    page.locator(".plot-area .uplot").wait_for()
+    page.locator(".plot-area .plot-line .main-svg").first.wait_for()
     assert page.locator(".plot-note").inner_text().startswith("point 6 of 6")
     page.locator("input[name=point]").evaluate(
         "slider => { slider.value = 1; slider.dispatchEvent(new Event('change')); }"

@@ -63,7 +63,7 @@ def test_start_watch_the_heatmap_grow_pause_resume_and_abort(page, server):
     page.locator("#queue-log td", has_text="started").first.wait_for(timeout=10_000)
     page.get_by_role("link", name="Lock-in map").click()
 
-    page.locator("canvas.heatmap").wait_for(timeout=20_000)
+    page.locator(".plot-map .main-svg").first.wait_for(timeout=20_000)
     page.wait_for_function("() => document.querySelector('.plot-note').textContent.match(/^[1-9]/)")
     first = points_shown(page)
     wait_for_more_points(page, first)
@@ -100,8 +100,8 @@ def test_build_a_2d_scan_in_the_builder_start_it_pause_resume_abort(page, server
     page.screenshot(path=str(ARTIFACTS / "builder.png"), full_page=True)
     page.click("button:has-text('Add and start')")
 
-    page.locator("canvas.heatmap").wait_for(timeout=30_000)
-    assert page.locator("canvas.heatmap").evaluate("c => c.width") == 101
+    page.locator(".plot-map .main-svg").first.wait_for(timeout=30_000)
+    assert page.locator(".plot-map").evaluate("div => div.data[0].x.length") == 101
     first = points_shown(page)
     wait_for_more_points(page, first)
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import plot_data
 import plot_reference as reference
 from database_builders import iv_settings, map_settings, spectrum_settings
 from pybirch.database import Layout
@@ -156,27 +158,26 @@ def test_the_scan_page_offers_the_plot_with_local_libraries_only(db, lab, client
     scan_id = run(db, lab, settings)
     page = client.get(f"/scans/{scan_id}").get_data(as_text=True)
     assert 'id="scan-plot"' in page
-    assert "/static/vendor/uPlot.iife.min.js" in page
+    assert "/static/vendor/plotly.min.js" in page
     assert "http://" not in page
     assert "https://" not in page
-    assert client.get("/static/vendor/uPlot.iife.min.js").status_code == 200
-    assert client.get("/static/scan_plot.js").status_code == 200
+    for script in ("scan_plot.js", "plot_format.js", "plot_line.js", "plot_map.js", "plots.css"):
+        assert client.get(f"/static/{script}").status_code == 200
 
 
-def store_map(db, lab, xs: np.ndarray, ys: np.ndarray, values: np.ndarray, chunk: int):
-    """A 2-D scan over ``ys`` (slow) and ``xs`` (fast) holding ``values`` (one per point,
-    in scan order; fewer than the grid's cells for a scan that stopped early), stored in
-    chunks of ``chunk`` points. Returns the scan and its measurement."""
-    scan = db.create_scan("map", lab_id=lab.id)
-    layout = Layout.build(["signal (V)"], ["y (mm)", "x (mm)"])
-    measurement = db.create_measurement_object(scan.id, "Lock-in", layout)
-    slow, fast = (grid.ravel()[: len(values)] for grid in np.meshgrid(ys, xs, indexing="ij"))
-    for first in range(0, len(values), chunk):
-        part = slice(first, first + chunk)
-        n = len(values[part])
-        columns = [values[part], slow[part], fast[part], np.full(n, 1.7e9)]
-        db.write_rows(measurement.id, ChunkData(first, first, columns, n, n))
-    return scan, measurement
+def test_the_page_names_the_style_plotly_would_inject_by_the_installed_bundles_id():
+    """plotly's maplibre part injects a <style> unless an element has its id (CSP: refused)."""
+    static = Path(plots.__file__).parent.parent / "static" / "vendor"
+    if not (static / "plotly-maplibre.css").exists():
+        pytest.skip("the browser libraries are not installed (scripts/bootstrap.sh)")
+    header = (static / "plotly-maplibre.css").read_text().splitlines()[0]
+    template = Path(plots.__file__).parent.parent / "templates" / "_scan_plot_head.html"
+    assert f'id="{header.split("id ")[1].split()[0]}"' in template.read_text()
+
+
+def store_map(db, lab, xs, ys, values, chunk):
+    """A 2-D scan written straight into storage (see plot_data.store_map)."""
+    return plot_data.store_map(db, lab.id, xs, ys, values, chunk)
 
 
 def test_a_streamed_heatmap_and_line_equal_the_whole_array_method(db, lab, client, monkeypatch):
@@ -192,8 +193,9 @@ def test_a_streamed_heatmap_and_line_equal_the_whole_array_method(db, lab, clien
         x, y, z = reference.whole_heatmap(
             db, measurement.id, "signal (V)", ["y (mm)", "x (mm)"], max_cells
         )
-        assert plot["x"] == x.tolist()
-        assert plot["y"] == y.tolist()
+        # A block is drawn at the mean of its cells' positions (summed in another order).
+        np.testing.assert_allclose(plot["x"], x, rtol=1e-12)
+        np.testing.assert_allclose(plot["y"], y, rtol=1e-12)
         np.testing.assert_array_equal(np.array(plot["z"], dtype=float), z)
         assert plot["rows"] == len(values)
     line = client.get(f"{url}?kind=line&max_points=40").json
@@ -234,3 +236,80 @@ def test_plots_of_millions_of_points_hold_about_a_chunk_in_memory(db, lab, clien
         assert response.json["rows"] == len(values)
         assert peak < 8 * chunk_bytes, (query, peak)
         assert peak < scan_bytes / 5, (query, peak)
+
+
+def test_a_map_is_laid_out_on_its_planned_grid_before_it_is_measured(db, lab, client):
+    xs, ys = np.array([0.0, 20, 40, 60, 80, 100]), np.linspace(0, 50, 4)
+    values = np.arange(9.0)  # 9 of 24 points: one row and a half
+    scan, _ = plot_data.store_map(db, lab.id, xs, ys, values, chunk=4, planned=True)
+    plot = client.get(f"/api/v1/scans/{scan.scan_id}/plot/Lock-in").json
+    assert plot["planned"] is True
+    assert plot["cells"] == [4, 6]
+    assert plot["x"] == xs.tolist()
+    assert plot["y"] == ys.tolist()
+    assert plot["extent"] == {"x (mm)": [0.0, 100.0], "y (mm)": [0.0, 50.0]}
+    nan = None
+    assert plot["z"] == [
+        [0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+        [6.0, 7.0, 8.0, nan, nan, nan],
+        [nan] * 6,
+        [nan] * 6,
+    ]
+    assert plot["rows"] == 9
+    # A scan without its tree is laid out on the positions measured so far.
+    scan, _ = plot_data.store_map(db, lab.id, xs, ys, values, chunk=4)
+    plot = client.get(f"/api/v1/scans/{scan.scan_id}/plot/Lock-in").json
+    assert (plot["planned"], plot["cells"], plot["y"]) == (False, [2, 6], ys[:2].tolist())
+
+
+def test_a_zoomed_map_gets_the_cells_of_its_window_and_one_more_each_side(db, lab, client):
+    xs, ys = np.arange(10.0), np.arange(8.0) * 2
+    values = np.arange(80.0)
+    scan, _ = plot_data.store_map(db, lab.id, xs, ys, values, chunk=32, planned=True)
+    url = f"/api/v1/scans/{scan.scan_id}/plot/Lock-in"
+    plot = client.get(f"{url}?x_min=3.5&x_max=5.5&y_min=4&y_max=6").json
+    assert plot["x"] == [3.0, 4.0, 5.0, 6.0]  # 4 and 5 inside, 3 and 6 at the edges
+    assert plot["y"] == [2.0, 4.0, 6.0, 8.0]
+    assert plot["z"] == [[10.0 * r + c for c in range(3, 7)] for r in range(1, 5)]
+    assert plot["cells"] == [8, 10]  # the whole grid's size, for the page's note
+    blocks = client.get(f"{url}?max_cells=20").json  # 2 x 2 blocks: 4 x 5 of them
+    assert blocks["block"] == 2
+    assert blocks["x"] == [0.5, 2.5, 4.5, 6.5, 8.5]
+    assert blocks["z"][0][0] == np.mean([0, 1, 10, 11])
+    for bad in ("x_min=abc", "x_min=nan", "x_min=3&x_max=1", "max_cells=3"):
+        assert client.get(f"{url}?{bad}").status_code == 400, bad
+
+
+def test_a_zoomed_line_gets_the_points_of_its_window_downsampled_to_the_width(db, lab, client):
+    xs = np.linspace(0, 99, 100)
+    scan, _ = plot_data.store_line(db, lab.id, xs, xs**2, chunk=30, name="line")
+    url = f"/api/v1/scans/{scan.scan_id}/plot/Meter"
+    plot = client.get(f"{url}?x_min=10&x_max=19.5").json
+    assert plot["x"] == list(range(10, 20))
+    assert plot["y"] == [float(x * x) for x in range(10, 20)]
+    assert (plot["rows"], plot["in_window"], plot["sent"]) == (100, 10, 10)
+    wide = client.get(f"{url}?x_min=0&x_max=59&max_points=10").json
+    assert wide["in_window"] == 60
+    assert wide["x"] == [0.0, 11.0, 12.0, 23.0, 24.0, 35.0, 36.0, 47.0, 48.0, 59.0]
+
+
+def test_a_plot_offers_its_samples_other_scans_to_overlay_and_never_another_labs(db, lab, client):
+    sample = db.create_sample("S-1", lab_id=lab.id)
+    other_sample = db.create_sample("S-2", lab_id=lab.id)
+    xs = np.arange(3.0)
+    scans = {}
+    for name, sample_id in (("now", sample.id), ("before", sample.id), ("else", other_sample.id)):
+        scans[name], _ = plot_data.store_line(db, lab.id, xs, xs, 3, name)
+        db.update_scan(scans[name].id, sample_id=sample_id)
+    loose, _ = plot_data.store_line(db, lab.id, xs, xs, 3, "loose")
+    elsewhere = db.create_lab("Other Lab")
+    plot_data.store_line(db, elsewhere.id, xs, xs, 3, "secret")
+
+    offered = client.get(f"/api/v1/scans/{scans['now'].scan_id}/overlays").json
+    assert offered["sample"] is True
+    assert [(s["scan_name"], s["measurements"]) for s in offered["scans"]] == [
+        ("before", ["Meter"])
+    ]
+    without = client.get(f"/api/v1/scans/{loose.scan_id}/overlays").json
+    assert without["sample"] is False
+    assert {s["scan_name"] for s in without["scans"]} == {"now", "before", "else"}

@@ -11,6 +11,7 @@ accumulated as its cells arrive.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -113,3 +114,20 @@ class GridBlocks:
             means = self._sums / self._counts
         means[self._counts == 0] = np.nan
         return means.reshape(self.shape)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The closed range ``low`` to ``high`` of an axis that a zoomed plot shows."""
+
+    low: float = -math.inf
+    high: float = math.inf
+
+    @property
+    def everything(self) -> bool:
+        """True if nothing is left out."""
+        return self.low == -math.inf and self.high == math.inf
+
+    def holds(self, values: np.ndarray) -> np.ndarray:
+        """Which of ``values`` lie inside (NaN never does)."""
+        return (values >= self.low) & (values <= self.high)

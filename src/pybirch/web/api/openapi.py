@@ -300,6 +300,11 @@ def openapi_document() -> dict[str, Any]:
                         f"points of a line, {MIN_LINE_POINTS} to {MAX_LINE_POINTS:,} "
                         f"(default {DEFAULT_LINE_POINTS:,})",
                     ),
+                    _query("max_cells", "integer", "cells of a heatmap at most"),
+                    *(
+                        _query(name, "number", "the window a zoomed plot shows")
+                        for name in ("x_min", "x_max", "y_min", "y_max")
+                    ),
                 ],
                 "x, y (and z for a grid) arrays",
             ),
@@ -340,6 +345,11 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/scans/{scan_id}/overlays": _get(
+                "Scans to overlay on this one's plot: its sample's others, or its lab's latest",
+                [_path("scan_id")],
+                "scans, each with its measurements' names",
+            ),
             "/api/scan/{scan_id}/data/{measurement_name}": _get(
                 "The same (the plan's route)", _DATA_PARAMETERS, "rows"
             ),
