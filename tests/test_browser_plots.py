@@ -113,12 +113,15 @@ def plot_state(page, selector: str, expression: str):
 
 def hover(page, selector: str, fx: float, fy: float) -> None:
     """Move the mouse to a fraction (``fx``, ``fy`` from the top left) of a plot's data area."""
-    box = page.locator(f"{selector} .nsewdrag").first.bounding_box()
+    area = page.locator(f"{selector} .nsewdrag").first
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
     page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
 
 
 def hover_point(page, selector: str, index: int) -> None:
     """Move the mouse onto point ``index`` of the first line of a plot."""
+    page.locator(selector).scroll_into_view_if_needed()
     x, y = page.evaluate(
         """([selector, index]) => {
             const div = document.querySelector(selector), layout = div._fullLayout;

@@ -120,7 +120,7 @@ def test_pause_resume_and_abort_a_running_scan_from_its_page(server, lab_client,
     phone.set_viewport_size(PHONE)
     phone.goto(f"{server}/scans/{scan_id}")
     wait_for_text(phone, "#scan-status", "running")
-    phone.locator("#scan-plot .plot-area canvas").first.wait_for(timeout=20_000)
+    phone.locator("#scan-plot .js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
     # The page's own parts fit the phone (wide tables and code scroll inside their cards).
     wide = phone.evaluate("() => document.getElementById('scan-page').scrollWidth")
     phone.screenshot(path=str(ARTIFACTS / "scan-page-phone.png"), full_page=True)
