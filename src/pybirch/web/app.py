@@ -129,6 +129,8 @@ def _register_blueprints(app: Flask) -> None:
     from pybirch.web.blueprints.queues import blueprint as queues
     from pybirch.web.blueprints.samples import blueprint as samples
     from pybirch.web.blueprints.scans import blueprint as scans
+    from pybirch.web.auth.access import may_write
+    from pybirch.web.auth.first_password import require_password_change
     from pybirch.web.filters import register_filters
 
     app.register_blueprint(auth)
@@ -149,3 +151,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(definitions)
     app.register_blueprint(approvals)
     register_filters(app)
+    app.before_request(require_password_change)
+    app.add_template_global(may_write)

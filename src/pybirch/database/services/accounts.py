@@ -98,9 +98,15 @@ class AccountsMixin(ServiceCore):
         """Raise the user's session version, which ends every session made before; the new one."""
         return self._bump_session_version(user_id)
 
-    def set_password(self, user_id: int, password_hash: str) -> int:
-        """Store a new password hash and end every session made before; the new version."""
-        return self._bump_session_version(user_id, password_hash=password_hash)
+    def set_password(self, user_id: int, password_hash: str, *, one_time: bool = False) -> int:
+        """Store a new password hash and end every session made before; the new version.
+
+        ``one_time`` marks a password someone else chose (a new member's, a reset one): its
+        owner must replace it at the next login.
+        """
+        return self._bump_session_version(
+            user_id, password_hash=password_hash, must_change_password=one_time
+        )
 
     def _bump_session_version(self, user_id: int, **fields: Any) -> int:
         with self.session() as session:
