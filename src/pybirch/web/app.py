@@ -114,6 +114,8 @@ def _unauthorized() -> Any:
 def _register_blueprints(app: Flask) -> None:
     from pybirch.web.api import blueprint as api
     from pybirch.web.api.routes import user_from_request
+    from pybirch.web.auth.access import may_write
+    from pybirch.web.auth.first_password import require_password_change
     from pybirch.web.blueprints.account import blueprint as account
     from pybirch.web.blueprints.admin import blueprint as admin
     from pybirch.web.blueprints.approvals import blueprint as approvals
@@ -129,8 +131,6 @@ def _register_blueprints(app: Flask) -> None:
     from pybirch.web.blueprints.queues import blueprint as queues
     from pybirch.web.blueprints.samples import blueprint as samples
     from pybirch.web.blueprints.scans import blueprint as scans
-    from pybirch.web.auth.access import may_write
-    from pybirch.web.auth.first_password import require_password_change
     from pybirch.web.filters import register_filters
 
     app.register_blueprint(auth)

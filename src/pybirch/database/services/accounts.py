@@ -121,6 +121,26 @@ class AccountsMixin(ServiceCore):
                 raise NotFoundError("user", user_id)
             return version
 
+    def first_admin_lab(self) -> Lab | None:
+        """The first lab owned by the earliest user who can log in (the server's first admin).
+
+        None while no such user owns a lab. Scans stored from Python without a lab go there
+        on an embedded database, so that the web UI shows them.
+        """
+        with self.session() as session:
+            return session.scalar(
+                select(Lab)
+                .join(LabMembership, LabMembership.lab_id == Lab.id)
+                .join(User, User.id == LabMembership.user_id)
+                .where(
+                    LabMembership.role == Role.OWNER,
+                    User.password_hash.is_not(None),
+                    User.is_active.is_(True),
+                )
+                .order_by(User.id, Lab.id)
+                .limit(1)
+            )
+
     def search_users(
         self, text: str | None = None, page: int = 1, per_page: int = 50
     ) -> Page[User]:
