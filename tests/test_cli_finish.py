@@ -72,7 +72,8 @@ def test_serve_on_a_taken_port_says_what_to_do_before_starting_anything(tmp_path
         )
     assert result.exit_code == 1
     assert f"port {port} on 127.0.0.1 is in use" in result.output
-    assert "Ctrl-C" in result.output and "--port" in result.output
+    assert "Ctrl-C" in result.output
+    assert "--port" in result.output
     assert "PyBirch on http" not in result.output
     assert "admin" not in result.output  # no account was made either
     assert not (tmp_path / "x.db").exists()

@@ -9,10 +9,9 @@ import re
 
 import pytest
 
-from database_builders import png_claiming  # noqa: F401  (the module's fixtures' world)
 from pybirch.database.models import Role
 from pybirch.web.auth.passwords import verify_password
-from web_support import PASSWORD, client_for, csrf_token, log_in, make_app, post_form
+from web_support import client_for, csrf_token, log_in, make_app, post_form
 
 
 @pytest.fixture
@@ -71,8 +70,11 @@ def test_a_file_that_is_no_picture_makes_no_sample_and_keeps_the_form(db, lab):
     assert db.get_sample_by_id("G-7", lab.id) is None
     assert "the file is not a picture (PNG, JPEG or TIFF)" in text
     assert "BytesIO" not in text
-    assert "Nothing was saved" in text and "choose the picture again" in text
-    assert 'value="G-7"' in text and 'value="graphene"' in text and 'value="hBN, gate"' in text
+    assert "Nothing was saved" in text
+    assert "choose the picture again" in text
+    assert 'value="G-7"' in text
+    assert 'value="graphene"' in text
+    assert 'value="hBN, gate"' in text
     assert "flake 3" in text
 
     from test_web_samples import png  # a real picture this time: the same ID is free
@@ -105,9 +107,8 @@ def test_a_one_time_password_must_be_replaced_before_any_page(db, lab):
     assert login.headers["Location"].endswith("/") or "dashboard" in login.headers["Location"]
     for path in ("/", f"/samples/?lab={lab.id}", "/account/"):
         answer = browser.get(path)
-        assert answer.status_code == 302 and answer.headers["Location"].endswith(
-            "/account/new-password"
-        ), path
+        assert answer.status_code == 302, path
+        assert answer.headers["Location"].endswith("/account/new-password"), path
     assert browser.get("/api/v1/labs").status_code == 403
     # A token is not the one-time password: scripts go on working.
     by_token = browser.application.test_client().get(
@@ -122,7 +123,8 @@ def test_a_one_time_password_must_be_replaced_before_any_page(db, lab):
         "/account/new-password",
         data={"new": "a brand new secret", "repeat": "another one", "csrf_token": token_value},
     )
-    assert mismatch.status_code == 400 and "the passwords differ" in mismatch.get_data(as_text=True)
+    assert mismatch.status_code == 400
+    assert "the passwords differ" in mismatch.get_data(as_text=True)
     done = browser.post(
         "/account/new-password",
         data={
@@ -154,9 +156,11 @@ def test_destructive_forms_ask_for_confirmation(db, lab):
 def test_every_page_has_the_favicon_the_status_colours_and_the_phone_menu(db, lab):
     member = client_for(db, lab, "mia", Role.MEMBER)
     home = page(member, "/")
-    assert 'rel="icon" type="image/svg+xml"' in home and "favicon.svg" in home
+    assert 'rel="icon" type="image/svg+xml"' in home
+    assert "favicon.svg" in home
     assert "status.css" in home
-    assert 'id="menu-toggle"' in home and 'for="menu-toggle"' in home
+    assert 'id="menu-toggle"' in home
+    assert 'for="menu-toggle"' in home
     assert member.get("/static/favicon.svg").status_code == 200
     colours = page(member, "/static/status.css")
     for status in (
@@ -172,5 +176,5 @@ def test_every_page_has_the_favicon_the_status_colours_and_the_phone_menu(db, la
     ):
         assert f".status.{status} " in colours, status
     css = page(member, "/static/pybirch.css")
-    assert "prefers-color-scheme: dark" in css and "max-width: 760px" in css
-    assert PASSWORD  # the members above log in with it
+    assert "prefers-color-scheme: dark" in css
+    assert "max-width: 760px" in css
