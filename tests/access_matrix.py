@@ -207,6 +207,7 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "auth.logout": (Access(Least.USER, fresh_session=True),),
     "account.index": (Access(Least.USER),),
     "account.change_password": (Access(Least.USER),),
+    "account.first_password": (Access(Least.USER),),
     "account.create_token": (Access(Least.USER),),
     "account.revoke_token": (Access(Least.USER, values=_own_token),),
     "labs.index": (Access(Least.USER),),

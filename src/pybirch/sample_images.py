@@ -91,7 +91,11 @@ def read_picture(source: Path | io.BytesIO, what: str, max_pixels: int) -> np.nd
         raise SampleImageError(
             f"{what} has too many pixels ({exc}); at most {max_pixels:,} are accepted"
         ) from exc
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
+    except UnidentifiedImageError as exc:  # Pillow's text names only a BytesIO object
+        raise SampleImageError(
+            f"cannot read {what}: the file is not a picture (PNG, JPEG or TIFF)"
+        ) from exc
+    except (OSError, ValueError) as exc:
         # ValueError: Pillow refuses a text chunk that decompresses beyond its limit.
         raise SampleImageError(f"cannot read {what}: {exc}") from exc
 

@@ -16,6 +16,7 @@ from rich.progress import (
 )
 
 from pybirch.cli.db import database_option, reported_errors
+from pybirch.cli.scan_choice import resolve_scan_id
 from pybirch.database import DatabaseService
 from pybirch.database.export import FORMATS, export_scan
 
@@ -48,7 +49,8 @@ def export(
 ) -> None:
     """Write a stored scan to CSV, HDF5 or Parquet files.
 
-    SCAN_ID is the scan's public hex id or its database id. Prints each file written.
+    SCAN_ID is the scan's public hex id (or its first characters, if no other scan's id
+    starts so, as `pybirch demo` prints it) or its database id. Prints each file written.
     """
     console = Console(stderr=True)
     columns = (
@@ -70,6 +72,7 @@ def export(
                 tasks.append(progress.add_task(scan_id, total=rows_total))
             progress.update(tasks[0], completed=rows_done, total=rows_total)
 
-        paths = export_scan(db, scan_id, output, format_name, measurement, report)
+        full_id = resolve_scan_id(db, scan_id)
+        paths = export_scan(db, full_id, output, format_name, measurement, report)
     for path in paths:
         click.echo(str(path))

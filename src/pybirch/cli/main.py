@@ -12,6 +12,7 @@ from pybirch import __version__
 #: Each subcommand by name, as ``module:attribute``: imported only when it runs, so that
 #: ``pybirch agent`` on a lab computer starts without loading the web server.
 SUBCOMMANDS = {
+    "admin": "pybirch.cli.admin:admin",
     "agent": "pybirch.cli.agent:agent",
     "db": "pybirch.cli.db:db",
     "definitions": "pybirch.cli.definitions:definitions",

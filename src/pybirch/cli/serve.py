@@ -10,6 +10,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from pybirch.cli.db import database_option, reported_errors
+from pybirch.cli.port_check import PortTaken, advice, check_port
 from pybirch.database import DatabaseService
 from pybirch.definitions.builtin import sync_builtin_definitions
 from pybirch.demo.web_lab import (
@@ -68,7 +69,11 @@ def serve(
     demo: bool,
     database_url: str | None,
 ) -> None:
-    """Serve the web UI and API."""
+    """Serve the web UI and API (stop it with Ctrl-C)."""
+    try:
+        check_port(host, port)  # before anything is printed or made
+    except PortTaken as taken:
+        raise click.ClickException(advice(taken)) from taken
     with reported_errors():
         db = DatabaseService(database_url)
         first = ensure_first_admin(db, admin_password)
@@ -78,7 +83,7 @@ def serve(
             if admin_password is None:
                 click.echo(f"  password:  {first.password}   (shown once: note it now)")
         _sync_builtin(db)
-        click.echo(f"PyBirch on http://{host}:{port}/  (database {db.url})")
+        click.echo(f"PyBirch on http://{host}:{port}/  (database {db.url}; Ctrl-C stops it)")
         options = {
             "bind": f"{host}:{port}",
             "workers": 1,

@@ -19,6 +19,13 @@ from sqlalchemy.exc import ArgumentError
 from pybirch.database.errors import DatabaseConfigError
 
 DEFAULT_DATABASE_NAME = "pybirch.db"
+#: Name of the lab made on a server's first start, unless ``PYBIRCH_LAB_NAME`` says otherwise.
+DEFAULT_LAB_NAME = "My Lab"
+
+
+def default_lab_name() -> str:
+    """The name of the lab made on first start (``PYBIRCH_LAB_NAME``, else "My Lab")."""
+    return os.environ.get("PYBIRCH_LAB_NAME", DEFAULT_LAB_NAME)
 
 
 def data_dir() -> Path:

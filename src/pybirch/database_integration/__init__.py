@@ -6,6 +6,7 @@ into records and back; ``DataManager`` stores batches through the spool.
 """
 
 from pybirch.database_integration.extensions import DatabaseExtension, DatabaseQueue
+from pybirch.database_integration.lab_choice import NO_LAB, default_lab
 from pybirch.database_integration.managers import (
     DataManager,
     EquipmentManager,
@@ -22,6 +23,7 @@ from pybirch.database_integration.serializers import (
 )
 
 __all__ = [
+    "NO_LAB",
     "DataManager",
     "DatabaseExtension",
     "DatabaseQueue",
@@ -32,6 +34,7 @@ __all__ = [
     "create_sample_from_pybirch",
     "create_scan_from_pybirch",
     "create_scan_from_settings",
+    "default_lab",
     "to_pybirch_sample",
     "update_sample_from_pybirch",
 ]

@@ -13,6 +13,7 @@ import numpy as np
 
 from pybirch.database import DatabaseService
 from pybirch.database_integration import DatabaseQueue
+from pybirch.database_integration.lab_choice import lab_for_queue
 from pybirch.extensions import CsvWriterExtension
 from pybirch.instruments.simulated import (
     FakeCurrentSource,
@@ -35,6 +36,8 @@ class DemoLab:
     csv: list[CsvWriterExtension]
     #: Public id of each scan's database record (empty without a database).
     scan_ids: list[str] = field(default_factory=list)
+    #: Database id of the lab the scans are stored in (None: no lab, or no database).
+    lab_id: int | None = None
 
 
 def iv_sweep(sample: SimulatedSample, points: int, delay: float) -> ScanSettings:
@@ -79,10 +82,16 @@ def lockin_map(sample: SimulatedSample, side: int, delay: float) -> ScanSettings
     )
 
 
-def build_demo_lab(output: Path, fast: bool = False, db: DatabaseService | None = None) -> DemoLab:
+def build_demo_lab(
+    output: Path,
+    fast: bool = False,
+    db: DatabaseService | None = None,
+    lab: int | str | None = None,
+) -> DemoLab:
     """The demo queue: an I-V sweep then a lock-in map, each writing CSV files to ``output``.
 
-    With ``db`` the queue is a :class:`DatabaseQueue`: every point is also stored there.
+    With ``db`` the queue is a :class:`DatabaseQueue`: every point is also stored there, in
+    ``lab`` (a name or id; by default the embedded database's default lab).
     """
     sample = SimulatedSample()
     delay = 0.0 if fast else 0.01
@@ -96,11 +105,13 @@ def build_demo_lab(output: Path, fast: bool = False, db: DatabaseService | None 
         Scan(each, sample=specimen, extensions=[writer])
         for each, writer in zip(settings, csv, strict=True)
     ]
+    lab_id = None
     if db is None:
-        queue = Queue("demo")
+        queue: Queue = Queue("demo")
     else:
-        project = db.get_or_create_project("Demo")
-        queue = DatabaseQueue("demo", db, project_id=project.id, operator="demo")
+        lab_id = lab_for_queue(db, lab, create=True)  # a lab the web UI will show
+        project = db.get_or_create_project("Demo", lab_id)
+        queue = DatabaseQueue("demo", db, project_id=project.id, operator="demo", lab_id=lab_id)
     handles = [queue.enqueue(scan) for scan in scans]
     scan_ids = [handle.scan_id for handle in handles] if db is not None else []
-    return DemoLab(queue, scans, csv, scan_ids)
+    return DemoLab(queue, scans, csv, scan_ids, lab_id)

@@ -114,6 +114,8 @@ def _unauthorized() -> Any:
 def _register_blueprints(app: Flask) -> None:
     from pybirch.web.api import blueprint as api
     from pybirch.web.api.routes import user_from_request
+    from pybirch.web.auth.access import may_write
+    from pybirch.web.auth.first_password import require_password_change
     from pybirch.web.blueprints.account import blueprint as account
     from pybirch.web.blueprints.admin import blueprint as admin
     from pybirch.web.blueprints.approvals import blueprint as approvals
@@ -149,3 +151,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(definitions)
     app.register_blueprint(approvals)
     register_filters(app)
+    app.before_request(require_password_change)
+    app.add_template_global(may_write)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from pybirch.database import DatabaseService
+from pybirch.database.config import default_lab_name
 from pybirch.database.models import Role
 from pybirch.web.auth.passwords import generate_password, hash_password
 
 ADMIN_USERNAME = "admin"
+
+__all__ = ["ADMIN_USERNAME", "FirstAdmin", "default_lab_name", "ensure_first_admin"]
 
 
 @dataclass(frozen=True)
@@ -19,11 +21,6 @@ class FirstAdmin:
     username: str
     password: str
     lab_name: str
-
-
-def default_lab_name() -> str:
-    """The name of the lab made on first start (``PYBIRCH_LAB_NAME``, else "My Lab")."""
-    return os.environ.get("PYBIRCH_LAB_NAME", "My Lab")
 
 
 def ensure_first_admin(db: DatabaseService, password: str | None = None) -> FirstAdmin | None:

@@ -98,9 +98,15 @@ class AccountsMixin(ServiceCore):
         """Raise the user's session version, which ends every session made before; the new one."""
         return self._bump_session_version(user_id)
 
-    def set_password(self, user_id: int, password_hash: str) -> int:
-        """Store a new password hash and end every session made before; the new version."""
-        return self._bump_session_version(user_id, password_hash=password_hash)
+    def set_password(self, user_id: int, password_hash: str, *, one_time: bool = False) -> int:
+        """Store a new password hash and end every session made before; the new version.
+
+        ``one_time`` marks a password someone else chose (a new member's, a reset one): its
+        owner must replace it at the next login.
+        """
+        return self._bump_session_version(
+            user_id, password_hash=password_hash, must_change_password=one_time
+        )
 
     def _bump_session_version(self, user_id: int, **fields: Any) -> int:
         with self.session() as session:
@@ -114,6 +120,26 @@ class AccountsMixin(ServiceCore):
             if version is None:
                 raise NotFoundError("user", user_id)
             return version
+
+    def first_admin_lab(self) -> Lab | None:
+        """The first lab owned by the earliest user who can log in (the server's first admin).
+
+        None while no such user owns a lab. Scans stored from Python without a lab go there
+        on an embedded database, so that the web UI shows them.
+        """
+        with self.session() as session:
+            return session.scalar(
+                select(Lab)
+                .join(LabMembership, LabMembership.lab_id == Lab.id)
+                .join(User, User.id == LabMembership.user_id)
+                .where(
+                    LabMembership.role == Role.OWNER,
+                    User.password_hash.is_not(None),
+                    User.is_active.is_(True),
+                )
+                .order_by(User.id, Lab.id)
+                .limit(1)
+            )
 
     def search_users(
         self, text: str | None = None, page: int = 1, per_page: int = 50

@@ -87,6 +87,23 @@ class ScansMixin(ServiceCore):
                 raise NotFoundError("Scan", scan_id)
             return scan
 
+    def scan_ids_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
+        """Public ids of scans that start with ``prefix`` (hex digits), at most ``limit``.
+
+        For commands that take an id printed shortened; any other character matches none.
+        """
+        prefix = prefix.strip().lower()
+        if not prefix or any(c not in "0123456789abcdef-" for c in prefix):
+            return []
+        statement = (
+            select(Scan.scan_id)
+            .where(Scan.scan_id.startswith(prefix, autoescape=True))
+            .order_by(Scan.scan_id)
+            .limit(limit)
+        )
+        with self.session() as session:
+            return list(session.scalars(statement))
+
     def update_scan(self, scan_id: int, **fields: Any) -> Scan:
         """Change a scan's fields."""
         if "status" in fields:

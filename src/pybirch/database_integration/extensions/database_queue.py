@@ -14,6 +14,7 @@ from pybirch.database.models import Queue as QueueRecord
 from pybirch.database.models import Scan as ScanRecord
 from pybirch.database.services.queues import LIVE_QUEUE_STATUSES
 from pybirch.database_integration.extensions.database_extension import DatabaseExtension
+from pybirch.database_integration.lab_choice import NO_LAB, NoLab, lab_for_queue
 from pybirch.database_integration.managers.data_manager import DataManager
 from pybirch.database_integration.managers.queue_manager import (
     INCOMPLETE_SCAN_STATUSES,
@@ -46,9 +47,14 @@ class DatabaseQueue(Queue):
     states, scan states, progress and log entries are persisted as they happen.
     ``DatabaseQueue.from_database(db, QID, lab_id=...)`` picks a queue up again after a crash.
 
-    A QID names a queue within its lab (``lab_id=None``: the queues of no lab). A stored
-    queue of that QID in that lab is taken over, unless a live process still runs it
-    (:class:`QueueStateError`).
+    The queue and its scans belong to the lab ``lab`` names (a lab's name or id; or
+    ``lab_id``). Without either: the project's lab, else on an embedded (SQLite) database
+    the default lab, the one the web UI's first admin sees (see
+    :mod:`pybirch.database_integration.lab_choice`); else no lab (shown to no one in the
+    web UI, with a warning).
+
+    A QID names a queue within its lab. A stored queue of that QID in that lab is taken
+    over, unless a live process still runs it (:class:`QueueStateError`).
     """
 
     def __init__(
@@ -59,6 +65,7 @@ class DatabaseQueue(Queue):
         sample_id: int | None = None,
         operator: str | None = None,
         *,
+        lab: int | str | NoLab | None = None,
         lab_id: int | None = None,
         data_manager: DataManager | None = None,
         force: bool = False,
@@ -70,6 +77,8 @@ class DatabaseQueue(Queue):
         self.project_id = project_id
         self.sample_id = sample_id
         self.operator = operator
+        lab_id = lab_for_queue(db_service, lab, lab_id=lab_id, project_id=project_id)
+        #: The lab of the queue's records (None: no lab, shown to no one in the web UI).
         self.lab_id = lab_id
         #: The operator's user record: who created the queue's records.
         self.operator_id = None if not operator else db_service.get_or_create_user(operator).id
@@ -108,16 +117,19 @@ class DatabaseQueue(Queue):
         db: DatabaseService,
         QID: str,
         *,
+        lab: int | str | NoLab | None = None,
         lab_id: int | None = None,
         force: bool = False,
         **options: Any,
     ) -> DatabaseQueue:  # the seed's name for it
-        """The queue ``QID`` of lab ``lab_id`` after a restart: spool replayed, runs marked.
+        """The queue ``QID`` of lab ``lab`` after a restart: spool replayed, runs marked.
 
+        Without a lab, the queue is looked for where :class:`DatabaseQueue` would put it,
+        then among the queues of no lab (stored before labs were chosen by default).
         Refuses a queue a live process on this computer still runs, or one recorded as
         running on another computer unless ``force``.
         """
-        record = db.get_queue(QID, lab_id=lab_id)
+        record = _stored_queue(db, QID, lab_for_queue(db, lab, lab_id=lab_id))
         _refuse_if_live(record, force)
         data_manager = DataManager(db)  # replays what dead processes left in the spool
         _mark_dead_run(QueueManager(db), record)
@@ -129,7 +141,7 @@ class DatabaseQueue(Queue):
             record.project_id,
             record.sample_id,
             record.operator,
-            lab_id=record.lab_id,
+            lab=NO_LAB if record.lab_id is None else record.lab_id,
             data_manager=data_manager,
             force=True,  # checked above; the dead run is marked already
             **options,
@@ -270,6 +282,16 @@ class DatabaseQueue(Queue):
     def _record_unstarted_end(self, record_id: int, status: str, message: str | None) -> None:
         if self.db.get_scan(record_id).status == "queued":
             self.db.record_scan_status(record_id, status, error_message=message)
+
+
+def _stored_queue(db: DatabaseService, QID: str, lab_id: int | None) -> QueueRecord:
+    """The stored queue ``QID`` in ``lab_id``, else of no lab; NotFoundError if neither."""
+    try:
+        return db.get_queue(QID, lab_id=lab_id)
+    except NotFoundError:
+        if lab_id is None:
+            raise
+        return db.get_queue(QID, lab_id=None)
 
 
 def _refuse_if_live(record: QueueRecord, force: bool) -> None:

@@ -62,3 +62,19 @@ def chosen_lab() -> tuple[list[tuple[Lab, Role]], Lab | None]:
     lab = next((lab for lab, _ in labs if lab.id == wanted), labs[0][0])
     require_lab_role(lab.id)
     return labs, lab
+
+
+def may_write(lab_id: int | None = None) -> bool:
+    """True if the user may create and control things (a member or above) in ``lab_id``.
+
+    Without ``lab_id``: in any of their labs. Pages use it (a template global) to offer
+    only the actions the user can take.
+    """
+    if not current_user.is_authenticated:
+        return False
+    if lab_id is not None:
+        role = lab_role(lab_id)
+        return role is not None and role.allows(Role.MEMBER)
+    if "may_write_somewhere" not in g:
+        g.may_write_somewhere = any(role.allows(Role.MEMBER) for _, role in labs_of_current_user())
+    return bool(g.may_write_somewhere)

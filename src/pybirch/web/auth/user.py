@@ -17,11 +17,19 @@ class WebUser(UserMixin):
     username: str
     display_name: str
     active: bool
+    #: The password is a one-time one (given by an admin): pages wait until it is replaced.
+    must_change_password: bool = False
 
     @classmethod
     def from_record(cls, user: User) -> WebUser:
         """The web user of a database user."""
-        return cls(user.id, user.username, user.display_name or user.username, user.is_active)
+        return cls(
+            user.id,
+            user.username,
+            user.display_name or user.username,
+            user.is_active,
+            bool(user.must_change_password),
+        )
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]

@@ -34,6 +34,17 @@ class PasswordForm(FlaskForm):
     )
 
 
+class FirstPasswordForm(FlaskForm):
+    """A password of the user's own, twice, to replace a one-time password."""
+
+    new = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)]
+    )
+    repeat = PasswordField(
+        "New password again", validators=[EqualTo("new", message="the passwords differ")]
+    )
+
+
 class TokenForm(FlaskForm):
     """A name for a new token (what uses it)."""
 
@@ -83,6 +94,38 @@ def change_password() -> str | Response | tuple[str, int, dict[str, str]]:
         token_form=TokenForm(),
         tokens=db.list_api_tokens(current_user.id),
     )
+    return page, status, headers
+
+
+@blueprint.route("/new-password", methods=["GET", "POST"])
+@login_required
+def first_password() -> str | Response | tuple[str, int, dict[str, str]]:
+    """Replace a one-time password (asked for at login until done); others end their sessions.
+
+    The current password is not asked again: the user has just logged in with it, and
+    only this form is open to them until it is replaced.
+    """
+    if not current_user.must_change_password:
+        return redirect(url_for("account.index"))
+    form = FirstPasswordForm()
+    status, headers = 200, {}
+    if form.validate_on_submit():
+        try:
+            with current_app.extensions[HASH_GATE_KEY].slot():
+                new_hash = hash_password(form.new.data)
+        except PasswordPolicyError as exc:
+            form.new.errors.append(str(exc))
+            status = 400
+        except ServerBusyError as exc:
+            flash("The server is busy. Try again in a moment.", "error")
+            status, headers = 503, {"Retry-After": str(exc.retry_after)}
+        else:
+            set_password(current_user.id, new_hash)
+            flash("Your password is set. Welcome to PyBirch.", "info")
+            return redirect(url_for("dashboard.index"))
+    elif form.is_submitted():
+        status = 400
+    page = render_template("password_change.html", form=form, min_length=MIN_PASSWORD_LENGTH)
     return page, status, headers
 
 

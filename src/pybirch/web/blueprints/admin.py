@@ -83,12 +83,16 @@ def add_member(lab_id: int) -> Response:
     password = generate_password()
     password_hash = hash_password(password)
     user = db.get_user_by_username(name) or db.create_user(
-        name, password_hash=password_hash, created_by_id=current_user.id
+        name,
+        password_hash=password_hash,
+        must_change_password=True,  # replaced at the first login
+        created_by_id=current_user.id,
     )
     _change(lab_id, user.id, role)
     flash(
         f"{name} is {role.value} of the lab. If {name} had no account, one was made with the "
-        f"one-time password {password}: pass it on now. An existing account keeps its password.",
+        f"one-time password {password}: pass it on now ({name} chooses a new one at the first "
+        f"login). An existing account keeps its password.",
         "info",
     )
     return redirect(url_for("admin.members", lab_id=lab_id))

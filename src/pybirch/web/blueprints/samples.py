@@ -132,12 +132,13 @@ def create_sample(lab_id: int) -> str | Response:
     """A form for a new sample (members and above)."""
     require_lab_role(lab_id, Role.MEMBER)
     form = _sample_form(lab_id)
-    if form.validate_on_submit():
+    if form.validate_on_submit():  # the picture is read and checked here, before any write
+        fields = _sample_fields(form)
         try:
+            # One insert with every field: a refused value leaves no half-made sample behind.
             record = database().create_sample(
-                form.sample_id.data.strip(), lab_id=lab_id, created_by_id=current_user.id
+                fields.pop("sample_id"), lab_id=lab_id, created_by_id=current_user.id, **fields
             )
-            _save_sample(record.id, form)
             flash(f"Sample {form.sample_id.data!r} created.", "info")
             return redirect(url_for("samples.sample", sample_pk=record.id))
         except DuplicateError:
@@ -214,7 +215,12 @@ def _sample_form(lab_id: int, record: SampleRecord | None = None) -> SampleForm:
 
 
 def _save_sample(sample_pk: int, form: SampleForm) -> None:
-    fields = {
+    database().update_sample(sample_pk, **_sample_fields(form))
+
+
+def _sample_fields(form: SampleForm) -> dict[str, object]:
+    """The sample's columns from a valid form; no new picture leaves the stored one alone."""
+    fields: dict[str, object] = {
         "sample_id": form.sample_id.data.strip(),
         "material": (form.material.data or "").strip(),
         "project_id": form.project_id.data or None,
@@ -223,7 +229,7 @@ def _save_sample(sample_pk: int, form: SampleForm) -> None:
     }
     if form.picture_png is not None:  # no new picture keeps the old one
         fields["image_png"] = form.picture_png
-    database().update_sample(sample_pk, **fields)
+    return fields
 
 
 def _form_errors(form: FlaskForm) -> str:
