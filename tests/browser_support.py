@@ -182,3 +182,8 @@ def _wait_until_up(url: str, server: subprocess.Popen) -> None:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start (exit {server.poll()})") from None
             time.sleep(0.2)
+
+
+def confirm(page: Any) -> None:
+    """Answer yes to the page's confirmation dialog (destructive forms ask first)."""
+    page.locator("dialog.confirm-dialog button.confirm").click()

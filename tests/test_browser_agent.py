@@ -18,6 +18,7 @@ import pytest
 from browser_support import (
     ARTIFACTS,
     chromium,
+    confirm,
     logged_in,
     require_chromium,
     running_agent,
@@ -123,6 +124,7 @@ def test_a_queue_on_the_agent_is_paused_resumed_and_aborted_from_its_page(page, 
     page.click("td.controls button:has-text('Resume')")
     page.locator("tr[data-scan-id] .status", has_text="running").wait_for(timeout=PATIENCE_MS)
     page.click("div.page-head button:has-text('Abort')")
+    confirm(page)
     page.locator("tr[data-scan-id] .status", has_text="aborted").wait_for(timeout=PATIENCE_MS)
     page.screenshot(path=str(ARTIFACTS / "agent-queue-aborted.png"), full_page=True)
 
@@ -144,7 +146,8 @@ def test_the_dashboard_follows_a_scan_without_a_reload(page, lab):
     scan_id = client.build(
         lab_id, "Dashboard watch", ENDLESS, 0.01, "agent-dashboard", True, str(lab["computer_id"])
     )
-    row = page.locator(f"#dashboard-live tr[data-scan-id='{scan_id}']")
+    running_now = page.locator("#dashboard-live section", has_text="Running now")
+    row = running_now.locator(f"tr[data-scan-id='{scan_id}']")
     row.locator(".status", has_text="running").wait_for(timeout=PATIENCE_MS)
     first = float(row.locator("progress").get_attribute("value") or 0)
     page.wait_for_function(

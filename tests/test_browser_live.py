@@ -6,7 +6,14 @@ import re
 
 import pytest
 
-from browser_support import ARTIFACTS, chromium, logged_in, require_chromium, running_server
+from browser_support import (
+    ARTIFACTS,
+    chromium,
+    confirm,
+    logged_in,
+    require_chromium,
+    running_server,
+)
 
 ADMIN_PASSWORD = "live demo admin password"
 
@@ -78,6 +85,7 @@ def test_start_watch_the_heatmap_grow_pause_resume_and_abort(page, server):
     wait_for_status(page, "running")
 
     page.click("div.page-head button:has-text('Abort')")
+    confirm(page)
     wait_for_status(page, "aborted")
     page.screenshot(path=str(ARTIFACTS / "queue-aborted.png"), full_page=True)
 
@@ -112,4 +120,5 @@ def test_build_a_2d_scan_in_the_builder_start_it_pause_resume_abort(page, server
     page.click("td.controls button:has-text('Resume')")
     wait_for_status(page, "running")
     page.click("div.page-head button:has-text('Abort')")
+    confirm(page)
     wait_for_status(page, "aborted")

@@ -225,6 +225,9 @@ def test_notes_and_tags_over_the_limits_are_refused_with_the_reason(lab, measure
     assert "at most" in too_many.json["error"]["message"]
     assert member.put(url, json={"tags": "not a list"}, headers=token).status_code == 400
     assert member.put(url, json={"colour": "red"}, headers=token).status_code == 400
+    nul = member.put(url, json={"tags": ["\u0000"]}, headers=token)  # PostgreSQL keeps no NUL
+    assert nul.status_code == 400
+    assert "control characters" in nul.json["error"]["message"]
 
 
 def test_the_live_document_has_the_numbers_rows_and_log_lines_after_a_given_one(

@@ -316,6 +316,8 @@ def clean_tags(tags: Iterable[str]) -> list[str]:
         tag = " ".join(str(raw).split())
         if not tag or tag.lower() in seen:
             continue
+        if not tag.isprintable():  # PostgreSQL cannot keep a NUL, and no label needs one
+            raise ScanNotesError(f"a tag cannot contain control characters: {tag[:20]!r}")
         if len(tag) > MAX_TAG_LENGTH:
             raise ScanNotesError(f"a tag has at most {MAX_TAG_LENGTH} characters: {tag[:20]!r}...")
         seen.add(tag.lower())
