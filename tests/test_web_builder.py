@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import html
+import importlib.machinery
 import re
+import sys
+import types
 
 import numpy as np
 import pytest
 
 from database_builders import Hold, map_settings, wait_until
+from pybirch.database.errors import DuplicateError, NotFoundError
 from pybirch.database.models import Queue as QueueRecord
 from pybirch.database.models import Role
 from pybirch.database.models import Scan as ScanRecord
@@ -18,6 +22,7 @@ from pybirch.demo.web_lab import demo_instruments
 from pybirch.instruments.catalogue import InstrumentInfo
 from pybirch.scan import Scan
 from pybirch.scan.design import DesignError
+from pybirch.web.blueprints import builder as builder_routes
 from pybirch.web.builder import design_for_builder, design_from_form, field_id
 from pybirch.web.builder_estimate import (
     FROM_HISTORY,
@@ -369,3 +374,113 @@ def test_settings_nested_too_deeply_are_a_form_error(db, lab, app, depth):
     assert response.status_code == 400
     assert "nested more than 32 levels deep" in response.get_data(as_text=True)
     assert station_queues(app, lab.id) == []
+
+
+# -- templates ------------------------------------------------------------------------------
+
+
+def save_template(client, lab_id: int, name: str, **changes: str):
+    form = {**MAP, "template_name": name, "template_description": "the usual map", **changes}
+    return client.post(
+        f"/builder/{lab_id}/templates",
+        data={**form, "csrf_token": csrf_token(client, "/builder/")},
+    )
+
+
+def test_a_member_saves_a_design_as_a_template_and_starts_a_new_scan_from_it(db, lab, app):
+    client = member(app, db, lab)
+    response = save_template(client, lab.id, "5 x 9 map")
+    assert response.status_code == 302
+    (template,) = db.list_scan_templates(lab.id)
+    assert (template.name, template.scan_type) == ("5 x 9 map", "2D Scan")
+    assert template.description == "the usual map"
+    assert f"template={template.id}" in response.headers["Location"]
+    assert station_queues(app, lab.id) == []  # saving queues nothing
+
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Filled in from template &#39;5 x 9 map&#39;" in page
+    assert re.search(r'name="axis2_stop"[^>]*value="90"', page)
+    assert re.search(r'name="axis2_snake"[^>]*checked', page)
+    assert re.search(r'value="Lock-in"\s+checked', page)
+    assert "{&#34;time_constant&#34;: 0.03}</textarea>" in page
+    listing = client.get(f"/builder/{lab.id}/templates").get_data(as_text=True)
+    assert "5 x 9 map" in listing
+    assert "Stage X 10.0 → 90.0 (9)" in listing
+
+    again = save_template(client, lab.id, "5 x 9 map")
+    assert again.status_code == 400
+    assert "exists in this lab" in field_error(again.get_data(as_text=True), "template_name")
+    unnamed = save_template(client, lab.id, "  ", axis1_points="x")
+    assert "name the template" in field_error(unnamed.get_data(as_text=True), "template_name")
+    assert "whole number" in field_error(unnamed.get_data(as_text=True), "axis1_points")
+
+    token = csrf_token(client, "/builder/")
+    deleted = client.post(
+        f"/builder/{lab.id}/templates/{template.id}/delete", data={"csrf_token": token}
+    )
+    assert deleted.status_code == 302
+    assert db.list_scan_templates(lab.id) == []
+
+
+def test_templates_stay_in_their_lab_and_viewers_only_read_them(db, lab, app):
+    other = db.create_lab("Other Lab")
+    theirs = db.create_scan_template(other.id, "theirs", {"design": {}})
+    ours = db.create_scan_template(lab.id, "ours", {"design": {}})
+    with pytest.raises(DuplicateError):
+        db.create_scan_template(lab.id, "ours", {})
+    assert db.create_scan_template(other.id, "ours", {}).lab_id == other.id  # per lab
+
+    client = member(app, db, lab)
+    token = csrf_token(client, "/builder/")
+    assert client.get(f"/builder/?lab={lab.id}&template={theirs.id}").status_code == 404
+    stolen = client.post(
+        f"/builder/{lab.id}/templates/{theirs.id}/delete", data={"csrf_token": token}
+    )
+    assert stolen.status_code == 404
+    assert db.get_scan_template(theirs.id).name == "theirs"
+    assert client.get(f"/builder/{other.id}/templates").status_code == 404
+
+    add_member(db, lab.id, "vic", Role.VIEWER)
+    viewer = app.test_client()
+    log_in(viewer, "vic")
+    listing = viewer.get(f"/builder/{lab.id}/templates")
+    assert listing.status_code == 200
+    assert "ours" in listing.get_data(as_text=True)
+    assert "Delete" not in listing.get_data(as_text=True)
+    token = csrf_token(viewer, f"/builder/{lab.id}/templates")
+    assert save_template(viewer, lab.id, "mine").status_code == 403
+    refused = viewer.post(
+        f"/builder/{lab.id}/templates/{ours.id}/delete", data={"csrf_token": token}
+    )
+    assert refused.status_code == 403
+    assert [t.name for t in db.list_scan_templates(lab.id)] == ["ours"]
+
+
+def test_a_template_made_elsewhere_is_said_to_hold_no_design(db, lab, app):
+    made = db.create_scan_template(lab.id, "from Python", {"scan_name": "not a design"})
+    client = member(app, db, lab)
+    page = client.get(f"/builder/?lab={lab.id}&template={made.id}").get_data(as_text=True)
+    assert "holds no design the builder reads" in page
+
+
+def test_a_previous_scan_fills_the_form_through_its_design(db, lab, app, monkeypatch):
+    design = design_from_form(MAP, ["Lock-in"])
+    asked = []
+
+    def design_of_scan(database, scan_id, lab_id):
+        asked.append((scan_id, lab_id))
+        if scan_id != "abc123":
+            raise NotFoundError("Scan", scan_id)
+        return design.to_dict()
+
+    reader = types.ModuleType("scan_designs_double")
+    reader.__spec__ = importlib.machinery.ModuleSpec("scan_designs_double", None)
+    reader.design_of_scan = design_of_scan
+    monkeypatch.setitem(sys.modules, "scan_designs_double", reader)
+    monkeypatch.setattr(builder_routes, "SCAN_DESIGNS_MODULE", "scan_designs_double")
+    client = member(app, db, lab)
+    page = client.get(f"/builder/?lab={lab.id}&from_scan=abc123").get_data(as_text=True)
+    assert asked == [("abc123", lab.id)]
+    assert "Filled in from scan abc123" in page
+    assert re.search(r'name="axis1_points"[^>]*value="5"', page)
+    assert client.get(f"/builder/?lab={lab.id}&from_scan=nope").status_code == 404

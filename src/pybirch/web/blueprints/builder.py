@@ -235,10 +235,9 @@ def _design_of_scan(lab_id: int, scan_id: str) -> dict[str, Any]:
     """The design a previous scan of the lab was built from; 404 if the lab has no such scan."""
     if importlib.util.find_spec(SCAN_DESIGNS_MODULE) is None:
         raise DesignError({"scan": "starting from a previous scan is not available here"})
-    from pybirch.web.scan_designs import design_of_scan  # type: ignore[import-not-found]
-
+    reader = importlib.import_module(SCAN_DESIGNS_MODULE)
     try:
-        return design_of_scan(database(), scan_id, lab_id)
+        return reader.design_of_scan(database(), scan_id, lab_id)
     except NotFoundError:
         abort(404)
 
