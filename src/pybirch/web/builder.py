@@ -1,9 +1,9 @@
 """The scan builder's form: read into a :class:`~pybirch.scan.design.ScanDesign`, and back.
 
-:func:`design_from_form` reads and checks what was typed, every mistake by the name of its
-field; :func:`check_against_catalogue` checks the design against the computer's instruments
-(limits, settings schemas) before the station is asked; :func:`design_for_builder` turns a
-stored design (a template's, a previous scan's) into the values the form is filled with.
+:func:`design_from_form` reads and checks what was typed, also against the computer's
+instruments (limits, settings schemas) before the station is asked, every mistake by the name
+of its field; :func:`design_for_builder` turns a stored design (a template's, a previous
+scan's) into the values the form is filled with.
 """
 
 from __future__ import annotations
@@ -50,12 +50,20 @@ def max_scan_points() -> int:
     return int(os.environ.get("MAX_SCAN_POINTS") or DEFAULT_MAX_SCAN_POINTS)
 
 
-def design_from_form(form: Mapping[str, Any], measurements: list[str]) -> ScanDesign:
+def design_from_form(
+    form: Mapping[str, Any],
+    measurements: list[str],
+    catalogue: list[InstrumentInfo] | None = None,
+) -> ScanDesign:
     """Read and check the form (names, ``axisN_*`` fields, ``settings_<name>`` JSON).
 
-    Raises :class:`DesignError` naming every wrong field: ``scan_name``, ``axis2_stop``,
-    ``measure``, ``settings_Lock-in``... (``scan`` for what belongs to no single field).
+    With the computer's ``catalogue``, axes are also checked against their instrument's
+    limits and settings against its settings and their schema (instruments it does not list
+    are left to the station, which says so). Raises :class:`DesignError` naming every wrong
+    field at once: ``scan_name``, ``axis2_stop``, ``measure``, ``settings_Lock-in``...
+    (``scan`` for what belongs to no single field).
     """
+    known = {info.name: info for info in catalogue or []}
     errors: dict[str, str] = {}
     for field, column in NAME_COLUMNS.items():
         length = len((form.get(field) or "").strip())
@@ -64,7 +72,7 @@ def design_from_form(form: Mapping[str, Any], measurements: list[str]) -> ScanDe
     name = (form.get("scan_name") or "").strip()
     if not name:
         errors["scan_name"] = "give the scan a name"
-    axes = [axis for n in range(1, MAX_AXES + 1) if (axis := _axis(form, n, errors)) is not None]
+    axes = [a for n in range(1, MAX_AXES + 1) if (a := _axis(form, n, known, errors)) is not None]
     if not axes and not any(
         key.startswith("axis") and key.endswith("_instrument") for key in errors
     ):
@@ -92,12 +100,19 @@ def design_from_form(form: Mapping[str, Any], measurements: list[str]) -> ScanDe
                 settings[instrument] = _settings_json(instrument, str(text))
             except ValueError as exc:
                 errors[key] = str(exc)
+                continue
+            if instrument in known and (
+                problem := settings_problem(known[instrument], settings[instrument])
+            ):
+                errors[key] = problem
     if errors:
         raise DesignError(errors)
     return ScanDesign(name, (form.get("project_name") or "").strip(), axes, measurements, settings)
 
 
-def _axis(form: Mapping[str, Any], number: int, errors: dict[str, str]) -> Axis | None:
+def _axis(
+    form: Mapping[str, Any], number: int, known: dict[str, InstrumentInfo], errors: dict[str, str]
+) -> Axis | None:
     """Axis ``number`` of the form, or None if it has no instrument or a wrong field."""
     prefix = f"axis{number}_"
     instrument = (form.get(prefix + "instrument") or "").strip()
@@ -112,6 +127,9 @@ def _axis(form: Mapping[str, Any], number: int, errors: dict[str, str]) -> Axis 
             values[field] = _number(form.get(prefix + field))
         except (TypeError, ValueError):
             errors[prefix + field] = f"{field} must be a number"
+            continue
+        if instrument in known and (problem := _beyond_limits(known[instrument], values[field])):
+            errors[prefix + field] = problem
     try:
         points = int(str(form.get(prefix + "points") or "").strip())
     except ValueError:
@@ -142,34 +160,15 @@ def _settings_json(instrument: str, text: str) -> dict[str, Any]:
     return value
 
 
-def check_against_catalogue(design: ScanDesign, catalogue: list[InstrumentInfo]) -> None:
-    """Raise :class:`DesignError` by field for axes beyond limits and settings the schemas refuse.
-
-    Instruments the catalogue does not list are left to the station, which says so.
-    """
-    known = {info.name: info for info in catalogue}
-    errors: dict[str, str] = {}
-    for number, axis in enumerate(design.axes, start=1):
-        info = known.get(axis.instrument)
-        if info is None or info.limits is None:
-            continue
-        low, high = info.limits
-        units = f" {info.position_units}" if info.position_units else ""
-        for field in ("start", "stop"):
-            value = getattr(axis, field)
-            if not low <= value <= high:
-                errors[f"axis{number}_{field}"] = (
-                    f"{value:g}{units} is outside the limits of {axis.instrument} "
-                    f"[{low:g}, {high:g}]{units}"
-                )
-    for name, values in design.settings.items():
-        info = known.get(name)
-        if info is not None:
-            problem = settings_problem(info, values)
-            if problem:
-                errors[f"settings_{name}"] = problem
-    if errors:
-        raise DesignError(errors)
+def _beyond_limits(info: InstrumentInfo, value: float) -> str:
+    """Why a movement cannot go to ``value`` ('' if it can, or its limits are unknown)."""
+    if info.limits is None:
+        return ""
+    low, high = info.limits
+    if low <= value <= high:
+        return ""
+    units = f" {info.position_units}" if info.position_units else ""
+    return f"{value:g}{units} is outside the limits of {info.name} [{low:g}, {high:g}]{units}"
 
 
 def settings_problem(info: InstrumentInfo, values: dict[str, Any]) -> str:

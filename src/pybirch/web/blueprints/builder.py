@@ -25,7 +25,6 @@ from pybirch.web.agents import online_computers
 from pybirch.web.auth.access import chosen_lab, lab_role, require_lab_role
 from pybirch.web.builder import (
     TEMPLATE_NAME_LENGTH,
-    check_against_catalogue,
     design_for_builder,
     design_from_form,
     field_id,
@@ -129,7 +128,7 @@ def save_template(lab_id: int) -> str | Response:
             errors["template_name"] = f"{exc}: choose another name, or delete that one first"
     if errors or design is None:
         return _render_again(lab_id, choice, errors)
-    flash(f"Template {template.name!r} saved; the form below starts from it.", "info")
+    flash(f"Template {template.name!r} saved.", "info")
     return redirect(url_for("builder.form", lab=lab_id, template=template.id, computer=choice))
 
 
@@ -171,10 +170,10 @@ def _checked_design(
     lab_id: int, choice: str, errors: dict[str, str]
 ) -> tuple[ScanDesign | None, StationInterface | None]:
     """The form's design checked against the chosen computer's instruments; errors collected."""
-    design = _collect(errors, design_from_form, request.form, request.form.getlist("measure"))
     station = _collect(errors, _station, lab_id, choice)
-    if design is not None and station is not None:
-        _collect(errors, check_against_catalogue, design, station.catalogue())
+    catalogue = station.catalogue() if station is not None else []
+    measured = request.form.getlist("measure")
+    design = _collect(errors, design_from_form, request.form, measured, catalogue)
     return design, station
 
 
