@@ -179,6 +179,11 @@ def _bound_instrument(world: World, _principal: Principal) -> dict[str, str]:
     return {"computer_id": str(computer.id), "instrument_id": str(record.id)}
 
 
+def _disposable_template(world: World, _principal: Principal) -> dict[str, str]:
+    template = world.db.create_scan_template(world.target, f"Template {next(world.serial)}", {})
+    return {"template_id": str(template.id)}
+
+
 def _computer_details(world: World, _principal: Principal) -> dict[str, str]:
     return {"nickname": f"Spare {next(world.serial)}", "location": "Store room"}
 
@@ -242,6 +247,7 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "scans.download": (Access(Least.VIEWER),),
     "queues.detail": (Access(Least.VIEWER),),
     "samples.sample": (Access(Least.VIEWER),),
+    "builder.templates": (Access(Least.VIEWER),),
     "samples.sample_image": (Access(Least.VIEWER),),
     "admin.members": (Access(Least.VIEWER),),
     # a lab's stored drivers: viewers read them (another lab's private one is a 404)
@@ -255,6 +261,8 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "definitions.diff": (Access(Least.VIEWER),),
     # members measure: build, control, describe samples
     "builder.build": (Access(Least.MEMBER),),
+    "builder.save_template": (Access(Least.MEMBER),),
+    "builder.delete_template": (Access(Least.MEMBER, values=_disposable_template),),
     "computer_instruments.find": (Access(Least.MEMBER, values=_disposable_computer),),
     "api.control_queue": (Access(Least.MEMBER),),
     "api.control_scan": (Access(Least.MEMBER),),

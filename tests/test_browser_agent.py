@@ -65,12 +65,10 @@ def build_on_the_agent(page, url: str, name: str, points: int, queue: str) -> No
     page.fill("input[name=axis1_start]", "0")
     page.fill("input[name=axis1_stop]", "100")
     page.fill("input[name=axis1_points]", str(points))
-    page.fill("textarea[name='settings_Lock-in']", "")
     page.check("input[name=measure][value='Lock-in']")
-    page.evaluate(
-        "document.querySelector('form.builder').insertAdjacentHTML('beforeend', "
-        "'<input type=hidden name=\"settings_Stage X\" value=\\'{\"delay\": 0.01}\\'>')"
-    )
+    stage = page.locator("fieldset[data-instrument='Stage X']")
+    stage.locator("button[data-mode=json]").click()
+    page.fill("textarea[name='settings_Stage X']", '{"delay": 0.01}')
     page.click("button:has-text('Add and start')")
     page.wait_for_url("**/scans/*")
 

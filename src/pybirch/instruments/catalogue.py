@@ -15,7 +15,11 @@ from pybirch.instruments.base import Instrument, Measurement, Movement
 
 @dataclass(frozen=True)
 class InstrumentInfo:
-    """An instrument as a scan builder needs to know it: name, kind, columns, units, limits."""
+    """An instrument as a scan builder needs to know it: name, kind, columns, units, limits.
+
+    ``settings_schema`` is the JSON schema of its settings (None if the driver declares none):
+    the builder makes a form of it. An agent older than the field sends none.
+    """
 
     name: str
     kind: str  # "movement" or "measurement"
@@ -24,6 +28,7 @@ class InstrumentInfo:
     settings: dict[str, Any] = field(default_factory=dict)
     position_units: str = ""
     limits: tuple[float, float] | None = None
+    settings_schema: dict[str, Any] | None = None
 
     @classmethod
     def describe(cls, instrument: Instrument) -> InstrumentInfo:
@@ -38,6 +43,7 @@ class InstrumentInfo:
             settings=described.get("settings", {}),
             position_units=described.get("position_units", ""),
             limits=None if limits is None else (float(limits[0]), float(limits[1])),
+            settings_schema=instrument.settings_schema,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -48,6 +54,7 @@ class InstrumentInfo:
     def from_dict(cls, data: dict[str, Any]) -> InstrumentInfo:
         """Read a :meth:`to_dict` document; KeyError or TypeError if it is not one."""
         limits = data.get("limits")
+        schema = data.get("settings_schema")
         return cls(
             name=str(data["name"]),
             kind=str(data["kind"]),
@@ -56,6 +63,8 @@ class InstrumentInfo:
             settings=dict(data.get("settings", {})),
             position_units=str(data.get("position_units", "")),
             limits=None if limits is None else (float(limits[0]), float(limits[1])),
+            # only an object is a schema; anything else is as good as none
+            settings_schema=dict(schema) if isinstance(schema, dict) else None,
         )
 
 

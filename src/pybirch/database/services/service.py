@@ -12,6 +12,8 @@ from pybirch.database.services.identity import IdentityMixin
 from pybirch.database.services.instruments import InstrumentsMixin
 from pybirch.database.services.projects import ProjectsMixin
 from pybirch.database.services.queues import QueuesMixin
+from pybirch.database.services.scan_templates import ScanTemplatesMixin
+from pybirch.database.services.scan_timings import ScanTimingsMixin
 from pybirch.database.services.scans import ScansMixin
 
 
@@ -19,6 +21,8 @@ class DatabaseService(
     AccountsMixin,
     ProjectsMixin,
     ScansMixin,
+    ScanTemplatesMixin,
+    ScanTimingsMixin,
     QueuesMixin,
     InstrumentsMixin,
     ComputerServices,
