@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import html
-import importlib.machinery
 import re
-import sys
-import types
 
 import numpy as np
 import pytest
 
 from database_builders import Hold, map_settings, wait_until
-from pybirch.database.errors import DuplicateError, NotFoundError
+from pybirch.database.errors import DuplicateError
 from pybirch.database.models import Queue as QueueRecord
 from pybirch.database.models import Role
 from pybirch.database.models import Scan as ScanRecord
@@ -22,7 +19,6 @@ from pybirch.demo.web_lab import demo_instruments
 from pybirch.instruments.catalogue import InstrumentInfo
 from pybirch.scan import Scan
 from pybirch.scan.design import DesignError
-from pybirch.web.blueprints import builder as builder_routes
 from pybirch.web.builder import design_for_builder, design_from_form, field_id
 from pybirch.web.builder_estimate import (
     FROM_HISTORY,
@@ -463,24 +459,22 @@ def test_a_template_made_elsewhere_is_said_to_hold_no_design(db, lab, app):
     assert "holds no design the builder reads" in page
 
 
-def test_a_previous_scan_fills_the_form_through_its_design(db, lab, app, monkeypatch):
-    design = design_from_form(MAP, ["Lock-in"])
-    asked = []
-
-    def design_of_scan(database, scan_id, lab_id):
-        asked.append((scan_id, lab_id))
-        if scan_id != "abc123":
-            raise NotFoundError("Scan", scan_id)
-        return design.to_dict()
-
-    reader = types.ModuleType("scan_designs_double")
-    reader.__spec__ = importlib.machinery.ModuleSpec("scan_designs_double", None)
-    reader.design_of_scan = design_of_scan
-    monkeypatch.setitem(sys.modules, "scan_designs_double", reader)
-    monkeypatch.setattr(builder_routes, "SCAN_DESIGNS_MODULE", "scan_designs_double")
+def test_a_previous_scan_fills_the_form_through_its_design(db, lab, app):
     client = member(app, db, lab)
-    page = client.get(f"/builder/?lab={lab.id}&from_scan=abc123").get_data(as_text=True)
-    assert asked == [("abc123", lab.id)]
-    assert "Filled in from scan abc123" in page
+    built = client.post(
+        f"/builder/{lab.id}", data={**MAP, "csrf_token": csrf_token(client, "/builder/")}
+    )
+    scan_id = built.headers["Location"].rsplit("/", 1)[-1]
+    assert station_queues(app, lab.id)[0].wait_for_completion(timeout=60)
+
+    page = client.get(f"/builder/?lab={lab.id}&from_scan={scan_id}").get_data(as_text=True)
+
+    assert f"Filled in from scan {scan_id[:8]}" in page
     assert re.search(r'name="axis1_points"[^>]*value="5"', page)
+    assert re.search(r'name="axis2_points"[^>]*value="9"', page)
     assert client.get(f"/builder/?lab={lab.id}&from_scan=nope").status_code == 404
+    other = db.create_lab("Elsewhere")
+    outsider = app.test_client()
+    add_member(db, other.id, "oscar", Role.MEMBER)
+    log_in(outsider, "oscar")
+    assert outsider.get(f"/builder/?lab={other.id}&from_scan={scan_id}").status_code == 404

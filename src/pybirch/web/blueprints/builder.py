@@ -8,7 +8,6 @@ templates, and the form can start from a template or from a previous scan.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from typing import Any
 
@@ -34,13 +33,11 @@ from pybirch.web.builder import (
     template_record,
 )
 from pybirch.web.builder_estimate import duration_text, estimate
+from pybirch.web.scan_designs import design_of_scan
 from pybirch.web.services import database
 from pybirch.web.stations import THIS_SERVER, RemoteStation, chosen_station, local_station
 
 blueprint = Blueprint("builder", __name__, url_prefix="/builder")
-
-#: The module that reads a stored scan back into a design (written beside the scan page).
-SCAN_DESIGNS_MODULE = "pybirch.web.scan_designs"
 
 Values = MultiDict[str, Any]
 
@@ -232,11 +229,8 @@ def _lab_template(lab_id: int, template_id: int) -> Any:
 
 def _design_of_scan(lab_id: int, scan_id: str) -> dict[str, Any]:
     """The design a previous scan of the lab was built from; 404 if the lab has no such scan."""
-    if importlib.util.find_spec(SCAN_DESIGNS_MODULE) is None:
-        raise DesignError({"scan": "starting from a previous scan is not available here"})
-    reader = importlib.import_module(SCAN_DESIGNS_MODULE)
     try:
-        return reader.design_of_scan(database(), scan_id, lab_id)
+        return design_of_scan(database(), scan_id, lab_id)
     except NotFoundError:
         abort(404)
 
