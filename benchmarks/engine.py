@@ -37,9 +37,11 @@ from pybirch.scan import (
     ScanSettings,
     ScanState,
     ScanTree,
+    executor,
 )
 from pybirch.scan.batch import MeasurementColumns
 from pybirch.scan.journal import PointJournal
+from pybirch.scan.tight_loop import compiled_run_line, python_run_line
 
 GOAL_POINTS_PER_SECOND = 2_000_000
 GOAL_RATIO = 4.0
@@ -225,6 +227,8 @@ def main() -> None:
     n_1d, n_2d, repeats = (10_000, 100, 3) if args.quick else (300_000, 500, 7)
     sizes = (n_1d, n_2d, repeats)
     print(f"goal: >= {GOAL_POINTS_PER_SECOND:,} points/s and <= {GOAL_RATIO:g}x the bare loop")
+    built = "compiled" if compiled_run_line else "Python (the compiled one is not built)"
+    print(f"tight loop: {built}")
     compare(
         "zero-cost instruments",
         NullMovement("y"),
@@ -244,6 +248,19 @@ def main() -> None:
         judged=False,
         journal=True,
     )
+    if compiled_run_line is not None:
+        # What a computer without a C compiler at install time gets.
+        executor.run_line = python_run_line
+        compare(
+            "zero-cost, Python tight loop",
+            NullMovement("y"),
+            NullMovement("x"),
+            NullMeasurement("meter"),
+            1.0,
+            sizes,
+            judged=False,
+        )
+        executor.run_line = compiled_run_line
     sample = SimulatedSample()
     compare(
         "simulated stages + lock-in",

@@ -1,10 +1,11 @@
 """How a scan tree is run: nested loops over positions, readings at every position.
 
 This is the hot path. A movement whose only child is one measurement runs in a tight
-loop that does, per point: the move, the reading, one ``tobytes`` copy, a timestamp, the
-point's journal record (if the scan has a journal, see :mod:`pybirch.scan.journal`), and
-one comparison of the timestamp with ``ScanControl.due``, which stops the loop when a flush
-is due or a pause, abort or failure was requested. Everything else (positions, point
+loop (:mod:`pybirch.scan.tight_loop`, compiled where it could be built) that does, per
+point: the move, the reading, one copy to bytes, a timestamp, the point's journal record
+(if the scan has a journal, see :mod:`pybirch.scan.journal`), and one comparison of the
+timestamp with ``ScanControl.due``, which stops the loop when a flush is due or a pause,
+abort or failure was requested. Everything else (positions, point
 indices, DataFrames) is rebuilt per batch, off the per-point path.
 """
 
@@ -19,8 +20,9 @@ from types import MethodType
 
 from pybirch.instruments.base import Movement
 from pybirch.scan.axis import Linspace
-from pybirch.scan.batch import FLOAT64, MeasurementBuffer
+from pybirch.scan.batch import MeasurementBuffer
 from pybirch.scan.control import AbortRequested, Request, ScanControl
+from pybirch.scan.tight_loop import run_line
 from pybirch.scan.tree import Item, MeasurementItem, MovementItem, Positions
 
 #: Measurements at one position that share no adapter, so may be read side by side.
@@ -128,24 +130,22 @@ class TreeExecutor:
             done += block
             # Requests are served before a block's first point and after every point.
             self._checkpoint_if_requested()
-            for position in positions:
-                move(position)
-                result = perform()
-                try:  # free unless raised (3.11+): drivers may return lists or numbers
-                    if result.dtype is FLOAT64 and result.shape == shape:
-                        data = result.tobytes()
-                    else:
-                        data = to_bytes(result)
-                except AttributeError:
-                    data = to_bytes(result)
-                t = now()
-                if record is not None:
-                    # Before the next reading: a kill from here on loses nothing.
-                    record(data, t, position)
-                # (list.append as a method call is a specialised instruction in 3.11+,
-                # faster than calling a bound method kept in a variable)
-                chunks.append(data)
-                timestamps.append(t)
+            taken = 0
+            while taken < block:
+                taken = run_line(
+                    positions,
+                    taken,
+                    move,
+                    perform,
+                    to_bytes,
+                    now,
+                    record,
+                    shape,
+                    chunks,
+                    timestamps,
+                    due,
+                )
+                t = timestamps[-1]
                 if t >= due[0]:
                     self._point_boundary(t)
 
