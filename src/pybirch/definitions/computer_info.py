@@ -23,6 +23,7 @@ import sys
 import uuid
 from pathlib import Path
 
+from pybirch.configuration import current_config
 from pybirch.database.config import data_dir
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ TOOL_TIMEOUT_S = 5.0
 def get_computer_info() -> dict[str, str | None]:
     """This computer: ``computer_name``, ``computer_id``, ``username``, ``os``, ``platform``."""
     return {
-        "computer_name": os.environ.get(NAME_VARIABLE, "").strip() or socket.gethostname(),
+        "computer_name": current_config().computer_name or socket.gethostname(),
         "computer_id": computer_id(),
         "username": _username(),
         "os": platform.system() or None,
@@ -58,7 +59,7 @@ def get_computer_info() -> dict[str, str | None]:
 
 def computer_id() -> str:
     """This computer's stable id: the override, the keyed machine id, or the stored one."""
-    override = os.environ.get(ID_VARIABLE, "").strip()
+    override = current_config().computer_id
     if override:
         return override
     machine = machine_id()
