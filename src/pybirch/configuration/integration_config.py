@@ -20,7 +20,7 @@ from typing import Any
 import platformdirs
 
 from pybirch.configuration import value_types as types
-from pybirch.configuration.masking import masked
+from pybirch.configuration.masking import MASK, masked_url
 from pybirch.configuration.value_types import ValueType
 
 #: Where a value came from, when not from a ``.env`` file (whose path is given instead).
@@ -64,7 +64,7 @@ class Variable:
         if value is None:
             return None
         if self.secret:
-            return masked(str(value))
+            return masked_url(str(value)) if self.value_type.is_url else MASK
         return str(value) if isinstance(value, Path) else value
 
 

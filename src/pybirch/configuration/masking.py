@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 MASK = "***"
-#: ``scheme://user:password@``. The password runs to the last ``@``: a password holding an
+#: ``scheme://user:password@``. The password runs to the last ``@``: one holding an
 #: unescaped ``@`` or ``/`` is still hidden (better to hide too much than a secret).
 _URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][\w+.-]*://[^:/@]*):.*@")
+#: ``user:password@host`` typed without its scheme.
+_BARE_PASSWORD = re.compile(r"^(?P<head>[^:/@]*):.*@")
 
 
-def masked(text: str) -> str:
-    """``text`` with its secret hidden: a URL keeps all but its password, the rest is ``***``."""
-    if "://" in text:
-        return _URL_PASSWORD.sub(lambda match: f"{match['head']}:{MASK}@", text, count=1)
-    return MASK
+def masked_url(text: str) -> str:
+    """A URL (or what was meant as one) with its password, if any, shown as ``***``."""
+    pattern = _URL_PASSWORD if "://" in text else _BARE_PASSWORD
+    return pattern.sub(lambda match: f"{match['head']}:{MASK}@", text, count=1)

@@ -24,6 +24,8 @@ class ValueType:
     expected: str
     #: Turns the variable's text into the value; raises ValueError for text it refuses.
     parse: Callable[[str], Any]
+    #: A URL: as a secret, only its password is hidden.
+    is_url: bool = False
 
 
 def whole_number(minimum: int) -> ValueType:
@@ -103,10 +105,12 @@ DATABASE_URL = ValueType(
     "a SQLite or PostgreSQL URL such as sqlite:///path/pybirch.db or "
     "postgresql://user:password@host/database",
     _database_url,
+    is_url=True,
 )
 REDIS_URL = ValueType(
     "a Redis URL such as redis://host:6379/0, rediss://... or unix:///path/redis.sock",
     _redis_url,
+    is_url=True,
 )
 ASYNC_MODE = ValueType(
     "'threading': pybirch serve runs gunicorn's threaded worker with simple-websocket, "
