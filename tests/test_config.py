@@ -335,7 +335,7 @@ def test_pybirch_config_json_is_for_programs(workdir: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert PASSWORD not in result.output
-    document = json.loads(result.output)
+    document = json.loads(result.stdout)
     assert document["env_file"] == str(env_file)
     entries = {entry["variable"]: entry for entry in document["variables"]}
     assert list(entries) == VARIABLES
@@ -354,6 +354,24 @@ def test_pybirch_config_json_is_for_programs(workdir: Path) -> None:
     assert entries["INSTRUMENT_SCAN_INTERVAL"]["value"] == 10.0
     assert entries["INSTRUMENT_SCAN_INTERVAL"]["source"] == "default"
     assert entries["MAX_IMAGE_PIXELS"]["value"] is None
+
+
+def test_pybirch_config_warns_when_others_may_read_the_secrets_in_env(workdir: Path) -> None:
+    env_file = write_env(workdir / ".env", SECRET_KEY=PASSWORD, MAX_BUFFER_SIZE="9")
+    env_file.chmod(0o644)
+
+    shared = run_cli("config")
+
+    assert shared.exit_code == 0, shared.output
+    assert shared.stderr == (
+        f"Warning: {env_file} holds SECRET_KEY and other users of this computer may read it: "
+        f"chmod 600 {env_file}\n"
+    )
+    env_file.chmod(0o600)
+    assert run_cli("config").stderr == ""
+    env_file.chmod(0o644)
+    write_env(env_file, MAX_BUFFER_SIZE="9")  # no secret in it: nothing to give away
+    assert run_cli("config").stderr == ""
 
 
 @pytest.mark.parametrize("command", [["config"], ["config", "--json"], ["db", "current"]])

@@ -17,6 +17,7 @@ from pybirch.configuration import (
     ConfigError,
     IntegrationConfig,
     current_config,
+    exposed_secrets_warning,
 )
 
 #: How a value that is not set at all is shown in the table.
@@ -39,6 +40,9 @@ def config(as_json: bool) -> None:
         click.echo(json.dumps(configuration_document(effective), indent=2))
     else:
         Console().print(configuration_table(effective))
+    warning = exposed_secrets_warning(effective)
+    if warning is not None:
+        click.echo(f"Warning: {warning}", err=True)
 
 
 def configuration_document(effective: IntegrationConfig) -> dict[str, Any]:

@@ -11,6 +11,7 @@ Every layer may import this package (it imports no other part of PyBirch). Call
 """
 
 from pybirch.configuration.errors import ConfigError, ConfigProblem
+from pybirch.configuration.exposure import exposed_secrets_warning
 from pybirch.configuration.integration_config import (
     DEFAULT,
     ENVIRONMENT,
@@ -34,5 +35,6 @@ __all__ = [
     "Variable",
     "current_config",
     "env_file_path",
+    "exposed_secrets_warning",
     "load_config",
 ]
