@@ -374,7 +374,28 @@ def test_pybirch_config_warns_when_others_may_read_the_secrets_in_env(workdir: P
     assert run_cli("config").stderr == ""
 
 
-@pytest.mark.parametrize("command", [["config"], ["config", "--json"], ["db", "current"]])
+def test_a_misspelt_name_in_env_is_pointed_out_and_other_tools_names_left_alone(workdir: Path):
+    env_file = write_env(
+        workdir / ".env", INSTRUMENT_SCAN_INTERVALL="5", POSTGRES_PASSWORD=PASSWORD, redis_url="x"
+    )
+
+    result = run_cli("config", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["warnings"] == [
+        f"{env_file} sets INSTRUMENT_SCAN_INTERVALL, which PyBirch does not read: "
+        "INSTRUMENT_SCAN_INTERVAL?",
+        f"{env_file} sets redis_url, which PyBirch does not read: REDIS_URL?",
+    ]
+    assert result.stderr.count("Warning: ") == 2
+    assert PASSWORD not in result.output  # other tools' values are never shown
+    assert current_config().instrument_scan_interval == 10.0  # the misspelt value is not used
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["config"], ["config", "--json"], ["db", "current"], ["agent", "--server", "http://lab:1"]],
+)
 def test_a_bad_value_ends_any_command_with_a_one_line_error(workdir: Path, command) -> None:
     result = run_cli(*command, env={"INSTRUMENT_SCAN_INTERVAL": "abc"})
 

@@ -17,7 +17,7 @@ from pybirch.configuration import (
     ConfigError,
     IntegrationConfig,
     current_config,
-    exposed_secrets_warning,
+    env_file_warnings,
 )
 
 #: How a value that is not set at all is shown in the table.
@@ -40,8 +40,7 @@ def config(as_json: bool) -> None:
         click.echo(json.dumps(configuration_document(effective), indent=2))
     else:
         Console().print(configuration_table(effective))
-    warning = exposed_secrets_warning(effective)
-    if warning is not None:
+    for warning in env_file_warnings(effective):
         click.echo(f"Warning: {warning}", err=True)
 
 
@@ -61,7 +60,11 @@ def configuration_document(effective: IntegrationConfig) -> dict[str, Any]:
             }
         )
     env_file = effective.env_file
-    return {"env_file": None if env_file is None else str(env_file), "variables": variables}
+    return {
+        "env_file": None if env_file is None else str(env_file),
+        "variables": variables,
+        "warnings": env_file_warnings(effective),
+    }
 
 
 def configuration_table(effective: IntegrationConfig) -> Table:

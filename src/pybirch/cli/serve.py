@@ -11,7 +11,7 @@ from gunicorn.app.base import BaseApplication
 
 from pybirch.cli.db import database_option, reported_errors
 from pybirch.cli.port_check import PortTaken, advice, check_port
-from pybirch.configuration import current_config, exposed_secrets_warning
+from pybirch.configuration import current_config, env_file_warnings
 from pybirch.database import DatabaseService
 from pybirch.definitions.builtin import sync_builtin_definitions
 from pybirch.demo.web_lab import (
@@ -76,8 +76,7 @@ def serve(
     except PortTaken as taken:
         raise click.ClickException(advice(taken)) from taken
     with reported_errors():
-        warning = exposed_secrets_warning(current_config())  # a bad value stops here
-        if warning is not None:
+        for warning in env_file_warnings(current_config()):  # a bad value stops here
             click.echo(f"Warning: {warning}", err=True)
         db = DatabaseService(database_url)
         first = ensure_first_admin(db, admin_password)

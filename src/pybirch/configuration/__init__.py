@@ -10,8 +10,8 @@ Every layer may import this package (it imports no other part of PyBirch). Call
 ``pybirch config`` prints the effective values and where each came from.
 """
 
+from pybirch.configuration.env_file_checks import env_file_warnings
 from pybirch.configuration.errors import ConfigError, ConfigProblem
-from pybirch.configuration.exposure import exposed_secrets_warning
 from pybirch.configuration.integration_config import (
     DEFAULT,
     ENVIRONMENT,
@@ -35,6 +35,6 @@ __all__ = [
     "Variable",
     "current_config",
     "env_file_path",
-    "exposed_secrets_warning",
+    "env_file_warnings",
     "load_config",
 ]

@@ -343,6 +343,8 @@ class IntegrationConfig:
     )
     #: The ``.env`` file that was read, if any.
     env_file: Path | None = field(default=None, compare=False)
+    #: Names the .env file sets that are no PyBirch variable (other tools' or misspelt ones).
+    unknown_in_env_file: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def variables(cls) -> tuple[tuple[str, Variable], ...]:

@@ -81,7 +81,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> IntegrationConfig:
         sources[variable.name] = ENVIRONMENT if origin == ENVIRONMENT else str(env_file)
     if problems:
         raise ConfigError(problems)
-    return IntegrationConfig(**values, sources=MappingProxyType(sources), env_file=env_file)
+    return IntegrationConfig(
+        **values,
+        sources=MappingProxyType(sources),
+        env_file=env_file,
+        unknown_in_env_file=tuple(sorted(set(from_file) - set(_INPUT_VARIABLES))),
+    )
 
 
 def env_file_path(environ: Mapping[str, str]) -> Path | None:
