@@ -28,10 +28,6 @@ from pybirch.database.config import data_dir
 
 log = logging.getLogger(__name__)
 
-#: Environment variable naming this computer instead of its host name.
-NAME_VARIABLE = "PYBIRCH_COMPUTER_NAME"
-#: Environment variable giving this computer's id instead of the derived one.
-ID_VARIABLE = "PYBIRCH_COMPUTER_ID"
 #: Key of the HMAC that turns the machine id into PyBirch's computer id.
 APP_KEY = b"pybirch computer id v1"
 #: Where Linux (systemd or D-Bus) and the BSDs keep a machine id.
