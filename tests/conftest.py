@@ -17,9 +17,11 @@ if TYPE_CHECKING:
 
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep every test away from the user's data directory and configured database."""
+    """Keep every test away from the user's data directory, configured database and .env."""
     monkeypatch.setenv("PYBIRCH_DATA_DIR", str(tmp_path / "pybirch-data"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    # A developer's .env (say with their own DATABASE_URL) in the checkout is never read.
+    monkeypatch.setenv("PYBIRCH_ENV_FILE", os.devnull)
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,9 @@ Each layer defines its own exceptions under :class:`PyBirchError`::
     ├── QueueError                      (pybirch.queue.errors)
     │   ├── ScanNotFoundError
     │   └── QueueStateError
-    └── SampleError                     (pybirch.sample_images, re-exported by pybirch.queue)
-        └── SampleImageError
+    ├── SampleError                     (pybirch.sample_images, re-exported by pybirch.queue)
+    │   └── SampleImageError
+    └── ConfigError                     (pybirch.configuration; also a ValueError)
 
 Catch :class:`PyBirchError` to handle anything PyBirch raises on purpose.
 """

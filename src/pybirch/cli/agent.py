@@ -9,6 +9,7 @@ import click
 
 from pybirch.agent import Agent
 from pybirch.cli.db import database_option, reported_errors
+from pybirch.configuration import current_config
 from pybirch.database import DatabaseService
 from pybirch.demo.web_lab import bind_demo_instruments
 from pybirch.station import Station
@@ -18,9 +19,10 @@ from pybirch.station import Station
 @click.option("--server", "server_url", required=True, metavar="URL", help="The PyBirch server.")
 @click.option(
     "--token",
-    envvar="PYBIRCH_COMPUTER_TOKEN",
+    default=lambda: current_config().computer_token,
     required=True,
-    help="This computer's token (Computers page of the server) [env: PYBIRCH_COMPUTER_TOKEN].",
+    help="This computer's token (Computers page of the server) "
+    "[env or .env: PYBIRCH_COMPUTER_TOKEN].",
 )
 @click.option(
     "--simulated",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import os
 
 import click
 
+from pybirch.configuration import current_config
 from pybirch.database import DatabaseService, NotFoundError
 from pybirch.database.models import Lab, Role
 
@@ -31,7 +31,7 @@ user_option = click.option(
 
 def choose_lab(db: DatabaseService, lab_name: str | None, *, required: bool = True) -> Lab | None:
     """The lab ``--lab`` names, or the default one; None only if not required and none exists."""
-    wanted = lab_name or os.environ.get("PYBIRCH_LAB_NAME")
+    wanted = lab_name or current_config().lab_name
     if wanted:
         lab = db.get_lab_by_name(wanted)
         if lab is None and wanted.isdigit():

@@ -8,12 +8,14 @@ import logging
 import click
 
 from pybirch import __version__
+from pybirch.configuration import ConfigError
 
 #: Each subcommand by name, as ``module:attribute``: imported only when it runs, so that
 #: ``pybirch agent`` on a lab computer starts without loading the web server.
 SUBCOMMANDS = {
     "admin": "pybirch.cli.admin:admin",
     "agent": "pybirch.cli.agent:agent",
+    "config": "pybirch.cli.config:config",
     "db": "pybirch.cli.db:db",
     "definitions": "pybirch.cli.definitions:definitions",
     "demo": "pybirch.cli.demo:demo",
@@ -35,6 +37,13 @@ class LazyGroup(click.Group):
             return None
         module, _, attribute = SUBCOMMANDS[cmd_name].partition(":")
         return getattr(importlib.import_module(module), attribute)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the subcommand; a bad configuration value ends it with a one-line error."""
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 @click.group(cls=LazyGroup)

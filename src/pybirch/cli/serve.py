@@ -11,6 +11,7 @@ from gunicorn.app.base import BaseApplication
 
 from pybirch.cli.db import database_option, reported_errors
 from pybirch.cli.port_check import PortTaken, advice, check_port
+from pybirch.configuration import current_config, env_file_warnings
 from pybirch.database import DatabaseService
 from pybirch.definitions.builtin import sync_builtin_definitions
 from pybirch.demo.web_lab import (
@@ -75,6 +76,8 @@ def serve(
     except PortTaken as taken:
         raise click.ClickException(advice(taken)) from taken
     with reported_errors():
+        for warning in env_file_warnings(current_config()):  # a bad value stops here
+            click.echo(f"Warning: {warning}", err=True)
         db = DatabaseService(database_url)
         first = ensure_first_admin(db, admin_password)
         if first is not None:

@@ -4,7 +4,8 @@
 ``postgresql+psycopg://user@host/db``). Without it PyBirch uses a SQLite file in the
 data directory, which is ``PYBIRCH_DATA_DIR`` or the user's data directory
 (``~/.local/share/pybirch`` on Linux). The spool of not-yet-committed batches lives in
-the data directory too.
+the data directory too. Both are read by :func:`pybirch.configuration.current_config`
+(environment, then a ``.env`` file).
 """
 
 from __future__ import annotations
@@ -12,26 +13,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from pybirch.configuration import DEFAULT, current_config
 from pybirch.database.errors import DatabaseConfigError
 
-DEFAULT_DATABASE_NAME = "pybirch.db"
 #: Name of the lab made on a server's first start, unless ``PYBIRCH_LAB_NAME`` says otherwise.
 DEFAULT_LAB_NAME = "My Lab"
 
 
 def default_lab_name() -> str:
     """The name of the lab made on first start (``PYBIRCH_LAB_NAME``, else "My Lab")."""
-    return os.environ.get("PYBIRCH_LAB_NAME", DEFAULT_LAB_NAME)
+    return current_config().lab_name or DEFAULT_LAB_NAME
 
 
 def data_dir() -> Path:
     """The local data directory (created if missing)."""
-    configured = os.environ.get("PYBIRCH_DATA_DIR")
-    path = Path(configured) if configured else Path(platformdirs.user_data_dir("pybirch"))
+    path = current_config().data_dir
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -40,8 +39,11 @@ def data_dir() -> Path:
 
 
 def default_database_url() -> str:
-    """``DATABASE_URL``, or a SQLite file in :func:`data_dir`."""
-    return os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir() / DEFAULT_DATABASE_NAME}"
+    """``DATABASE_URL``, or a SQLite file in :func:`data_dir` (which is made if missing)."""
+    config = current_config()
+    if config.source_of("DATABASE_URL") == DEFAULT:
+        data_dir()  # the default SQLite file's folder
+    return config.database_url
 
 
 def normalize_url(url_or_path: str | os.PathLike[str] | None) -> URL:

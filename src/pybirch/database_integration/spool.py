@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pybirch.configuration import current_config
 from pybirch.database import data_dir
 from pybirch.database.errors import StorageError
 from pybirch.orphaned_files import OrphanedFile, orphaned_files
@@ -90,7 +91,7 @@ def is_legacy_directory(directory: Path) -> bool:
 
 def fsync_enabled() -> bool:
     """True if ``PYBIRCH_SPOOL_FSYNC`` asks for every record to reach the disk (power cuts)."""
-    return os.environ.get("PYBIRCH_SPOOL_FSYNC", "0").lower() in ("1", "true", "yes")
+    return current_config().spool_fsync
 
 
 class SpoolSegment:

@@ -23,14 +23,11 @@ import sys
 import uuid
 from pathlib import Path
 
+from pybirch.configuration import current_config
 from pybirch.database.config import data_dir
 
 log = logging.getLogger(__name__)
 
-#: Environment variable naming this computer instead of its host name.
-NAME_VARIABLE = "PYBIRCH_COMPUTER_NAME"
-#: Environment variable giving this computer's id instead of the derived one.
-ID_VARIABLE = "PYBIRCH_COMPUTER_ID"
 #: Key of the HMAC that turns the machine id into PyBirch's computer id.
 APP_KEY = b"pybirch computer id v1"
 #: Where Linux (systemd or D-Bus) and the BSDs keep a machine id.
@@ -48,7 +45,7 @@ TOOL_TIMEOUT_S = 5.0
 def get_computer_info() -> dict[str, str | None]:
     """This computer: ``computer_name``, ``computer_id``, ``username``, ``os``, ``platform``."""
     return {
-        "computer_name": os.environ.get(NAME_VARIABLE, "").strip() or socket.gethostname(),
+        "computer_name": current_config().computer_name or socket.gethostname(),
         "computer_id": computer_id(),
         "username": _username(),
         "os": platform.system() or None,
@@ -58,7 +55,7 @@ def get_computer_info() -> dict[str, str | None]:
 
 def computer_id() -> str:
     """This computer's stable id: the override, the keyed machine id, or the stored one."""
-    override = os.environ.get(ID_VARIABLE, "").strip()
+    override = current_config().computer_id
     if override:
         return override
     machine = machine_id()

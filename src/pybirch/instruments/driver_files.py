@@ -30,8 +30,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import platformdirs
-
+from pybirch.configuration import current_config
 from pybirch.instruments.errors import DriverFilesError
 from pybirch.instruments.registry import (
     instrument_class_path,
@@ -46,16 +45,8 @@ MODULE_PREFIX = "pybirch_driver_"
 
 
 def default_drivers_dir() -> Path:
-    """``PYBIRCH_DRIVERS_DIR``, else ``drivers`` in the data directory (not created here).
-
-    The data directory is ``PYBIRCH_DATA_DIR`` or the user's data directory, the same rule
-    as :func:`pybirch.database.config.data_dir`, which the engine layer must not import.
-    """
-    configured = os.environ.get("PYBIRCH_DRIVERS_DIR")
-    if configured:
-        return Path(configured)
-    data = os.environ.get("PYBIRCH_DATA_DIR")
-    return (Path(data) if data else Path(platformdirs.user_data_dir("pybirch"))) / "drivers"
+    """``PYBIRCH_DRIVERS_DIR``, else ``drivers`` in the data directory (not created here)."""
+    return current_config().drivers_dir
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ backend is chosen per instrument (``backend="@sim"``, ``"/abs/path/devices.yaml@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Any
 
 import pyvisa
 import pyvisa.errors
 
+from pybirch.configuration import current_config
 from pybirch.instruments.base import (
     BaseMeasurementInstrument,
     BaseMovementInstrument,
@@ -39,7 +39,7 @@ _managers_lock = threading.Lock()
 
 def default_backend() -> str:
     """The VISA backend used when an instrument names none (``PYBIRCH_VISA_BACKEND``)."""
-    return os.environ.get("PYBIRCH_VISA_BACKEND", "")
+    return current_config().visa_backend
 
 
 def resource_manager(backend: str = "") -> pyvisa.ResourceManager:

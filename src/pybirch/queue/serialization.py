@@ -121,7 +121,7 @@ def scan_from_dict(data: dict[str, Any]) -> Scan:
     return Scan(
         ScanSettings.from_dict(data["settings"]),
         sample=None if sample is None else Sample.from_dict(sample),
-        buffer_size=data.get("buffer_size", 1000),
+        buffer_size=data.get("buffer_size"),
         flush_interval=data.get("flush_interval"),
     )
 

@@ -14,13 +14,13 @@ taken before the failure still reaches the extensions.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import traceback as traceback_module
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pybirch.configuration import current_config
 from pybirch.instruments.base import Instrument
 from pybirch.scan.batch import MeasurementBuffer
 from pybirch.scan.control import AbortRequested, ScanControl
@@ -37,9 +37,14 @@ log = logging.getLogger(__name__)
 StateListener = Callable[["Scan", ScanState, ScanState], None]
 
 
+def default_buffer_size() -> int:
+    """Rows kept per measurement before a batch is written (``MAX_BUFFER_SIZE``, 1000)."""
+    return current_config().max_buffer_size
+
+
 def default_flush_interval() -> float:
     """Seconds between batches when points are slow (``FLUSH_INTERVAL_SECONDS``, 0.05)."""
-    return float(os.environ.get("FLUSH_INTERVAL_SECONDS", "0.05"))
+    return current_config().flush_interval_seconds
 
 
 class Scan:
@@ -50,9 +55,11 @@ class Scan:
         settings: ScanSettings,
         sample: Any = None,
         extensions: Iterable[ScanExtension] | None = None,
-        buffer_size: int = 1000,
+        buffer_size: int | None = None,
         flush_interval: float | None = None,
     ) -> None:
+        if buffer_size is None:
+            buffer_size = default_buffer_size()
         if buffer_size < 1:
             raise ValueError("buffer_size must be at least 1")
         self.settings = settings

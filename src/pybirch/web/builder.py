@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +17,7 @@ import jsonschema
 import referencing
 import referencing.exceptions
 
+from pybirch.configuration import current_config
 from pybirch.database.models import Queue, Scan, ScanTemplate
 from pybirch.instruments.catalogue import InstrumentInfo
 from pybirch.scan.design import MAX_AXES, MAX_POINTS_PER_AXIS, Axis, DesignError, ScanDesign
@@ -28,9 +28,6 @@ NAME_COLUMNS = {
     "project_name": Scan.__table__.c.project_name,
     "new_queue": Queue.__table__.c.queue_id,
 }
-
-#: Most points a scan built in the browser may take, over all its readings.
-DEFAULT_MAX_SCAN_POINTS = 100_000_000
 
 #: Deepest nesting of objects and lists accepted in an instrument's settings.
 MAX_SETTINGS_DEPTH = 32
@@ -46,8 +43,8 @@ _NO_REFERENCES: referencing.Registry = referencing.Registry()
 
 
 def max_scan_points() -> int:
-    """The cap on a built scan's points: ``MAX_SCAN_POINTS``, else the default."""
-    return int(os.environ.get("MAX_SCAN_POINTS") or DEFAULT_MAX_SCAN_POINTS)
+    """The cap on a built scan's points, over all its readings: ``MAX_SCAN_POINTS``."""
+    return current_config().max_scan_points
 
 
 def design_from_form(

@@ -1,4 +1,4 @@
-"""Web server settings from the environment, with defaults that work on one computer."""
+"""Web server settings from the configuration, with defaults that work on one computer."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from pybirch.configuration import IntegrationConfig, current_config
 from pybirch.database import data_dir
 
 SECRET_KEY_FILE = "web-secret-key"
@@ -16,7 +17,8 @@ SECRET_KEY_FILE = "web-secret-key"
 class WebConfig:
     """What the Flask app needs beyond the database.
 
-    Every field has an environment variable (see :meth:`from_environment`).
+    Every field has an environment variable (see :meth:`from_environment` and
+    :class:`~pybirch.configuration.IntegrationConfig`, which also reads a ``.env`` file).
 
     HTTPS: the session cookie is marked ``Secure`` whenever the request came over HTTPS,
     and always with ``SESSION_COOKIE_SECURE=1``. Behind a reverse proxy that ends TLS, set
@@ -52,20 +54,24 @@ class WebConfig:
     @classmethod
     def from_environment(cls) -> WebConfig:
         """``SECRET_KEY`` (or one kept in the data directory), ``LOGIN_ATTEMPTS``..."""
-        env = os.environ.get
+        return cls.from_config(current_config())
+
+    @classmethod
+    def from_config(cls, config: IntegrationConfig) -> WebConfig:
+        """The web server's part of ``config`` (a secret key made and kept if it has none)."""
         return cls(
-            secret_key=env("SECRET_KEY") or persistent_secret_key(data_dir()),
-            login_attempts=int(env("LOGIN_ATTEMPTS", "5")),
-            login_address_attempts=int(env("LOGIN_ADDRESS_ATTEMPTS", "20")),
-            login_window=float(env("LOGIN_WINDOW_SECONDS", "300")),
-            hash_concurrency=int(env("PASSWORD_HASH_CONCURRENCY", "2")),
-            hash_waiting=int(env("PASSWORD_HASH_WAITING", "8")),
-            hash_wait_seconds=float(env("PASSWORD_HASH_WAIT_SECONDS", "10")),
-            session_cookie_secure=env("SESSION_COOKIE_SECURE", "0") == "1",
-            session_lifetime_hours=float(env("SESSION_LIFETIME_HOURS", "12")),
-            behind_proxy=env("PYBIRCH_BEHIND_PROXY", "0") == "1",
-            max_content_length=int(env("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))),
-            max_image_pixels=int(env("MAX_IMAGE_PIXELS")) if env("MAX_IMAGE_PIXELS") else None,
+            secret_key=config.secret_key or persistent_secret_key(data_dir()),
+            login_attempts=config.login_attempts,
+            login_address_attempts=config.login_address_attempts,
+            login_window=config.login_window_seconds,
+            hash_concurrency=config.password_hash_concurrency,
+            hash_waiting=config.password_hash_waiting,
+            hash_wait_seconds=config.password_hash_wait_seconds,
+            session_cookie_secure=config.session_cookie_secure,
+            session_lifetime_hours=config.session_lifetime_hours,
+            behind_proxy=config.behind_proxy,
+            max_content_length=config.max_content_length,
+            max_image_pixels=config.max_image_pixels,
         )
 
 

@@ -10,19 +10,20 @@ numbers) and answered ``{"ok": false, "error": "bad request: ..."}`` when it is 
 Each connection also joins its user's room and is recorded as the user's (in Redis with
 several server processes), so that ending the user's sessions or membership closes it
 wherever it is held (:func:`pybirch.web.sockets.disconnect_user`).
-With ``REDIS_URL`` set, several server processes share the events.
+With ``REDIS_URL`` set, several server processes share the events; ``SOCKETIO_PING_*`` and
+``SOCKETIO_ASYNC_MODE`` come from :func:`pybirch.configuration.current_config` too.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from flask import Flask, current_app, request
 from flask_login import current_user
 from flask_socketio import join_room
 
+from pybirch.configuration import current_config
 from pybirch.database.errors import DataIntegrityError, NotFoundError
 from pybirch.database.models import Role
 from pybirch.realtime import EventBus
@@ -49,13 +50,14 @@ MAX_CATCH_UP_ROWS = 100_000
 
 def init_live(app: Flask) -> EventBus:
     """Attach Socket.IO and an event bus to the app; the bus's events go to the rooms."""
-    redis_url = os.environ.get("REDIS_URL") or None
+    config = current_config()
+    redis_url = config.redis_url
     socketio.init_app(
         app,
-        async_mode="threading",
+        async_mode=config.socketio_async_mode,
         message_queue=redis_url,
-        ping_interval=float(os.environ.get("SOCKETIO_PING_INTERVAL", "25")),
-        ping_timeout=float(os.environ.get("SOCKETIO_PING_TIMEOUT", "60")),
+        ping_interval=config.socketio_ping_interval,
+        ping_timeout=config.socketio_ping_timeout,
         cors_allowed_origins=[],  # same origin only
     )
     latest = app.extensions[LATEST_KEY] = latest_status(redis_url)
