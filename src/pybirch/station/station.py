@@ -644,6 +644,7 @@ class Station:
             self.db.record_binding_use(
                 target.binding_id, settings=setup[1], connected=False, lab_id=target.lab_id
             )
+            self._changed()  # an agent reports its instruments' new settings to the server
             return SettingsApplied(setup[1])
 
         return self._manually(target, act)
