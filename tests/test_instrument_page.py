@@ -127,7 +127,7 @@ def test_the_page_shows_driver_binding_timeline_and_scans(app, db, lab):
     assert "none: an installed driver or driver file" in text  # no stored definition
     assert "0 to 100 mm" in text  # its travel, from the live station
     # the timeline: connected, error, connected; the table lists the changes newest first
-    timeline = text.split('class="timeline"', 1)[1].split("</div>", 1)[0]
+    timeline = text.split('class="timeline"', 1)[1].split("</svg>", 1)[0]
     assert re.findall(r'class="segment (\w+)"', timeline) == ["connected", "error", "connected"]
     changes = text.split('class="changes"', 1)[1].split("</table>", 1)[0]
     assert [s for s in re.findall(r'class="status (\w+)"', changes)] == [
@@ -436,5 +436,6 @@ def test_a_timeline_joins_repeated_statuses_and_ends_now():
         ("connected", 3.0),
     ]
     assert [round(s.percent) for s in segments] == [60, 10, 30]
+    assert [round(s.offset) for s in segments] == [0, 60, 70]
     assert segments[1].error == "lost"
     assert status_segments([], start) == []

@@ -26,12 +26,14 @@ class Observation(Protocol):
 
 @dataclass(frozen=True)
 class Segment:
-    """One status held from ``start`` to ``end``; ``percent`` of the timeline's width."""
+    """One status held from ``start`` to ``end``: ``percent`` of the timeline's width,
+    beginning ``offset`` percent from its left end."""
 
     status: str
     start: datetime
     end: datetime
     percent: float
+    offset: float = 0.0
     error: str | None = None
 
     @property
@@ -50,16 +52,16 @@ def status_segments(history: Sequence[Observation], now: datetime) -> list[Segme
         return []
     ends = [row.updated_at for row in joined[1:]] + [max(now, joined[-1].updated_at)]
     total = (ends[-1] - joined[0].updated_at).total_seconds()
-    segments = []
-    for row, end in zip(joined, ends, strict=True):
-        share = (end - row.updated_at).total_seconds() / total * 100 if total > 0 else 100.0
-        segments.append(
-            Segment(
-                row.status,
-                row.updated_at,
-                end,
-                max(share, MIN_WIDTH_PERCENT),
-                row.error_message,
-            )
-        )
+    shares = [
+        max((end - row.updated_at).total_seconds() / total * 100, MIN_WIDTH_PERCENT)
+        if total > 0
+        else 100.0 / len(joined)
+        for row, end in zip(joined, ends, strict=True)
+    ]
+    scale = 100.0 / sum(shares)  # the narrowest were widened: the whole stays 100 %
+    segments, offset = [], 0.0
+    for row, end, share in zip(joined, ends, shares, strict=True):
+        width = share * scale
+        segments.append(Segment(row.status, row.updated_at, end, width, offset, row.error_message))
+        offset += width
     return segments
