@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from browser_support import ARTIFACTS, chromium, logged_in, require_chromium, running_server
+from database_builders import bind_spectrometer
 from lab_client import LabClient
 from pybirch.database import DatabaseService
 from pybirch.database.models import Computer
 from pybirch.demo.web_lab import bind_demo_instruments
-from pybirch.instruments.simulated import FakeSpectrometer
 
 PASSWORD = "instrument page password"
 #: Seconds to wait for anything: generous, as the suite must hold on a busy machine.
@@ -38,18 +38,7 @@ def lab(tmp_path_factory) -> Iterator[dict]:
         server = session.scalar(select(Computer).where(Computer.lab_id.is_(None)))
     # bound to this computer meanwhile, as a lab admin binds them; loaded at the next start
     bind_demo_instruments(db, lab_id, server.id, delay=0.0)
-    spectrometer = db.register_instrument_on_computer(
-        {
-            "name": "Spectrometer",
-            "instrument_type": "measurement",
-            "pybirch_class": f"{FakeSpectrometer.__module__}:FakeSpectrometer",
-            "manufacturer": "Simulated Optics",
-            "model": "SPX-1024",
-        },
-        lab_id,
-        server.id,
-    )
-    db.bind_instrument_to_computer(spectrometer.id, computer_id=server.id)
+    bind_spectrometer(db, lab_id, server.id)
     stage = db.get_instrument_by_name("Stage X", lab_id, computer_id=server.id)
     (binding,) = db.get_instrument_bindings(stage.id, lab_id=lab_id)
     with running_server(data_dir, PASSWORD) as url:

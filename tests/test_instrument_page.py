@@ -12,9 +12,9 @@ import re
 
 import pytest
 
+from database_builders import bind_spectrometer
 from pybirch.database.models import Role
 from pybirch.demo.web_lab import bind_demo_instruments
-from pybirch.instruments.simulated import FakeSpectrometer
 from pybirch.scan.design import Axis, ScanDesign
 from pybirch.station import EnqueueRequest, QueueChoice
 from pybirch.web.status_timeline import status_segments
@@ -37,21 +37,7 @@ def app(db, lab, monkeypatch):
     station = app.extensions["pybirch.station"]
     identity = station.register_as_this_computer()
     bind_demo_instruments(db, lab.id, identity.computer_id, delay=0.0)
-    spectrometer = db.register_instrument_on_computer(
-        {
-            "name": "Spectrometer",
-            "instrument_type": "measurement",
-            "pybirch_class": f"{FakeSpectrometer.__module__}:FakeSpectrometer",
-            "manufacturer": "Simulated Optics",
-            "model": "SPX-1024",
-            "serial_number": "SN-42",
-        },
-        lab.id,
-        identity.computer_id,
-    )
-    db.bind_instrument_to_computer(
-        spectrometer.id, computer_id=identity.computer_id, options={"pixels": 256}
-    )
+    bind_spectrometer(db, lab.id, identity.computer_id, pixels=256)
     loaded = station.discover()
     assert not loaded.failures, loaded.failures
     yield app
