@@ -101,3 +101,10 @@ def test_a_reading_keeps_its_shape_and_turns_nan_into_none():
     assert Reading.from_dict(reading.to_dict()) == reading
     with pytest.raises(InstrumentActionError, match="more than a page shows"):
         Reading.of(["v"], ["V"], [[0.0]] * 1_000_001)
+
+
+def test_settings_the_record_cannot_take_are_said_to_be_set_but_not_kept(station, lab):
+    # binding 1 is no binding of this database: the live stage changes, the record cannot
+    with pytest.raises(StationError, match="has the new settings, but they were not written"):
+        station.apply_settings(ManualTarget(1, "Stage X", lab.id), {"speed": 4.0})
+    assert station.instruments.get("Stage X").settings["speed"] == 4.0

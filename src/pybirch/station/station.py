@@ -641,9 +641,15 @@ class Station:
             setup = _setup_of(instrument)
             with self._lock:
                 self._written[target.binding_id] = setup
-            self.db.record_binding_use(
-                target.binding_id, settings=setup[1], connected=False, lab_id=target.lab_id
-            )
+            try:
+                self.db.record_binding_use(
+                    target.binding_id, settings=setup[1], connected=False, lab_id=target.lab_id
+                )
+            except (PyBirchError, ValueError) as exc:  # set, but the record does not know
+                log.exception("could not write back the settings of %s", instrument.name)
+                raise StationError(
+                    f"{instrument.name} has the new settings, but they were not written back: {exc}"
+                ) from exc
             self._changed()  # an agent reports its instruments' new settings to the server
             return SettingsApplied(setup[1])
 
