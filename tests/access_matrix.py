@@ -234,6 +234,8 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     # checking unsaved code touches no lab (it is parsed and compiled, never run)
     "api.validate_code": (Access(Least.USER),),
     "computer_instruments.index": (Access(Least.VIEWER, values=_disposable_computer),),
+    "instrument_page.detail": (Access(Least.VIEWER, values=_bound_instrument),),
+    "api.instrument": (Access(Least.VIEWER, values=_bound_instrument),),
     # a lab's things: viewers read them
     "api.lab_scans": (Access(Least.VIEWER),),
     "api.lab_queues": (Access(Least.VIEWER),),
@@ -264,6 +266,15 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "builder.save_template": (Access(Least.MEMBER),),
     "builder.delete_template": (Access(Least.MEMBER, values=_disposable_template),),
     "computer_instruments.find": (Access(Least.MEMBER, values=_disposable_computer),),
+    # an instrument's manual control (its computer is offline here: refused with 409, or
+    # 400 for a move without a position; either way past the access check)
+    "instrument_page.move_to": (Access(Least.MEMBER, values=_bound_instrument),),
+    "instrument_page.measure_once": (Access(Least.MEMBER, values=_bound_instrument),),
+    "instrument_page.apply_last": (Access(Least.MEMBER, values=_bound_instrument),),
+    "instrument_page.apply_form": (Access(Least.MEMBER, values=_bound_instrument),),
+    "api.move_instrument": (Access(Least.MEMBER, values=_bound_instrument),),
+    "api.measure_instrument": (Access(Least.MEMBER, values=_bound_instrument),),
+    "api.apply_instrument_settings": (Access(Least.MEMBER, values=_bound_instrument),),
     "api.control_queue": (Access(Least.MEMBER),),
     "api.control_scan": (Access(Least.MEMBER),),
     "api.scan_notes": (Access(Least.MEMBER),),

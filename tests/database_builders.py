@@ -221,3 +221,21 @@ def png_claiming(width: int, height: int) -> bytes:
     raw[16:24] = struct.pack(">II", width, height)
     raw[29:33] = struct.pack(">I", zlib.crc32(bytes(raw[12:29])))
     return bytes(raw)
+
+
+def bind_spectrometer(db: DatabaseService, lab_id: int, computer_id: int, **options: Any) -> int:
+    """A simulated spectrometer of the lab bound to a computer (``options`` make it); its id."""
+    record = db.register_instrument_on_computer(
+        {
+            "name": "Spectrometer",
+            "instrument_type": "measurement",
+            "pybirch_class": f"{FakeSpectrometer.__module__}:FakeSpectrometer",
+            "manufacturer": "Simulated Optics",
+            "model": "SPX-1024",
+            "serial_number": "SN-42",
+        },
+        lab_id,
+        computer_id,
+    )
+    db.bind_instrument_to_computer(record.id, computer_id=computer_id, options=options)
+    return record.id

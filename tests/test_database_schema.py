@@ -45,6 +45,7 @@ TABLES = {
     "scan_logs",
     "instruments",
     "instrument_status",
+    "instrument_actions",
     "measurement_objects",
     "measurement_chunks",
     "analyses",

@@ -170,7 +170,7 @@ def test_an_admin_has_a_lab_computers_instrument_run_an_approved_stored_definiti
     )
     text = post_form(admin, choose, definition_id=str(definition.id)).get_data(as_text=True)
     assert "it loads when its agent starts" in text
-    row = text.split("<td>SR830", 1)[1].split("</tr>", 1)[0]
+    row = text.split(">SR830</a>", 1)[1].split("</tr>", 1)[0]
     assert "stored <strong>MyLockIn</strong> v1" in row
     assert "not loaded yet" in row
 
@@ -184,7 +184,7 @@ def test_an_admin_has_a_lab_computers_instrument_run_an_approved_stored_definiti
             "code_hash": "ab" * 32,
         },
     )
-    row = admin.get(page).get_data(as_text=True).split("<td>SR830", 1)[1].split("</tr>", 1)[0]
+    row = admin.get(page).get_data(as_text=True).split(">SR830</a>", 1)[1].split("</tr>", 1)[0]
     assert "stored MyLockIn v1" in row
     assert "sha256 abababababab" in row
 

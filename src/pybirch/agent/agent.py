@@ -21,14 +21,25 @@ from pybirch.definitions import get_computer_info
 from pybirch.errors import PyBirchError
 from pybirch.instruments.catalogue import InstrumentSet
 from pybirch.realtime.agent_protocol import (
+    APPLY_SETTINGS,
     CONTROL,
     ENQUEUE,
     FIND_INSTRUMENTS,
     LOAD_INSTRUMENTS,
+    MEASURE_INSTRUMENT,
+    MOVE_INSTRUMENT,
     REGISTER,
 )
 from pybirch.station import Station, StationIdentity
-from pybirch.station.wire import answer_control, answer_enqueue, answer_find, answer_load
+from pybirch.station.wire import (
+    answer_apply_settings,
+    answer_control,
+    answer_enqueue,
+    answer_find,
+    answer_load,
+    answer_measure,
+    answer_move,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +78,9 @@ class Agent:
                 CONTROL: self._when_registered(answer_control),
                 FIND_INSTRUMENTS: self._when_registered(answer_find),
                 LOAD_INSTRUMENTS: self._when_registered(answer_load),
+                MOVE_INSTRUMENT: self._when_registered(answer_move),
+                MEASURE_INSTRUMENT: self._when_registered(answer_measure),
+                APPLY_SETTINGS: self._when_registered(answer_apply_settings),
             },
         )
         self.station.bus.subscribe(self.uplink.send)

@@ -23,6 +23,12 @@ server -> agent (each answered through the Socket.IO acknowledgement)
     resource scan of the computer (``*IDN?`` of each resource not in use).
     ``load_instruments`` {} -> {"ok": True, "loaded": [names], "failed": {name: why}}: load
     the instruments bound to the computer since it started (or last loaded).
+    ``move_instrument`` {"instrument": {"binding_id", "name", "lab_id"}, "position"} ->
+    {"ok": True, "position", "units"}; ``measure_instrument`` {"instrument"} ->
+    {"ok": True, "columns", "units", "rows"}; ``apply_settings`` {"instrument",
+    "settings"} -> {"ok": True, "settings"} (set on the live instrument and written back).
+    A refusal (a scan holds the instrument, a position outside its limits) is
+    {"ok": False, "error"}; an instrument that failed adds ``"failed": True``.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ ENQUEUE = "enqueue"
 CONTROL = "control"
 FIND_INSTRUMENTS = "find_instruments"
 LOAD_INSTRUMENTS = "load_instruments"
+MOVE_INSTRUMENT = "move_instrument"
+MEASURE_INSTRUMENT = "measure_instrument"
+APPLY_SETTINGS = "apply_settings"
 #: Field of an ``event`` message numbering it within its connection (0, 1, 2, ...).
 SEQ = "seq"
 #: Largest ``seq`` accepted (the largest whole number a JSON number carries exactly).

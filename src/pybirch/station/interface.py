@@ -7,10 +7,11 @@ remote station speaks the same calls to a lab computer's agent over its link (se
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from pybirch.instruments.catalogue import InstrumentInfo
 from pybirch.station.actions import Action
+from pybirch.station.manual_control import ManualTarget, Moved, Reading, SettingsApplied
 from pybirch.station.requests import (
     Enqueued,
     EnqueueRequest,
@@ -44,3 +45,12 @@ class StationInterface(Protocol):
 
     def load_bound(self) -> LoadSummary:
         """Load the instruments bound to the computer since it last loaded them."""
+
+    def move(self, target: ManualTarget, position: float) -> Moved:
+        """Move a movement instrument (StationError if refused, InstrumentActionError if failed)."""
+
+    def measure_once(self, target: ManualTarget) -> Reading:
+        """Take one reading of a measurement instrument (errors as for :meth:`move`)."""
+
+    def apply_settings(self, target: ManualTarget, settings: dict[str, Any]) -> SettingsApplied:
+        """Set settings on the live instrument and write them back (errors as for :meth:`move`)."""

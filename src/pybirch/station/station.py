@@ -26,11 +26,12 @@ from pybirch.database_integration import DatabaseQueue, EquipmentManager, to_pyb
 from pybirch.database_integration.extensions.database_queue import held_by_another_process
 from pybirch.definitions import get_computer_info
 from pybirch.errors import PyBirchError
-from pybirch.instruments.base import Instrument
+from pybirch.instruments.base import Instrument, Measurement, Movement
 from pybirch.instruments.catalogue import InstrumentInfo, InstrumentSet
 from pybirch.instruments.driver_catalogue import load_installed_drivers
 from pybirch.instruments.driver_files import load_driver_files
 from pybirch.instruments.driver_origin import driver_origin
+from pybirch.instruments.errors import SettingsError
 from pybirch.instruments.registry import resolve_instrument_class
 from pybirch.instruments.simulated import SimulatedSample
 from pybirch.instruments.visa_discovery import scan_visa_resources
@@ -47,6 +48,15 @@ from pybirch.station.bound_instruments import (
     LoadedInstruments,
     instrument_from_binding,
     load_bound_instruments,
+)
+from pybirch.station.manual_control import (
+    MANUAL_TIMEOUT,
+    InstrumentActionError,
+    ManualTarget,
+    Moved,
+    Reading,
+    SettingsApplied,
+    within,
 )
 from pybirch.station.requests import (
     Enqueued,
@@ -569,6 +579,124 @@ class Station:
                 listener()
             except Exception:  # a listener's failure must not undo what the station did
                 log.exception("a station listener failed")
+
+    # -- manual control: an instrument's page -----------------------------------------
+
+    #: Seconds a manual move, reading or change of settings may take.
+    manual_timeout: float = MANUAL_TIMEOUT
+
+    def move(self, target: ManualTarget, position: float) -> Moved:
+        """Move a movement instrument to ``position`` (its units), within its limits."""
+        try:
+            value = float(position)
+        except (TypeError, ValueError):
+            raise StationError(f"{position!r} is not a position") from None
+
+        def act(instrument: Instrument) -> Moved:
+            if not isinstance(instrument, Movement):
+                raise StationError(f"{instrument.name} measures; it does not move")
+            try:
+                instrument.check_positions([value])  # NaN, and the limits, before anything moves
+            except PyBirchError as exc:
+                raise StationError(str(exc)) from exc
+
+            def go() -> Moved:
+                instrument.position = value
+                return Moved(float(instrument.position), instrument.position_units)
+
+            return within(self.manual_timeout, f"moving {instrument.name}", go)
+
+        return self._manually(target, act)
+
+    def measure_once(self, target: ManualTarget) -> Reading:
+        """Take one reading of a measurement instrument: its columns, units and rows."""
+
+        def act(instrument: Instrument) -> Reading:
+            if not isinstance(instrument, Measurement):
+                raise StationError(f"{instrument.name} moves; it does not measure")
+            values = within(
+                self.manual_timeout, f"reading {instrument.name}", instrument.perform_measurement
+            )
+            return Reading.of(
+                [str(c) for c in instrument.data_columns],
+                [str(u) for u in instrument.data_units],
+                values,
+            )
+
+        return self._manually(target, act)
+
+    def apply_settings(self, target: ManualTarget, settings: dict[str, Any]) -> SettingsApplied:
+        """Set ``settings`` on the live instrument and write them back to its records."""
+        if not isinstance(settings, dict) or not settings:
+            raise StationError("send the settings to apply as a non-empty object")
+
+        def act(instrument: Instrument) -> SettingsApplied:
+            def assign() -> None:
+                instrument.settings = dict(settings)
+
+            try:
+                within(self.manual_timeout, f"setting up {instrument.name}", assign)
+            except SettingsError as exc:  # the driver's schema or rules refused a value
+                raise StationError(str(exc)) from exc
+            setup = _setup_of(instrument)
+            with self._lock:
+                self._written[target.binding_id] = setup
+            try:
+                self.db.record_binding_use(
+                    target.binding_id, settings=setup[1], connected=False, lab_id=target.lab_id
+                )
+            except (PyBirchError, ValueError) as exc:  # set, but the record does not know
+                log.exception("could not write back the settings of %s", instrument.name)
+                raise StationError(
+                    f"{instrument.name} has the new settings, but they were not written back: {exc}"
+                ) from exc
+            self._changed()  # an agent reports its instruments' new settings to the server
+            return SettingsApplied(setup[1])
+
+        return self._manually(target, act)
+
+    def _manually(self, target: ManualTarget, act: Callable[[Instrument], Any]) -> Any:
+        """Carry out ``act`` on the target's live instrument, unless a scan holds it.
+
+        The instruments lock is held meanwhile, so no scan takes the instrument halfway;
+        an instrument's own failure is an InstrumentActionError naming it.
+        """
+        self._check_lab(target.lab_id)
+        if not self._instruments_lock.acquire(timeout=self.manual_timeout):
+            raise StationError(f"{self.name} is busy changing its instruments; try again")
+        try:
+            instrument = self._manual_instrument(target)
+            if self._held_by_a_scan(instrument):
+                raise StationError(
+                    f"a scan that has not ended uses {instrument.name}: pause is not enough, "
+                    "wait for it to end or abort it first"
+                )
+            try:
+                return act(instrument)
+            except (StationError, InstrumentActionError):
+                raise
+            except Exception as exc:  # the driver's own failure, reported for this instrument
+                log.warning("manual action on %s failed", instrument.name, exc_info=exc)
+                raise InstrumentActionError(
+                    f"{instrument.name}: {type(exc).__name__}: {exc}"
+                ) from exc
+        finally:
+            self._instruments_lock.release()
+
+    def _manual_instrument(self, target: ManualTarget) -> Instrument:
+        """The live instrument a manual action is for (StationError if not loaded here)."""
+        with self._lock:
+            name = self._bindings.get(target.binding_id)
+        one_lab = self.identity is not None and self.identity.lab_id == target.lab_id
+        if name is None and one_lab:
+            name = target.name  # offered in Python: its name is unique on this computer
+        instrument = self.instruments.get(name) if name else None
+        if instrument is None:
+            raise StationError(
+                f"{target.name} is not loaded on {self.name}; load the computer's "
+                "instruments from its Instruments page"
+            )
+        return instrument
 
 
 def driver_outdated(instrument: Instrument, binding: dict[str, Any]) -> bool:

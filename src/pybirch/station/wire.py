@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pybirch.errors import PyBirchError
 from pybirch.scan.design import DesignError
+from pybirch.station.manual_control import (
+    InstrumentActionError,
+    ManualTarget,
+    Moved,
+    Reading,
+    SettingsApplied,
+)
 from pybirch.station.requests import Enqueued, EnqueueRequest, FoundInstruments, LoadSummary
 from pybirch.station.station import Station, StationError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def answer_enqueue(station: Station, message: Any) -> dict[str, Any]:
@@ -127,3 +136,73 @@ def _answer(
     except Exception as exc:  # the browser must hear of it, not wait for a timeout
         log.exception("could not carry out the server's request %r", message)
         return refusal(f"this computer could not do it: {exc}")
+
+
+def answer_move(station: Station, message: Any) -> dict[str, Any]:
+    """Carry out a ``move_instrument`` message: ``{"ok": True, "position", "units"}``."""
+
+    def move() -> dict[str, Any]:
+        target = ManualTarget.from_dict(message["instrument"])
+        return {"ok": True, **station.move(target, float(message["position"])).to_dict()}
+
+    return _answer_manual(move, message)
+
+
+def answer_measure(station: Station, message: Any) -> dict[str, Any]:
+    """Carry out a ``measure_instrument`` message: ``{"ok": True, "columns", "units", "rows"}``."""
+
+    def measure() -> dict[str, Any]:
+        target = ManualTarget.from_dict(message["instrument"])
+        return {"ok": True, **station.measure_once(target).to_dict()}
+
+    return _answer_manual(measure, message)
+
+
+def answer_apply_settings(station: Station, message: Any) -> dict[str, Any]:
+    """Carry out an ``apply_settings`` message: ``{"ok": True, "settings"}``."""
+
+    def apply() -> dict[str, Any]:
+        target = ManualTarget.from_dict(message["instrument"])
+        return {"ok": True, **station.apply_settings(target, message["settings"]).to_dict()}
+
+    return _answer_manual(apply, message)
+
+
+def moved_from_answer(answer: dict[str, Any]) -> Moved:
+    """Where the instrument went, or the error the station answered."""
+    return _manual_result(answer, Moved.from_dict)
+
+
+def reading_from_answer(answer: dict[str, Any]) -> Reading:
+    """The reading the station took, or the error it answered."""
+    return _manual_result(answer, Reading.from_dict)
+
+
+def applied_from_answer(answer: dict[str, Any]) -> SettingsApplied:
+    """The settings the instrument has now, or the error the station answered."""
+    return _manual_result(answer, SettingsApplied.from_dict)
+
+
+def _answer_manual(carry_out: Callable[[], dict[str, Any]], message: Any) -> dict[str, Any]:
+    """An answer to a manual action; an instrument's own failure is marked ``failed``."""
+
+    def refused(text: str) -> dict[str, Any]:
+        return {"ok": False, "error": text}
+
+    def carry_out_marking_failures() -> dict[str, Any]:
+        try:
+            return carry_out()
+        except InstrumentActionError as exc:
+            return {"ok": False, "error": str(exc), "failed": True}
+
+    return _answer(carry_out_marking_failures, message, refused)
+
+
+def _manual_result(answer: dict[str, Any], read: Callable[[dict[str, Any]], T]) -> T:
+    if not answer.get("ok") and answer.get("failed"):
+        raise InstrumentActionError(str(answer.get("error") or "the instrument failed"))
+    _refused(answer)
+    try:
+        return read(answer)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StationError(f"the computer answered something unexpected: {exc}") from exc

@@ -126,6 +126,7 @@ def _register_blueprints(app: Flask) -> None:
     from pybirch.web.blueprints.dashboard import blueprint as dashboard
     from pybirch.web.blueprints.definition_edit import blueprint as definition_edit
     from pybirch.web.blueprints.definitions import blueprint as definitions
+    from pybirch.web.blueprints.instrument_page import blueprint as instrument_page
     from pybirch.web.blueprints.instruments import blueprint as instruments
     from pybirch.web.blueprints.labs import blueprint as labs
     from pybirch.web.blueprints.queues import blueprint as queues
@@ -141,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(queues)
     app.register_blueprint(samples)
     app.register_blueprint(instruments)
+    app.register_blueprint(instrument_page)
     app.register_blueprint(computers)
     app.register_blueprint(computer_instruments)
     app.register_blueprint(admin)

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from flask import current_app
 
 from pybirch.database.models import Computer
 from pybirch.database.models import Queue as QueueRecord
 from pybirch.instruments.catalogue import InstrumentInfo
-from pybirch.realtime.agent_protocol import CONTROL, ENQUEUE, FIND_INSTRUMENTS, LOAD_INSTRUMENTS
+from pybirch.realtime.agent_protocol import (
+    APPLY_SETTINGS,
+    CONTROL,
+    ENQUEUE,
+    FIND_INSTRUMENTS,
+    LOAD_INSTRUMENTS,
+    MEASURE_INSTRUMENT,
+    MOVE_INSTRUMENT,
+)
 from pybirch.station import (
     Action,
     Enqueued,
@@ -25,11 +34,21 @@ from pybirch.station import (
     StationError,
     StationInterface,
 )
+from pybirch.station.manual_control import (
+    MANUAL_TIMEOUT,
+    ManualTarget,
+    Moved,
+    Reading,
+    SettingsApplied,
+)
 from pybirch.station.requests import FoundInstruments, LoadSummary
 from pybirch.station.wire import (
+    applied_from_answer,
     enqueued_from_answer,
     found_from_answer,
     load_from_answer,
+    moved_from_answer,
+    reading_from_answer,
     state_from_answer,
 )
 from pybirch.web.agents import (
@@ -50,6 +69,8 @@ THIS_SERVER = "local"
 
 #: Seconds a lab computer may take to scan its VISA resources or load its instruments.
 FIND_TIMEOUT = 30.0
+#: Seconds the server waits for a manual action: the agent's own limit, and the way back.
+MANUAL_REPLY_TIMEOUT = MANUAL_TIMEOUT + 5.0
 
 
 def local_station() -> Station:
@@ -97,6 +118,21 @@ class RemoteStation:
     def load_bound(self) -> LoadSummary:
         """Ask the agent to load the instruments bound to its computer since it last did."""
         return load_from_answer(self._ask(LOAD_INSTRUMENTS, {}, timeout=FIND_TIMEOUT))
+
+    def move(self, target: ManualTarget, position: float) -> Moved:
+        """Ask the agent to move one of its movement instruments."""
+        message = {"instrument": target.to_dict(), "position": position}
+        return moved_from_answer(self._ask(MOVE_INSTRUMENT, message, MANUAL_REPLY_TIMEOUT))
+
+    def measure_once(self, target: ManualTarget) -> Reading:
+        """Ask the agent for one reading of one of its measurement instruments."""
+        message = {"instrument": target.to_dict()}
+        return reading_from_answer(self._ask(MEASURE_INSTRUMENT, message, MANUAL_REPLY_TIMEOUT))
+
+    def apply_settings(self, target: ManualTarget, settings: dict[str, Any]) -> SettingsApplied:
+        """Ask the agent to set settings on one of its instruments and write them back."""
+        message = {"instrument": target.to_dict(), "settings": settings}
+        return applied_from_answer(self._ask(APPLY_SETTINGS, message, MANUAL_REPLY_TIMEOUT))
 
     def _ask(self, event: str, message: dict, timeout: float | None = None) -> dict:
         try:
@@ -166,3 +202,12 @@ def renew_drivers_soon(lab_id: int) -> None:
 
 def _local_computer_id(station: Station) -> int | None:
     return None if station.identity is None else station.identity.computer_id
+
+
+def station_of(computer: Computer) -> StationInterface | None:
+    """The station of a computer, if there is one to ask now: this server's own, or an agent's."""
+    station = local_station()
+    if _local_computer_id(station) == computer.id:
+        return station
+    online = online_computer(computer.lab_id, computer.id) if computer.lab_id else None
+    return None if online is None else RemoteStation(online)

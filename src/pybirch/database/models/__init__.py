@@ -10,6 +10,7 @@ from pybirch.database.models.definitions import (
     InstrumentDefinitionVersion,
 )
 from pybirch.database.models.identity import DatabaseIdentity
+from pybirch.database.models.instrument_actions import InstrumentAction
 from pybirch.database.models.instruments import Equipment, Instrument, InstrumentStatus
 from pybirch.database.models.measurements import (
     Analysis,
@@ -37,6 +38,7 @@ __all__ = [
     "DatabaseIdentity",
     "Equipment",
     "Instrument",
+    "InstrumentAction",
     "InstrumentDefinition",
     "InstrumentDefinitionAudit",
     "InstrumentDefinitionVersion",

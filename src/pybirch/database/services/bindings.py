@@ -241,6 +241,26 @@ class BindingsMixin(ServiceCore):
             session.flush()
             return instruments
 
+    def get_instrument_bindings(
+        self, instrument_id: int, *, lab_id: int | None
+    ) -> list[dict[str, Any]]:
+        """Every computer an instrument of the lab is bound to, as bindings (JSON-able).
+
+        Another lab's instrument is unknown (NotFoundError). Primary binding first.
+        """
+        with self.session() as session:
+            _instrument(session, instrument_id, lab_id)
+            bindings = session.scalars(
+                select(ComputerBinding)
+                .where(ComputerBinding.instrument_id == instrument_id)
+                .options(
+                    selectinload(ComputerBinding.instrument),
+                    selectinload(ComputerBinding.computer),
+                )
+                .order_by(ComputerBinding.is_primary.desc(), ComputerBinding.id)
+            )
+            return [_binding_dict(session, binding) for binding in bindings]
+
     def _bindings(
         self,
         session: Session,

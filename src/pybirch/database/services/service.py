@@ -9,6 +9,7 @@ from pybirch.database.services.data import DataMixin
 from pybirch.database.services.definition_review import DefinitionReviewMixin
 from pybirch.database.services.definitions import DefinitionsMixin
 from pybirch.database.services.identity import IdentityMixin
+from pybirch.database.services.instrument_actions import InstrumentActionsMixin
 from pybirch.database.services.instruments import InstrumentsMixin
 from pybirch.database.services.projects import ProjectsMixin
 from pybirch.database.services.queues import QueuesMixin
@@ -25,6 +26,7 @@ class DatabaseService(
     ScanTimingsMixin,
     QueuesMixin,
     InstrumentsMixin,
+    InstrumentActionsMixin,
     ComputerServices,
     BindingsMixin,
     DefinitionsMixin,

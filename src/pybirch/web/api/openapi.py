@@ -157,6 +157,72 @@ def _write(
     }
 
 
+_INSTRUMENT = [_path("instrument_id", "integer")]
+_COMPUTER_CHOICE = {
+    "type": "integer",
+    "description": "the computer to act on (default: the instrument's primary binding)",
+}
+
+
+def _manual(summary: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """A manual action on an instrument (members): 200 done, 409 refused or failed."""
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": _INSTRUMENT,
+            "requestBody": {
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"computer_id": _COMPUTER_CHOICE, **properties},
+                        }
+                    }
+                }
+            },
+            "responses": {
+                "200": {
+                    "description": "done: action, outcome, computer and result",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "400": _ERROR,
+                "401": _ERROR,
+                "403": _ERROR,
+                "404": _ERROR,
+                "409": {
+                    "description": "refused by the station (outcome 'refused': a scan holds "
+                    "the instrument, outside its limits, computer offline) or failed in the "
+                    "instrument (outcome 'failed'); message says why",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+            },
+        }
+    }
+
+
+def _instrument_paths() -> dict[str, Any]:
+    """One instrument's record and manual control."""
+    base = "/api/instruments/{instrument_id}"
+    return {
+        base: _get(
+            "One instrument: each computer it is bound to (driver, adapter, live state), "
+            "last-known settings and status history",
+            _INSTRUMENT,
+            "instrument",
+        ),
+        f"{base}/move": _manual(
+            "Move a movement instrument to a position, in its units (members)",
+            {"position": {"type": "number"}},
+        ),
+        f"{base}/measure": _manual("Read a measurement instrument once (members)", {}),
+        f"{base}/settings": _manual(
+            "Set settings on the live instrument and write them back (members); "
+            "without settings, its last-known ones",
+            {"settings": {"type": "object"}},
+        ),
+    }
+
+
 _DEFINITION = [_path("definition_id", "integer")]
 _VERSION = [*_DEFINITION, _path("version", "integer")]
 _LAB = _query("lab", "integer", "the lab (default: the caller's first)")
@@ -365,6 +431,7 @@ def openapi_document() -> dict[str, Any]:
                 "Status and last-known settings of the caller's instruments", [], "instruments"
             ),
             **_definition_paths(),
+            **_instrument_paths(),
         },
         "components": {
             "securitySchemes": {

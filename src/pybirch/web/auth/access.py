@@ -10,7 +10,7 @@ from flask import abort, g, request
 from flask_login import current_user
 
 from pybirch.database.errors import NotFoundError
-from pybirch.database.models import Lab, Role, Scan
+from pybirch.database.models import Instrument, Lab, Role, Scan
 from pybirch.web.services import database
 
 
@@ -46,6 +46,15 @@ def visible_scan(scan_id: str, needed: Role = Role.VIEWER, *, with_settings: boo
         abort(404, f"scan {scan_id} not found")
     require_lab_role(scan.lab_id, needed)
     return scan
+
+
+def visible_instrument(instrument_id: int, needed: Role = Role.VIEWER) -> tuple[Instrument, Role]:
+    """The instrument and the user's role in its lab; 404 outside it, 403 below ``needed``."""
+    try:
+        instrument = database().get_instrument(instrument_id)
+    except NotFoundError:
+        abort(404, f"instrument {instrument_id} not found")
+    return instrument, require_lab_role(instrument.lab_id, needed)
 
 
 def labs_of_current_user() -> list[tuple[Lab, Role]]:
