@@ -9,6 +9,7 @@ from pybirch.database.models.definitions import (
     InstrumentDefinitionAudit,
     InstrumentDefinitionVersion,
 )
+from pybirch.database.models.equipment_care import Calibration, MaintenanceEntry
 from pybirch.database.models.identity import DatabaseIdentity
 from pybirch.database.models.instruments import Equipment, Instrument, InstrumentStatus
 from pybirch.database.models.measurements import (
@@ -32,6 +33,7 @@ __all__ = [
     "AnalysisResult",
     "ApiToken",
     "Base",
+    "Calibration",
     "Computer",
     "ComputerBinding",
     "DatabaseIdentity",
@@ -43,6 +45,7 @@ __all__ = [
     "InstrumentStatus",
     "Lab",
     "LabMembership",
+    "MaintenanceEntry",
     "MeasurementChunk",
     "MeasurementObject",
     "Project",
