@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from browser_support import ARTIFACTS, chromium, logged_in, require_chromium, running_server
+from lab_client import LabClient
 from pybirch.database import DatabaseService
 from pybirch.database.config import DEFAULT_DATABASE_NAME
 
@@ -26,10 +27,14 @@ CERTIFICATE = (
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """A server whose lab has a lock-in overdue for calibration and a stage due for service."""
+    """A demo server whose lab has a lock-in overdue for calibration and a stage due for service.
+
+    Those two are the lab's own records (on no computer); the demo's instruments of the same
+    names on the server's computer are what its scans use.
+    """
     require_chromium()
     data_dir = tmp_path_factory.mktemp("care")
-    with running_server(data_dir, ADMIN_PASSWORD) as url:
+    with running_server(data_dir, ADMIN_PASSWORD, demo=True) as url:
         db = DatabaseService(f"sqlite:///{data_dir / DEFAULT_DATABASE_NAME}")
         lab = db.search_labs().items[0]
         lockin = db.register_instrument(
@@ -152,4 +157,31 @@ def test_the_care_page_in_dark_theme_and_at_phone_width(world, browser):
     page.screenshot(path=str(ARTIFACTS / "care-page-phone-dark.png"), full_page=True)
     page.goto(f"{url}/instruments/")
     page.screenshot(path=str(ARTIFACTS / "care-instruments-phone-dark.png"), full_page=True)
+    page.close()
+
+
+def test_a_scan_on_an_overdue_stage_says_so_on_its_page(world, browser):
+    url, db, lab = world["url"], world["db"], world["lab"]
+    # The demo's Stage X on the server's computer (the one its scans use) is overdue for service.
+    for instrument in db.search_instruments("Stage X", lab_id=lab.id).items:
+        if instrument.id != world["stage"].id:
+            db.set_maintenance_schedule(
+                instrument.id, lab_id=lab.id, interval_days=90, next_due=OVERDUE_SINCE
+            )
+    client = LabClient(url, "admin", ADMIN_PASSWORD)
+    try:
+        scan_id = client.build(lab.id, "Overdue stage sweep", 5, 0.0, "care-queue", start=True)
+    finally:
+        client.close()
+    page = logged_in(browser, url, "admin", ADMIN_PASSWORD)
+    page.goto(f"{url}/scans/{scan_id}")
+    warning = page.locator("#scan-equipment-warnings")
+    assert "Stage X on " in warning.inner_text()
+    assert f"maintenance overdue since {OVERDUE_SINCE}" in warning.inner_text()
+    log = page.locator("#scan-log")
+    assert f"maintenance overdue since {OVERDUE_SINCE}" in log.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "care-scan-warning.png"))
+    warning.locator("a").first.click()
+    page.wait_for_url(f"{url}/instruments/*/care")
+    assert page.locator("#maintenance-card .due.overdue").count() == 1
     page.close()
