@@ -5,12 +5,28 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import ForeignKey, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from pybirch.database.models.base import Base, Created
 
 
-class Calibration(Base, Created):
+class OfInstrument(Created):
+    """A record about one instrument, entered by someone.
+
+    The instrument's lab is repeated on the record so that every read checks it without a
+    join; both go with the instrument when it is deleted.
+    """
+
+    @declared_attr
+    def lab_id(cls) -> Mapped[int | None]:
+        return mapped_column(ForeignKey("labs.id", ondelete="CASCADE"), index=True, default=None)
+
+    @declared_attr
+    def instrument_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("instruments.id", ondelete="CASCADE"), index=True)
+
+
+class Calibration(Base, OfInstrument):
     """One calibration of an instrument, with its certificate file if one was given.
 
     The certificate's bytes live in the database, beside the row that says whose lab it
@@ -21,13 +37,6 @@ class Calibration(Base, Created):
     __tablename__ = "calibrations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: The instrument's lab, repeated here so that every read checks it without a join.
-    lab_id: Mapped[int | None] = mapped_column(
-        ForeignKey("labs.id", ondelete="CASCADE"), index=True, default=None
-    )
-    instrument_id: Mapped[int] = mapped_column(
-        ForeignKey("instruments.id", ondelete="CASCADE"), index=True
-    )
     calibrated_on: Mapped[date]
     due_on: Mapped[date | None] = mapped_column(default=None)
     #: Who calibrated it: a service centre, a colleague.
@@ -41,18 +50,12 @@ class Calibration(Base, Created):
     certificate: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)
 
 
-class MaintenanceEntry(Base, Created):
+class MaintenanceEntry(Base, OfInstrument):
     """One entry of an instrument's maintenance log: when, by whom, what, and the next one."""
 
     __tablename__ = "maintenance_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    lab_id: Mapped[int | None] = mapped_column(
-        ForeignKey("labs.id", ondelete="CASCADE"), index=True, default=None
-    )
-    instrument_id: Mapped[int] = mapped_column(
-        ForeignKey("instruments.id", ondelete="CASCADE"), index=True
-    )
     performed_on: Mapped[date]
     performed_by: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(Text)

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, undefer
@@ -27,6 +28,8 @@ from pybirch.database.models import (
     MaintenanceEntry,
 )
 from pybirch.database.services.core import ServiceCore
+
+RecordT = TypeVar("RecordT", Calibration, MaintenanceEntry)
 
 #: An instrument whose calibration or maintenance falls due within this many days is
 #: "due soon" (today included); one whose due day has passed is "overdue".
@@ -209,15 +212,7 @@ class EquipmentCareMixin(ServiceCore):
 
     def list_calibrations(self, instrument_id: int, *, lab_id: int | None) -> list[Calibration]:
         """An instrument's calibrations, newest first (certificate bytes not loaded)."""
-        with self.session() as session:
-            _lab_instrument(session, instrument_id, lab_id)
-            return list(
-                session.scalars(
-                    select(Calibration)
-                    .where(Calibration.instrument_id == instrument_id)
-                    .order_by(Calibration.calibrated_on.desc(), Calibration.id.desc())
-                )
-            )
+        return self._history(Calibration, Calibration.calibrated_on, instrument_id, lab_id)
 
     def get_certificate(
         self, calibration_id: int, *, lab_id: int | None, instrument_id: int | None = None
@@ -298,15 +293,7 @@ class EquipmentCareMixin(ServiceCore):
 
     def list_maintenance(self, instrument_id: int, *, lab_id: int | None) -> list[MaintenanceEntry]:
         """An instrument's maintenance log, newest first."""
-        with self.session() as session:
-            _lab_instrument(session, instrument_id, lab_id)
-            return list(
-                session.scalars(
-                    select(MaintenanceEntry)
-                    .where(MaintenanceEntry.instrument_id == instrument_id)
-                    .order_by(MaintenanceEntry.performed_on.desc(), MaintenanceEntry.id.desc())
-                )
-            )
+        return self._history(MaintenanceEntry, MaintenanceEntry.performed_on, instrument_id, lab_id)
 
     def due_state(self, instrument: Instrument | int, today: date | None = None) -> CareDue:
         """An instrument's (or instrument id's) calibration and maintenance states on ``today``."""
@@ -361,6 +348,20 @@ class EquipmentCareMixin(ServiceCore):
                             OverdueInstrument(instrument.id, instrument.name, computer, kind, due)
                         )
             return found
+
+    def _history(
+        self, model: type[RecordT], day: Any, instrument_id: int, lab_id: int | None
+    ) -> list[RecordT]:
+        """An instrument's records of ``model``, the latest ``day`` first."""
+        with self.session() as session:
+            _lab_instrument(session, instrument_id, lab_id)
+            return list(
+                session.scalars(
+                    select(model)
+                    .where(model.instrument_id == instrument_id)
+                    .order_by(day.desc(), model.id.desc())
+                )
+            )
 
     def blocks_overdue_scans(self, lab_id: int | None) -> bool:
         """Whether the lab refuses scans on overdue instruments (False: warns; no lab: warns)."""
