@@ -16,7 +16,10 @@ from database_builders import iv_settings
 from pybirch.database.models import Role
 from pybirch.database_integration import DatabaseQueue, OverdueInstrumentError
 from pybirch.demo.web_lab import demo_instruments
+from pybirch.instruments.catalogue import InstrumentSet
 from pybirch.scan import Scan
+from pybirch.station import Station, StationIdentity
+from pybirch.station.wire import answer_enqueue
 from pybirch.web.builder import field_id
 from web_support import add_member, csrf_token, log_in, make_app, station_queues
 
@@ -151,3 +154,57 @@ def test_the_builders_scan_on_an_overdue_instrument_runs_with_the_warning(db, la
     record = db.get_scan(scan_id)
     assert record.status == "completed"
     assert [w["instrument"] for w in record.extra_data["equipment_warnings"]] == ["Lock-in"]
+
+
+def station_on(db, lab, computer):
+    """A station of the demo's instruments that is ``computer`` of the lab."""
+    return Station(
+        db,
+        InstrumentSet(*demo_instruments(0.0)),
+        identity=StationIdentity(computer.id, computer.computer_name, lab.id),
+    )
+
+
+def line_request(lab_id: int) -> dict:
+    return {
+        "lab_id": lab_id,
+        "design": {
+            "scan_name": "line",
+            "axes": [{"instrument": "Stage X", "start": 0, "stop": 1, "points": 3}],
+            "measurements": ["Lock-in"],
+        },
+        "queue": {"name": "line queue"},
+        "start": False,
+    }
+
+
+def test_a_lab_computer_checks_its_own_instruments_and_answers_by_field(db, lab):
+    """Two computers each have a Lock-in; only the one on PC A is overdue."""
+    pc_a, _ = db.create_computer(lab.id, "PC A")
+    pc_b, _ = db.create_computer(lab.id, "PC B")
+    late, _ = (
+        db.register_instrument_on_computer(
+            {"name": "Lock-in", "instrument_type": "measurement"}, lab.id, computer.id
+        )
+        for computer in (pc_a, pc_b)
+    )
+    db.record_calibration(
+        late.id, lab_id=lab.id, calibrated_on=OVERDUE_SINCE - timedelta(365), due_on=OVERDUE_SINCE
+    )
+    db.update_lab(lab.id, block_overdue_scans=True)
+
+    on_b = station_on(db, lab, pc_b)
+    try:
+        assert answer_enqueue(on_b, line_request(lab.id))["ok"]  # PC B's Lock-in is fine
+    finally:
+        on_b.close()
+    on_a = station_on(db, lab, pc_a)
+    try:
+        reply = answer_enqueue(on_a, line_request(lab.id))
+    finally:
+        on_a.close()
+    assert reply["ok"] is False
+    assert reply["errors"] == {
+        "settings_Lock-in": f"Lock-in on PC A calibration overdue since {OVERDUE_SINCE}: "
+        "this lab blocks scans on overdue instruments"
+    }

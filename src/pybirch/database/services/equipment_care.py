@@ -298,7 +298,7 @@ class EquipmentCareMixin(ServiceCore):
     def due_state(self, instrument: Instrument | int, today: date | None = None) -> CareDue:
         """An instrument's (or instrument id's) calibration and maintenance states on ``today``."""
         if isinstance(instrument, int):
-            instrument = self.get_instrument(instrument)  # type: ignore[attr-defined]
+            instrument = self._fetch(Instrument, instrument)
         return due_state(instrument, today or date.today())
 
     def due_instruments(
