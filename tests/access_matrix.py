@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from enum import Enum
 from itertools import count
 from pathlib import Path
@@ -179,6 +180,30 @@ def _bound_instrument(world: World, _principal: Principal) -> dict[str, str]:
     return {"computer_id": str(computer.id), "instrument_id": str(record.id)}
 
 
+def _cared_instrument(world: World, _principal: Principal) -> dict[str, str]:
+    """An instrument of the target lab with a calibration and its certificate."""
+    record = world.db.create_instrument(
+        f"Meter {next(world.serial)}", "measurement", lab_id=world.target
+    )
+    calibration = world.db.record_calibration(
+        record.id,
+        lab_id=world.target,
+        calibrated_on=date(2026, 1, 5),
+        due_on=date(2027, 1, 5),
+        certificate=b"%PDF-1.4 certificate",
+        certificate_name="certificate.pdf",
+    )
+    return {"instrument_id": str(record.id), "calibration_id": str(calibration.id)}
+
+
+def _calibration_form(_world: World, _principal: Principal) -> dict[str, str]:
+    return {"calibrated_on": "2026-11-02", "due_on": "2027-11-02"}
+
+
+def _maintenance_form(_world: World, principal: Principal) -> dict[str, str]:
+    return {"performed_on": "2026-11-02", "performed_by": principal.name, "description": "dusted"}
+
+
 def _disposable_template(world: World, _principal: Principal) -> dict[str, str]:
     template = world.db.create_scan_template(world.target, f"Template {next(world.serial)}", {})
     return {"template_id": str(template.id)}
@@ -219,6 +244,7 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "labs.create": (Access(Least.USER),),
     "api.labs": (Access(Least.USER),),
     "api.instruments_status": (Access(Least.USER),),
+    "api.instruments_due": (Access(Least.USER),),
     "dashboard.index": (Access(Least.VIEWER, Scope.OWN),),
     "scans.index": (Access(Least.VIEWER, Scope.OWN),),
     "queues.index": (Access(Least.VIEWER, Scope.OWN),),
@@ -252,6 +278,9 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "builder.templates": (Access(Least.VIEWER),),
     "samples.sample_image": (Access(Least.VIEWER),),
     "admin.members": (Access(Least.VIEWER),),
+    "equipment_care.page": (Access(Least.VIEWER, values=_cared_instrument),),
+    "equipment_care.certificate": (Access(Least.VIEWER, values=_cared_instrument),),
+    "api.instrument_calibrations": (Access(Least.VIEWER, values=_cared_instrument),),
     # a lab's stored drivers: viewers read them (another lab's private one is a 404)
     "api.definition": (Access(Least.VIEWER),),
     "api.validate_definition": (Access(Least.VIEWER),),
@@ -292,6 +321,17 @@ ROUTES: dict[str, tuple[Access, ...]] = {
     "definition_edit.update": (Access(Least.MEMBER),),
     "definition_edit.rollback": (Access(Least.MEMBER),),
     "definitions.save_settings": (Access(Least.MEMBER),),
+    # members keep the equipment's calibrations and maintenance log (viewers read them)
+    "equipment_care.record_calibration": (
+        Access(Least.MEMBER, values=_cared_instrument, form=_calibration_form),
+    ),
+    "equipment_care.add_maintenance": (
+        Access(Least.MEMBER, values=_cared_instrument, form=_maintenance_form),
+    ),
+    "equipment_care.set_schedule": (Access(Least.MEMBER, values=_cared_instrument),),
+    "api.record_instrument_calibration": (
+        Access(Least.MEMBER, values=_cared_instrument, form=_calibration_form),
+    ),
     # admins run the lab; only owners touch owners
     "labs.edit": (Access(Least.ADMIN),),
     "computers.create": (Access(Least.ADMIN),),

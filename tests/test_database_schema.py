@@ -55,6 +55,8 @@ TABLES = {
     "instrument_definition_audit",
     "computers",
     "computer_bindings",
+    "calibrations",
+    "maintenance_log",
 }
 
 

@@ -9,6 +9,7 @@ The same control through a lab computer's agent is in ``test_instrument_control_
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import pytest
 
@@ -128,6 +129,9 @@ def test_the_page_shows_driver_binding_timeline_and_scans(app, db, lab):
     assert scans.index("second sweep") < scans.index("first sweep")
     assert f'href="/scans/{second}"' in scans
     assert f'href="/instruments/{stage.id}/care"' in text
+    care = text.split('id="care-state"', 1)[1].split("</p>", 1)[0]
+    assert "calibration not scheduled" in care
+    assert "maintenance not scheduled" in care
     # a viewer sees no control
     for control in ("Apply these", ">Move<", "Read once", "Apply settings"):
         assert control not in text
@@ -386,6 +390,22 @@ def test_a_viewer_sees_but_cannot_control_and_another_lab_sees_nothing(app, db, 
     assert api_post(outsider, f"/api/instruments/{stage.id}/measure").status_code == 404
     assert live(app, "Stage X").position == 0.0
     assert db.get_instrument_actions(stage.id) == []
+
+
+def test_the_page_says_when_calibration_is_overdue_and_links_to_its_care(app, db, lab):
+    stage = record_of(db, app, lab, "Stage X")
+    today = app.extensions.get("pybirch.today", date.today)()
+    db.update_instrument(stage.id, calibration_due=today - timedelta(days=3))
+    db.update_instrument(stage.id, next_maintenance=today + timedelta(days=5))
+    viewer = signed_in(app, db, lab, "vera", Role.VIEWER)
+    text = viewer.get(f"/instruments/{stage.id}").get_data(as_text=True)
+    care = text.split('id="care-state"', 1)[1].split("</p>", 1)[0]
+    overdue = f'class="due overdue" href="/instruments/{stage.id}/care"'
+    assert overdue in care
+    assert f"calibration overdue since {today - timedelta(days=3)}" in care
+    assert "maintenance due in 5 days" in care
+    back = viewer.get(f"/instruments/{stage.id}/care").get_data(as_text=True)
+    assert f'href="/instruments/{stage.id}">Instrument page' in back
 
 
 def test_the_instrument_lists_link_to_the_page(app, db, lab):

@@ -13,6 +13,7 @@ from pybirch.database_integration.managers import (
     QueueManager,
     ScanManager,
 )
+from pybirch.database_integration.overdue_instruments import OverdueInstrumentError
 from pybirch.database_integration.serializers import (
     create_queue_from_pybirch,
     create_sample_from_pybirch,
@@ -28,6 +29,7 @@ __all__ = [
     "DatabaseExtension",
     "DatabaseQueue",
     "EquipmentManager",
+    "OverdueInstrumentError",
     "QueueManager",
     "ScanManager",
     "create_queue_from_pybirch",

@@ -126,6 +126,7 @@ def _register_blueprints(app: Flask) -> None:
     from pybirch.web.blueprints.dashboard import blueprint as dashboard
     from pybirch.web.blueprints.definition_edit import blueprint as definition_edit
     from pybirch.web.blueprints.definitions import blueprint as definitions
+    from pybirch.web.blueprints.equipment_care import blueprint as equipment_care
     from pybirch.web.blueprints.instrument_page import blueprint as instrument_page
     from pybirch.web.blueprints.instruments import blueprint as instruments
     from pybirch.web.blueprints.labs import blueprint as labs
@@ -152,6 +153,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(definition_edit)
     app.register_blueprint(definitions)
     app.register_blueprint(approvals)
+    app.register_blueprint(equipment_care)
     register_filters(app)
     app.before_request(require_password_change)
     app.add_template_global(may_write)

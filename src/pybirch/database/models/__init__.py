@@ -9,6 +9,7 @@ from pybirch.database.models.definitions import (
     InstrumentDefinitionAudit,
     InstrumentDefinitionVersion,
 )
+from pybirch.database.models.equipment_care import Calibration, MaintenanceEntry
 from pybirch.database.models.identity import DatabaseIdentity
 from pybirch.database.models.instrument_actions import InstrumentAction
 from pybirch.database.models.instruments import Equipment, Instrument, InstrumentStatus
@@ -33,6 +34,7 @@ __all__ = [
     "AnalysisResult",
     "ApiToken",
     "Base",
+    "Calibration",
     "Computer",
     "ComputerBinding",
     "DatabaseIdentity",
@@ -45,6 +47,7 @@ __all__ = [
     "InstrumentStatus",
     "Lab",
     "LabMembership",
+    "MaintenanceEntry",
     "MeasurementChunk",
     "MeasurementObject",
     "Project",

@@ -78,6 +78,9 @@ class Lab(Base, Updated):
     description: Mapped[str | None] = mapped_column(Text, default=None)
     address: Mapped[str | None] = mapped_column(Text, default=None)
     extra_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Refuse a scan whose instrument's calibration or maintenance is overdue; by default
+    #: such a scan runs and its record carries a warning.
+    block_overdue_scans: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     memberships: Mapped[list[LabMembership]] = relationship(
         back_populates="lab", cascade="all, delete-orphan"

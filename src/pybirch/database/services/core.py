@@ -103,7 +103,8 @@ class ServiceCore:
             raise NotFoundError(model.__name__, key)
         return row
 
-    def _create(self, model: type[ModelT], **fields: Any) -> ModelT:
+    # Positional-only: an instrument has a column called ``model``.
+    def _create(self, model: type[ModelT], /, **fields: Any) -> ModelT:
         _check_fields(model, fields)
         with self.session() as session:
             row = model(**fields)
@@ -115,7 +116,7 @@ class ServiceCore:
         with self.session() as session:
             return self._get(session, model, key)
 
-    def _update(self, model: type[ModelT], key: Any, **fields: Any) -> ModelT:
+    def _update(self, model: type[ModelT], key: Any, /, **fields: Any) -> ModelT:
         _check_fields(model, fields)
         with self.session() as session:
             row = self._get(session, model, key)

@@ -8,6 +8,7 @@ from pybirch.database.services.computers import ComputerServices
 from pybirch.database.services.data import DataMixin
 from pybirch.database.services.definition_review import DefinitionReviewMixin
 from pybirch.database.services.definitions import DefinitionsMixin
+from pybirch.database.services.equipment_care import EquipmentCareMixin
 from pybirch.database.services.identity import IdentityMixin
 from pybirch.database.services.instrument_actions import InstrumentActionsMixin
 from pybirch.database.services.instruments import InstrumentsMixin
@@ -27,6 +28,7 @@ class DatabaseService(
     QueuesMixin,
     InstrumentsMixin,
     InstrumentActionsMixin,
+    EquipmentCareMixin,
     ComputerServices,
     BindingsMixin,
     DefinitionsMixin,

@@ -23,7 +23,6 @@ from pybirch.database_integration.managers.queue_manager import (
 from pybirch.database_integration.managers.scan_manager import ScanManager
 from pybirch.database_integration.serializers import (
     create_sample_from_pybirch,
-    create_scan_from_pybirch,
     to_pybirch_sample,
 )
 from pybirch.queue.errors import QueueStateError
@@ -55,6 +54,11 @@ class DatabaseQueue(Queue):
 
     A QID names a queue within its lab. A stored queue of that QID in that lab is taken
     over, unless a live process still runs it (:class:`QueueStateError`).
+
+    A scan on an instrument whose calibration or maintenance is overdue is recorded with a
+    warning; if the lab blocks such scans, :meth:`enqueue` raises
+    :class:`~pybirch.database_integration.OverdueInstrumentError` naming the instrument and
+    its due date, and nothing is queued.
     """
 
     def __init__(
@@ -80,6 +84,8 @@ class DatabaseQueue(Queue):
         lab_id = lab_for_queue(db_service, lab, lab_id=lab_id, project_id=project_id)
         #: The lab of the queue's records (None: no lab, shown to no one in the web UI).
         self.lab_id = lab_id
+        #: The computer that runs the queue, if a station said (its instruments are checked).
+        self.computer_id: int | None = (record_extra or {}).get("computer_id")
         #: The operator's user record: who created the queue's records.
         self.operator_id = None if not operator else db_service.get_or_create_user(operator).id
         self.scan_manager = ScanManager(db_service)
@@ -199,9 +205,10 @@ class DatabaseQueue(Queue):
     # -- recording -----------------------------------------------------------------------
 
     def _prepare_scan(self, scan: Scan, handle: ScanHandle) -> None:
-        record = create_scan_from_pybirch(
-            self.db,
+        # Refused here if the lab blocks scans on overdue instruments: nothing is recorded.
+        record = self.scan_manager.create_scan_from_pybirch(
             scan,
+            computer_id=self.computer_id,
             queue_id=self.db_queue_id,
             scan_id=handle.scan_id,
             lab_id=self.lab_id,

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from pybirch.database import DatabaseService
 from pybirch.database.models import Scan as ScanRecord
+from pybirch.database.services.equipment_care import OverdueInstrument
+from pybirch.database_integration.overdue_instruments import (
+    WARNINGS_KEY,
+    OverdueInstrumentError,
+    warning_documents,
+)
 from pybirch.database_integration.serializers import (
     create_scan_from_pybirch,
     create_scan_from_settings,
@@ -17,31 +25,72 @@ from pybirch.scan.settings import ScanSettings
 class ScanManager:
     """Bridges PyBirch scans and their database records."""
 
-    def __init__(self, db: DatabaseService) -> None:
+    def __init__(self, db: DatabaseService, today: Callable[[], date] = date.today) -> None:
         self.db = db
+        #: The lab's calendar day, for calibration and maintenance due dates.
+        self.today = today
 
     def create_scan(
         self,
         settings: ScanSettings,
         sample_id: int | None = None,
         queue_id: int | None = None,
+        *,
+        computer_id: int | None = None,
         **fields: Any,
     ) -> ScanRecord:
         """A record for scan settings (status ``queued``); ``sample_id`` is the database id.
 
         Settings that cannot run are refused first (:class:`ScanDefinitionError`), so no
-        record waits for ever for a scan that will never start.
+        record waits for ever for a scan that will never start; so are scans on overdue
+        instruments in a lab that blocks them (:class:`OverdueInstrumentError`).
         """
         settings.scan_tree.validate()
+        overdue = self.check_instruments(settings, fields.get("lab_id"), computer_id)
         fields.setdefault("total_points", settings.scan_tree.total_points())
-        return create_scan_from_settings(
+        record = create_scan_from_settings(
             self.db, settings, sample_id=sample_id, queue_id=queue_id, **fields
         )
+        return self.record_instrument_warnings(record, overdue)
 
-    def create_scan_from_pybirch(self, scan: Scan, **fields: Any) -> ScanRecord:
-        """A record for a PyBirch scan (settings, tree, sample, point count), once it is valid."""
+    def create_scan_from_pybirch(
+        self, scan: Scan, *, computer_id: int | None = None, **fields: Any
+    ) -> ScanRecord:
+        """A record for a PyBirch scan (settings, tree, sample, point count), once it is valid.
+
+        ``computer_id`` is the computer it runs on: its instruments are the ones checked
+        for overdue calibration or maintenance (see :meth:`check_instruments`).
+        """
         scan.settings.scan_tree.validate()
-        return create_scan_from_pybirch(self.db, scan, **fields)
+        overdue = self.check_instruments(scan.settings, fields.get("lab_id"), computer_id)
+        return self.record_instrument_warnings(
+            create_scan_from_pybirch(self.db, scan, **fields), overdue
+        )
+
+    def check_instruments(
+        self, settings: ScanSettings, lab_id: int | None, computer_id: int | None = None
+    ) -> list[OverdueInstrument]:
+        """The scan's overdue instruments; OverdueInstrumentError if its lab blocks them.
+
+        Instruments are matched by name on ``computer_id`` when it is known, else among
+        every instrument of that name in the lab.
+        """
+        names = [instrument.name for instrument in settings.scan_tree.instruments()]
+        overdue = self.db.overdue_instruments(lab_id, names, self.today(), computer_id=computer_id)
+        if overdue and self.db.blocks_overdue_scans(lab_id):
+            raise OverdueInstrumentError(overdue)
+        return overdue
+
+    def record_instrument_warnings(
+        self, record: ScanRecord, overdue: list[OverdueInstrument]
+    ) -> ScanRecord:
+        """Write on the scan's record, and in its log, which instruments are overdue."""
+        if not overdue:
+            return record
+        for item in overdue:
+            self.db.add_scan_log(record.id, "WARNING", item.describe())
+        extra = {**(record.extra_data or {}), WARNINGS_KEY: warning_documents(overdue)}
+        return self.db.update_scan(record.id, extra_data=extra)
 
     def get_scan(self, scan_id: int | str) -> ScanRecord:
         """The record by database id or public id."""

@@ -7,6 +7,7 @@ instrument definitions, a scan's live state and notes.
 from pybirch.web.api import (  # noqa: F401  (they add their routes)
     control,
     definitions,
+    equipment_care,
     instruments,
     plots,
     scan_live,

@@ -6,6 +6,7 @@ from typing import Any
 
 from pybirch import __version__
 from pybirch.database.models.scans import QUEUE_STATUSES, SCAN_STATUSES
+from pybirch.database.services.equipment_care import DUE_SOON_DAYS, MAX_CERTIFICATE_BYTES
 from pybirch.database.services.paging import MAX_PER_PAGE
 from pybirch.web.api.limits import (
     DEFAULT_LINE_POINTS,
@@ -312,6 +313,60 @@ def _definition_paths() -> dict[str, Any]:
     }
 
 
+def _equipment_care_paths() -> dict[str, Any]:
+    """Calibrations of an instrument, and the instruments falling due."""
+    calibration = {
+        "type": "object",
+        "required": ["calibrated_on"],
+        "properties": {
+            "calibrated_on": {"type": "string", "format": "date"},
+            "due_on": {"type": "string", "format": "date"},
+            "performed_by": {"type": "string", "maxLength": 255},
+            "notes": {"type": "string"},
+        },
+    }
+    with_file = {
+        **calibration,
+        "properties": {
+            **calibration["properties"],
+            "certificate": {
+                "type": "string",
+                "format": "binary",
+                "description": f"PDF, PNG or JPEG, at most {MAX_CERTIFICATE_BYTES // 2**20} MB",
+            },
+        },
+    }
+    record = _write(
+        "post",
+        "Record a calibration (members): JSON, or multipart with a certificate file",
+        [_path("instrument_id", "integer")],
+        "the calibration",
+        created=True,
+    )
+    record["post"]["requestBody"] = {
+        "content": {
+            "application/json": {"schema": calibration},
+            "multipart/form-data": {"schema": with_file},
+        }
+    }
+    return {
+        "/api/instruments/due": _get(
+            f"The caller's instruments whose calibration or maintenance is due within "
+            f"{DUE_SOON_DAYS} days or overdue, most urgent first",
+            [_query("lab", "integer", "one of the caller's labs (default: all)")],
+            "today and items, each with calibration and maintenance state and due date",
+        ),
+        "/api/instruments/{instrument_id}/calibrations": {
+            **_get(
+                "An instrument's calibrations, newest first, and its due states today",
+                [_path("instrument_id", "integer")],
+                "instrument and items (certificate name, type, size, sha256, url)",
+            ),
+            **record,
+        },
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     """The API's OpenAPI document."""
     return {
@@ -432,6 +487,7 @@ def openapi_document() -> dict[str, Any]:
             ),
             **_definition_paths(),
             **_instrument_paths(),
+            **_equipment_care_paths(),
         },
         "components": {
             "securitySchemes": {

@@ -6,7 +6,9 @@ from flask import Blueprint, render_template
 from flask_login import login_required
 
 from pybirch.database.models.scans import ACTIVE_SCAN_STATUSES
+from pybirch.database.services.equipment_care import DUE_SOON_DAYS
 from pybirch.web.auth.access import chosen_lab, require_lab_role
+from pybirch.web.lab_calendar import today
 from pybirch.web.services import database
 
 blueprint = Blueprint("dashboard", __name__)
@@ -34,4 +36,7 @@ def index() -> str:
         recent=db.search_scans(lab_id=lab.id, per_page=RECENT),
         queues=db.search_queues(lab_id=lab.id, per_page=RECENT),
         instruments=db.search_instruments(lab_id=lab.id, per_page=RECENT),
+        care_due=db.due_instruments(lab.id, today()),
+        today=today(),
+        due_soon_days=DUE_SOON_DAYS,
     )

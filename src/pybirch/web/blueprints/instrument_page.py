@@ -26,6 +26,7 @@ from pybirch.web.instrument_control import (
     move,
 )
 from pybirch.web.instrument_view import changed_settings, computer_view, instrument_view, iso
+from pybirch.web.lab_calendar import today
 from pybirch.web.listing import page_number
 from pybirch.web.reading_plot import reading_plot
 from pybirch.web.services import database
@@ -114,6 +115,8 @@ def _render(
         "instrument.html",
         view=instrument_view(instrument, page_number()),
         lab=database().get_lab(instrument.lab_id),
+        today=today(),
+        due=database().due_state(instrument, today()),
         can_control=role.allows(Role.MEMBER),
         outcome=outcome,
         problem=problem,

@@ -6,6 +6,7 @@ from flask import Blueprint, render_template
 from flask_login import login_required
 
 from pybirch.web.auth.access import chosen_lab
+from pybirch.web.lab_calendar import today
 from pybirch.web.listing import choice, page_number, search_text
 from pybirch.web.services import database
 
@@ -28,6 +29,14 @@ def index() -> str:
     found = database().search_instruments(
         text, lab_id=lab.id, instrument_type=kind, page=page, per_page=PER_PAGE
     )
+    day = today()
     return render_template(
-        "instruments.html", labs=labs, lab=lab, instruments=found, text=text or "", kind=kind
+        "instruments.html",
+        labs=labs,
+        lab=lab,
+        instruments=found,
+        text=text or "",
+        kind=kind,
+        care={instrument.id: database().due_state(instrument, day) for instrument in found.items},
+        today=day,
     )

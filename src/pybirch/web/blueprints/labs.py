@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
+from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from pybirch.database.errors import DuplicateError
@@ -23,6 +23,15 @@ class LabForm(FlaskForm):
     code = StringField("Code", validators=[Optional(), Length(max=50)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
     address = TextAreaField("Address", validators=[Optional(), Length(max=2000)])
+
+
+class LabSettingsForm(LabForm):
+    """A lab's details and its rules, changed by its admins."""
+
+    block_overdue_scans = BooleanField(
+        "Refuse scans on instruments whose calibration or maintenance is overdue "
+        "(otherwise they run, with a warning on their record)"
+    )
 
 
 @blueprint.route("/")
@@ -69,7 +78,7 @@ def edit(lab_id: int) -> str | Response:
     require_lab_role(lab_id, Role.ADMIN)
     db = database()
     lab = db.get_lab(lab_id)
-    form = LabForm(obj=lab)
+    form = LabSettingsForm(obj=lab)
     if form.validate_on_submit():
         try:
             db.update_lab(
@@ -78,6 +87,7 @@ def edit(lab_id: int) -> str | Response:
                 code=form.code.data or None,
                 description=form.description.data or None,
                 address=form.address.data or None,
+                block_overdue_scans=form.block_overdue_scans.data,
             )
             flash("Lab saved.", "info")
             return redirect(url_for("labs.index"))

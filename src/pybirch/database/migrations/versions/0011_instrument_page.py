@@ -1,7 +1,7 @@
 """what members did to instruments by hand
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-23 00:00:00.000000
 
 An instrument's page lets a lab member move a stage, read a measurement once and apply
@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 import pybirch.database.models.base
 
 revision: str = "0011"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
