@@ -7,15 +7,13 @@ import os
 import time
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from pybirch.instruments import Measurement, Movement
+from engine_doubles import PositionProbe, Recorder, RecordingStage
 from pybirch.scan import (
     MeasurementItem,
     MovementItem,
     Scan,
-    ScanExtension,
     ScanSettings,
     ScanState,
     ScanTree,
@@ -176,59 +174,30 @@ def test_the_compiled_loop_refuses_bad_arguments() -> None:
 # -- whole scans, on each loop -------------------------------------------------------
 
 
-class Stage(Movement):
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.position_column = name
-        self._position = 0.0
-
-    @property
-    def position(self) -> float:
-        return self._position
-
-    @position.setter
-    def position(self, value: float) -> None:
-        self._position = value
-
-
-class Meter(Measurement):
-    """Reads where both stages are, so every row says where it was taken."""
-
-    def __init__(self, x: Stage, y: Stage) -> None:
-        super().__init__("meter")
-        self.x, self.y = x, y
-        self.data_columns = np.array(["x", "y"])
-        self.data_units = np.array(["mm", "mm"])
-
-    def perform_measurement(self) -> np.ndarray:
-        return np.array([[self.x.position, self.y.position]])
-
-
-class Rows(ScanExtension):
-    def __init__(self) -> None:
-        self.frames: list[pd.DataFrame] = []
-
-    def save_data(self, df: pd.DataFrame, measurement_name: str) -> None:
-        self.frames.append(df)
-
-
 @pytest.mark.parametrize("loop", LOOPS)
 def test_a_snaking_map_is_exact_on_each_loop(loop, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(executor, "run_line", required(loop))
-    x, y = Stage("x"), Stage("y")
+    x, y = RecordingStage("x", "x"), RecordingStage("y", "y")
     xs, ys = np.linspace(0, 1, 7), np.linspace(-1, 1, 5)
     tree = ScanTree(
         [
             MovementItem(
                 y,
                 ys,
-                children=[MovementItem(x, xs, snake=True, children=[MeasurementItem(Meter(x, y))])],
+                children=[
+                    MovementItem(
+                        x,
+                        xs,
+                        snake=True,
+                        children=[MeasurementItem(PositionProbe("meter", [x, y]))],
+                    )
+                ],
             )
         ]
     )
-    rows = Rows()
+    rows = Recorder()
     scan = Scan(ScanSettings("map", "engine", scan_tree=tree), extensions=[rows], buffer_size=4)
     assert scan.run() is ScanState.COMPLETED
-    frame = pd.concat(rows.frames, ignore_index=True)
+    frame = rows.frame("meter")
     expected = [(xv, yv) for i, yv in enumerate(ys) for xv in (xs if i % 2 == 0 else xs[::-1])]
-    assert list(zip(frame["x (mm)"], frame["y (mm)"], strict=True)) == expected
+    assert list(zip(frame["at_x (mm)"], frame["at_y (mm)"], strict=True)) == expected
