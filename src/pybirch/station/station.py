@@ -38,7 +38,7 @@ from pybirch.queue import QueueState, QueueStateError
 from pybirch.queue.samples import Sample
 from pybirch.realtime import EventBus, follow_queue
 from pybirch.realtime.events import Event, InstrumentStatus, QueueStatus, ScanStatus
-from pybirch.scan import Scan
+from pybirch.scan import Scan, ScanState
 from pybirch.scan.design import DesignError, build_settings
 from pybirch.station.actions import Action
 from pybirch.station.bound_instruments import (
@@ -48,6 +48,7 @@ from pybirch.station.bound_instruments import (
     instrument_from_binding,
     load_bound_instruments,
 )
+from pybirch.station.health import InstrumentHealth
 from pybirch.station.requests import (
     Enqueued,
     EnqueueRequest,
@@ -111,6 +112,12 @@ class Station:
         self._instruments_lock = threading.RLock()
         #: Bindings whose newer driver waits for a scan holding the instrument to end.
         self._deferred: set[int] = set()
+        #: Instrument records by instrument name: (record id, lab id), for status changes.
+        self._records: dict[str, tuple[int, int | None]] = {}
+        #: Checks the instruments and reconnects lost ones (started once there are some).
+        self.health = InstrumentHealth(
+            lambda: self.instruments.all(), self._instruments_in_use, self._note_health
+        )
 
     @property
     def name(self) -> str:
@@ -203,6 +210,12 @@ class Station:
         Add it before enqueuing scans, so every scan publishes its rows.
         """
         follow_queue(queue, self.bus)
+        # a scan whose instrument stops answering pauses until the monitor reconnects it
+        queue.set_reconnector(self.health.scan_lost)
+        queue.add_state_callback(
+            lambda _scan_id, state: state is ScanState.RUNNING and self.health.scan_starting()
+        )
+        self.health.start()
         queue.add_queue_state_callback(lambda _state: self._changed())
         queue.add_state_callback(
             lambda _scan_id, state: state.finished and self._scan_finished(queue)
@@ -285,6 +298,7 @@ class Station:
         for binding, why in loaded.failures:
             self._note_binding(binding, "error", error=why)
         self._changed()
+        self.health.start()
         return loaded
 
     def _load_drivers(self) -> None:
@@ -381,9 +395,19 @@ class Station:
             except PyBirchError:
                 log.exception("could not record instrument %s in the database", instrument.name)
                 continue
+            with self._lock:
+                self._records[instrument.name] = (record.id, self.identity.lab_id)
+            self.health.known(instrument, "connected")
             self.bus.publish(
-                InstrumentStatus(instrument.name, "connected", self.name, self.identity.lab_id)
+                InstrumentStatus(
+                    instrument.name,
+                    "connected",
+                    self.name,
+                    self.identity.lab_id,
+                    instrument_id=record.id,
+                )
             )
+        self.health.start()
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` whenever a queue is added or changes state."""
@@ -414,6 +438,7 @@ class Station:
                 queue.abort()
                 queue.wait_for_completion(timeout)
             queue.close()
+        self.health.stop()
 
     # -- inside ------------------------------------------------------------------------
 
@@ -490,6 +515,35 @@ class Station:
             if not handle.state.finished
         )
 
+    def _instruments_in_use(self) -> set[int]:
+        """The ``id()`` of every instrument a running or paused scan holds (busy: not asked)."""
+        with self._lock:
+            queues = list(self._queues.values())
+        return {
+            id(used)
+            for queue in queues
+            for handle in queue.handles
+            if handle.state.active
+            for used in handle.scan.instruments()
+        }
+
+    def _note_health(self, instrument: Instrument, status: str, error: str | None) -> None:
+        """Record a change the health monitor saw in the status history, and announce it."""
+        with self._lock:
+            record_id, lab_id = self._records.get(instrument.name, (None, None))
+        if record_id is None:
+            log.info("instrument %s (no record) is %s: %s", instrument.name, status, error or "")
+        else:
+            try:
+                self.db.update_instrument_status(record_id, status, error_message=error)
+            except PyBirchError:
+                log.exception("could not record that instrument %r is %s", instrument.name, status)
+        self.bus.publish(
+            InstrumentStatus(
+                instrument.name, status, self.name, lab_id, error=error, instrument_id=record_id
+            )
+        )
+
     def _renew(self, binding: dict[str, Any], current: Instrument) -> str | None:
         """Replace ``current`` by the binding's newly approved driver, or keep it and say why."""
         _shut_down(current)
@@ -544,6 +598,10 @@ class Station:
         """Write back what became of a bound instrument (and its driver), and announce it."""
         record = binding["instrument"]
         settings = None if instrument is None else dict(instrument.settings)
+        if instrument is not None:
+            with self._lock:
+                self._records[instrument.name] = (record["id"], record.get("lab_id"))
+            self.health.known(instrument, status, error)
         try:
             self.db.record_binding_use(
                 binding["id"],
@@ -556,7 +614,16 @@ class Station:
             )
         except PyBirchError:
             log.exception("could not record that instrument %r is %s", record["name"], status)
-        self.bus.publish(InstrumentStatus(record["name"], status, self.name, record.get("lab_id")))
+        self.bus.publish(
+            InstrumentStatus(
+                record["name"],
+                status,
+                self.name,
+                record.get("lab_id"),
+                error=error,
+                instrument_id=record["id"],
+            )
+        )
 
     def _record_extra(self) -> dict[str, Any]:
         if self.identity is None:
