@@ -12,8 +12,10 @@ and gives it one of four statuses:
   between a scan and its instrument.
 
 A disconnected instrument is reconnected (:meth:`~pybirch.instruments.base.Instrument.reconnect`)
-at once and then after 1, 2, 4... times ``backoff`` seconds, ``AUTO_RECONNECT_ATTEMPTS``
-times in all; after that it is tried once a round, in case it is plugged back later. A scan
+at once and then after 1, 2, 4... times ``backoff`` seconds (a tenth of the interval unless
+given: 1 s, 2 s, 4 s for 10 s), ``AUTO_RECONNECT_ATTEMPTS`` times in all; giving up is
+recorded too, and a scan waiting for the instrument fails. After that it is tried once a
+round, in case it is plugged back later. A scan
 whose instrument stops answering asks for the same (:meth:`InstrumentHealth.scan_lost`, the
 scan's reconnector; see :mod:`pybirch.scan.instrument_loss`) and hears when it is back or
 when the monitor gave up. Only changes are reported (one call per change of status, never
@@ -47,8 +49,8 @@ BUSY = "busy"
 DEFAULT_INTERVAL = 10.0
 #: Reconnection attempts before giving up, unless ``AUTO_RECONNECT_ATTEMPTS`` says.
 DEFAULT_ATTEMPTS = 3
-#: Seconds before the second reconnection attempt; each later one waits twice as long.
-DEFAULT_BACKOFF = 1.0
+#: Fraction of the interval before the second reconnection attempt (later ones: twice longer).
+BACKOFF_PART = 0.1
 
 #: ``report(instrument, status, error)``: one call per change of an instrument's status.
 Report = Callable[[Instrument, str, str | None], None]
@@ -117,7 +119,7 @@ class InstrumentHealth:
         *,
         interval: float | None = None,
         attempts: int | None = None,
-        backoff: float = DEFAULT_BACKOFF,
+        backoff: float | None = None,
     ) -> None:
         """``instruments()`` lists what to watch; ``in_use()`` gives the ``id()`` of every
         instrument a running or paused scan holds; ``report`` hears each change. Interval
@@ -125,9 +127,9 @@ class InstrumentHealth:
         settings = health_settings() if interval is None or attempts is None else None
         self.interval = float(interval if interval is not None else settings.interval)  # type: ignore[union-attr]
         self.attempts = int(attempts if attempts is not None else settings.attempts)  # type: ignore[union-attr]
-        if self.interval <= 0 or self.attempts < 0 or backoff < 0:
+        self.backoff = self.interval * BACKOFF_PART if backoff is None else float(backoff)
+        if self.interval <= 0 or self.attempts < 0 or self.backoff < 0:
             raise HealthSettingsError("the interval must be positive, attempts and back-off >= 0")
-        self.backoff = float(backoff)
         self._instruments = instruments
         self._in_use = in_use
         self._report = report
@@ -305,10 +307,14 @@ class InstrumentHealth:
                 return
             track.gave_up = True
             track.next_try = time.monotonic() + self.interval
-            track.error = f"no answer after {track.attempts} reconnection attempt(s): {error}"
+            track.error = (
+                f"no answer after {self.attempts} reconnection attempt(s): {error}"
+                if self.attempts
+                else f"not reconnected (AUTO_RECONNECT_ATTEMPTS is 0): {error}"
+            )
             waiting, track.waiting = track.waiting, []
         log.warning("%s: %s", name, track.error)
-        self._change(track, DISCONNECTED, track.error)
+        self._change(track, DISCONNECTED, track.error, again=True)
         for reply in waiting:
             reply(InstrumentDisconnectedError(track.error, name))
 
@@ -327,10 +333,10 @@ class InstrumentHealth:
         track.lost, track.gave_up, track.attempts, track.next_try = True, False, 0, now
         self._wake.notify_all()
 
-    def _change(self, track: _Track, status: str, error: str | None) -> None:
-        """Report a change of status (nothing when the status stays the same)."""
+    def _change(self, track: _Track, status: str, error: str | None, again: bool = False) -> None:
+        """Report a change of status (nothing when it stays the same, unless ``again``)."""
         with self._wake:
-            if track.status == status:
+            if track.status == status and not again:
                 track.error = error if error is not None else track.error
                 return
             track.status, track.error = status, error
