@@ -34,4 +34,5 @@ def index() -> str:
         recent=db.search_scans(lab_id=lab.id, per_page=RECENT),
         queues=db.search_queues(lab_id=lab.id, per_page=RECENT),
         instruments=db.search_instruments(lab_id=lab.id, per_page=RECENT),
+        health={item["id"]: item for item in db.get_instruments_health(lab.id)},
     )

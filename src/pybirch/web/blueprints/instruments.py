@@ -1,4 +1,4 @@
-"""Instruments of a lab: status, type, last connection and last-known settings."""
+"""Instruments of a lab: live status with its computer and last error, and last-known settings."""
 
 from __future__ import annotations
 
@@ -25,9 +25,16 @@ def index() -> str:
     text = search_text()
     kind = choice("type", TYPES)
     page = page_number()
-    found = database().search_instruments(
+    db = database()
+    found = db.search_instruments(
         text, lab_id=lab.id, instrument_type=kind, page=page, per_page=PER_PAGE
     )
     return render_template(
-        "instruments.html", labs=labs, lab=lab, instruments=found, text=text or "", kind=kind
+        "instruments.html",
+        labs=labs,
+        lab=lab,
+        instruments=found,
+        health={item["id"]: item for item in db.get_instruments_health(lab.id)},
+        text=text or "",
+        kind=kind,
     )

@@ -40,7 +40,6 @@
     if (shown) setStatus(shown.querySelector(".status"), event.status); else refreshLists();
   });
   socket.on("instrument_status", (event) => {
-    const shown = row("data-instrument", event.instrument);
-    if (shown) setStatus(shown.querySelector(".status"), event.status);
+    if (window.applyInstrumentStatus) window.applyInstrumentStatus(grid, event);
   });
 })();
