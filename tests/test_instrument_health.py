@@ -98,7 +98,7 @@ def make_monitor(watched):
         options = {"interval": 0.05, "attempts": 3, "backoff": 0.05, **options}
         monitor = InstrumentHealth(
             lambda: list(instruments),
-            lambda: {id(each) for each in busy},
+            lambda: {each.resource_key for each in busy},
             watched.report,
             **options,
         )
@@ -184,12 +184,15 @@ def test_a_scan_waiting_for_an_instrument_hears_when_it_is_back_or_given_up(watc
 def test_an_instrument_a_scan_holds_is_never_asked_and_shows_busy(watched, make_monitor):
     held = PluggableMeter("held", watched)
     free = PluggableMeter("free", watched)
-    make_monitor([held, free], busy=[held])
+    # a second driver of the held device (a meter on the source's GPIB address)
+    same_device = PluggableMeter("same device", watched)
+    held.adapter = same_device.adapter = "ASRL7::INSTR"
+    make_monitor([held, free, same_device], busy=[held])
     watched.wait_for(lambda: free.checks >= 5, "five rounds")
 
-    assert held.checks == 0
-    assert held.attempts == []
-    assert watched.statuses("held") == [BUSY]
+    assert held.checks == same_device.checks == 0
+    assert held.attempts == same_device.attempts == []
+    assert watched.statuses("held") == watched.statuses("same device") == [BUSY]
     assert watched.statuses("free") == [CONNECTED]
 
 

@@ -8,8 +8,9 @@ and gives it one of four statuses:
 * ``disconnected``: it did not, or its link failed
   (:func:`~pybirch.instruments.connection_loss.is_connection_loss`);
 * ``error``: asking it raised anything else (a driver's failure);
-* ``busy``: a running or paused scan holds it, so it is not asked: a check never comes
-  between a scan and its instrument.
+* ``busy``: a running or paused scan holds it (or another driver of the same device: a
+  source and a meter on one GPIB address), so it is not asked: a check never comes between
+  a scan and its instrument.
 
 A disconnected instrument is reconnected (:meth:`~pybirch.instruments.base.Instrument.reconnect`)
 at once and then after 1, 2, 4... times ``backoff`` seconds (a tenth of the interval unless
@@ -114,16 +115,16 @@ class InstrumentHealth:
     def __init__(
         self,
         instruments: Callable[[], list[Instrument]],
-        in_use: Callable[[], set[int]],
+        in_use: Callable[[], set[str]],
         report: Report,
         *,
         interval: float | None = None,
         attempts: int | None = None,
         backoff: float | None = None,
     ) -> None:
-        """``instruments()`` lists what to watch; ``in_use()`` gives the ``id()`` of every
-        instrument a running or paused scan holds; ``report`` hears each change. Interval
-        and attempts default to :func:`health_settings`."""
+        """``instruments()`` lists what to watch; ``in_use()`` gives the ``resource_key`` of
+        every instrument a running or paused scan holds; ``report`` hears each change.
+        Interval and attempts default to :func:`health_settings`."""
         settings = health_settings() if interval is None or attempts is None else None
         self.interval = float(interval if interval is not None else settings.interval)  # type: ignore[union-attr]
         self.attempts = int(attempts if attempts is not None else settings.attempts)  # type: ignore[union-attr]
@@ -258,10 +259,10 @@ class InstrumentHealth:
             with self._talking:
                 if self._scan_starts != starts:  # a scan started since: who is busy now?
                     starts, busy = self._scan_starts, self._in_use()
-                if id(instrument) in busy:
-                    self._change(track, BUSY, None)
-                    continue
-                status, error = _ask(instrument.check_connection)
+                if instrument.resource_key in busy:
+                    status, error = BUSY, None
+                else:
+                    status, error = _ask(instrument.check_connection)
             if status == DISCONNECTED:
                 with self._wake:
                     track.error = error

@@ -515,16 +515,16 @@ class Station:
             if not handle.state.finished
         )
 
-    def _instruments_in_use(self) -> set[int]:
-        """The ``id()`` of every instrument a running or paused scan holds (busy: not asked)."""
+    def _instruments_in_use(self) -> set[str]:
+        """The devices (``resource_key``) running or paused scans hold: busy, not asked."""
         with self._lock:
             queues = list(self._queues.values())
         return {
-            id(used)
+            key
             for queue in queues
             for handle in queue.handles
             if handle.state.active
-            for used in handle.scan.instruments()
+            for key in handle.scan.resource_keys()
         }
 
     def _note_health(self, instrument: Instrument, status: str, error: str | None) -> None:
