@@ -86,11 +86,16 @@ def test_the_dashboard_follows_a_lock_in_unplugged_mid_scan_and_plugged_back(ben
         lockin.locator(".status", has_text="disconnected").wait_for(timeout=TIMEOUT_MS)
         running_now = page.locator("#dashboard-live section").first
         running_now.locator(".status", has_text="paused").wait_for(timeout=TIMEOUT_MS)
+        why = running_now.locator(".why", has_text="Lock-in stopped answering")
+        why.wait_for(timeout=TIMEOUT_MS)
         error = lockin.locator(".last-error")
         assert error.is_visible()
         assert "VI_ERROR_CONN_LOST" in error.inner_text()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "health-unplugged.png"), full_page=True)
+        page.emulate_media(color_scheme="dark")
+        page.screenshot(path=str(ARTIFACTS / "health-unplugged-dark.png"), full_page=True)
+        page.emulate_media(color_scheme="light")
         assert queue.get_handle(reply["scan_id"]).state is ScanState.PAUSED
 
         plug.put_back()

@@ -31,6 +31,8 @@ class ScanStatus(Event):
     lab_id: int | None = None
     queue_id: int | None = None
     timestamp: float = field(default_factory=time.time)
+    #: Why, when it says more than the status (a pause for an instrument that dropped).
+    message: str | None = None
 
 
 @dataclass(frozen=True)
