@@ -5,7 +5,9 @@ its link to the server; both build scans from the browser's designs, run them in
 :class:`~pybirch.database_integration.DatabaseQueue` s (every point stored, spooled while
 the database is away), obey start, pause, resume and abort, and take back after a restart
 the queues an earlier run of the same computer left. Every queue a station runs is
-followed live on its :class:`~pybirch.realtime.EventBus`.
+followed live on its :class:`~pybirch.realtime.EventBus`, and so is the health of its
+instruments (:mod:`pybirch.station.health`): a scan whose instrument drops pauses until the
+monitor reconnects it.
 """
 
 from __future__ import annotations
