@@ -210,9 +210,13 @@ class InstrumentHealth:
             reply(InstrumentDisconnectedError(why, instrument.name))
 
     def scan_starting(self) -> None:
-        """A scan takes its instruments now: wait for a question in progress, ask no more."""
+        """A scan takes its instruments now: wait for a question in progress, ask no more.
+
+        A round follows at once, so its instruments show busy without waiting an interval.
+        """
         with self._talking:
             self._scan_starts += 1
+        self.check_now()
 
     def known(self, instrument: Instrument, status: str, error: str | None = None) -> None:
         """Note a status the station recorded itself (on loading), so it is not reported twice."""

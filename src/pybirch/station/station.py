@@ -492,6 +492,7 @@ class Station:
 
     def _scan_finished(self, queue: DatabaseQueue) -> None:
         """Record changed settings; renew drivers that waited for this scan to end."""
+        self.health.check_now()  # its instruments are free again: not busy any more
         queue.data_manager.call("recording instruments' settings", self._write_back)
         with self._lock:
             waiting = bool(self._deferred)
