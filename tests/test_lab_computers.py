@@ -181,7 +181,8 @@ def test_each_lab_computer_finds_binds_and_runs_its_own_instruments(
                 PATIENCE,
                 "the Raman PC's lock-in to be offline",
             )
-            assert status_on(db, transport.id, "Lock-in") == "connected"  # same name, other PC
+            # same name, other PC: not offline, but busy with the long sweep
+            assert status_on(db, transport.id, "Lock-in") == "busy"
             # The Transport PC dies mid-scan, with no goodbye.
             first_transport.kill()
             first_transport.wait(PATIENCE)

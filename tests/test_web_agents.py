@@ -121,6 +121,7 @@ def test_events_of_the_agents_lab_reach_the_browsers_and_others_are_dropped(db, 
             "lab_id": lab.id,
             "queue_id": None,
             "timestamp": received[0]["timestamp"],
+            "message": None,
         }
     ]
 

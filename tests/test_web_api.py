@@ -152,6 +152,31 @@ def test_instrument_status_shows_only_the_callers_labs(db, lab, client, token):
     assert items[0]["last_connected"] is not None
 
 
+def test_instrument_status_gives_computer_last_change_and_last_error(db, lab, client, token):
+    computer = db.register_computer({"computer_name": "RAMAN-PC", "computer_id": "m-1"}, lab.id)
+    meter = db.register_instrument_on_computer(
+        {"name": "Meter", "instrument_type": "measurement"}, lab.id, computer.id
+    )
+    db.update_instrument_status(meter.id, "connected")
+    db.update_instrument_status(meter.id, "disconnected", error_message="VI_ERROR_CONN_LOST")
+    back = db.update_instrument_status(meter.id, "connected")
+    db.create_instrument("Spare", "movement", lab_id=lab.id)  # never seen by a station
+
+    items = client.get("/api/instruments/status", headers=bearer(token)).json["items"]
+    meter_item, spare = items
+    assert (meter_item["name"], meter_item["status"]) == ("Meter", "connected")
+    assert (meter_item["computer"], meter_item["computers"]) == ("RAMAN-PC", ["RAMAN-PC"])
+    assert meter_item["changed_at"] == back.updated_at.isoformat()
+    assert meter_item["last_error"] == "VI_ERROR_CONN_LOST"
+    assert meter_item["error_at"] < meter_item["changed_at"]
+    assert (spare["name"], spare["computer"], spare["changed_at"], spare["last_error"]) == (
+        "Spare",
+        None,
+        None,
+        None,
+    )
+
+
 def test_queues_are_listed_and_one_queue_shows_its_scans(measured, client, token, db, lab):
     scan, _ = measured
     scan_id, queue_id = scan.scan_id, scan.queue_id

@@ -5,7 +5,8 @@ Each layer defines its own exceptions under :class:`PyBirchError`::
     PyBirchError
     ├── InstrumentError                 (pybirch.instruments.errors)
     │   ├── InstrumentConnectionError
-    │   ├── AdapterError
+    │   │   ├── AdapterError
+    │   │   └── InstrumentDisconnectedError
     │   ├── SettingsError
     │   │   ├── UnknownSettingError
     │   │   └── InvalidSettingError

@@ -106,8 +106,23 @@ class Instrument(SettingsMixin, ABC):
         return True
 
     def check_connection(self) -> bool:
-        """Whether the instrument is connected."""
-        return self.status
+        """Whether the instrument answers now; asked by the station's health monitor.
+
+        Only instruments no scan is using are asked, so a check never interrupts a reading.
+        Without I/O of its own to ask (a simulated instrument), this is :meth:`connect`'s
+        handshake; VISA instruments ask ``*IDN?``. Errors propagate: the monitor tells a
+        lost link (:func:`~pybirch.instruments.connection_loss.is_connection_loss`) from a
+        failure.
+        """
+        return self.connect()
+
+    def reconnect(self) -> bool:
+        """Drop the link to the instrument and open it again; return whether it answered.
+
+        Used by the station's health monitor after the instrument stopped answering; a
+        scan that was using it then initializes it again before it resumes.
+        """
+        return self.connect()
 
     def initialize(self) -> None:
         """Put the instrument in a known state before a scan."""

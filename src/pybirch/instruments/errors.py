@@ -22,6 +22,14 @@ class AdapterError(InstrumentConnectionError):
     """The adapter (a VISA resource name) could not be opened."""
 
 
+class InstrumentDisconnectedError(InstrumentConnectionError):
+    """A connected instrument stopped answering (unplugged, switched off, link lost).
+
+    A driver raises it when it notices the loss itself; a scan pauses on it and waits for
+    the station to reconnect the instrument (see :mod:`pybirch.scan.instrument_loss`).
+    """
+
+
 class SettingsError(InstrumentError):
     """A setting could not be applied."""
 

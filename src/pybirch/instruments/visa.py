@@ -105,6 +105,21 @@ class VisaResourceMixin:
         finally:
             self.close_resource()
 
+    def check_connection(self) -> bool:
+        """Whether it answers ``*IDN?`` (a closed resource is opened for it, then closed again)."""
+        opened_here = self._visa_resource is None
+        self.require_resource()
+        try:
+            return bool(self._visa_resource.query("*IDN?").strip())
+        finally:
+            if opened_here:
+                self.close_resource()
+
+    def reconnect(self) -> bool:
+        """Close the VISA session, open a new one and connect (the driver's handshake)."""
+        self.close_resource()
+        return self.connect()
+
     def _adapter_changed(self) -> None:
         self.close_resource()
         if self._adapter:  # type: ignore[attr-defined]

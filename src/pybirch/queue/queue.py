@@ -63,6 +63,7 @@ from pybirch.queue.samples import Sample
 from pybirch.queue.state import ExecutionMode, QueueState
 from pybirch.scan import Scan
 from pybirch.scan.errors import ScanStateError
+from pybirch.scan.instrument_loss import Reconnector
 from pybirch.scan.state import ScanState
 
 LogCallback = Callable[[LogEntry], Any]
@@ -112,6 +113,8 @@ class Queue:
         self._state_callbacks = CallbackList("scan state")
         self._queue_state_callbacks = CallbackList("queue state")
         self._progress_callbacks = CallbackList("progress")
+        #: Given to every scan, so one whose instrument stops answering pauses for it.
+        self._reconnector: Reconnector | None = None
 
     def __repr__(self) -> str:
         return (
@@ -373,6 +376,14 @@ class Queue:
 
     # ------------------------------------------------------------------ callbacks
 
+    def set_reconnector(self, reconnector: Reconnector | None) -> None:
+        """Give every scan of the queue, now and later, ``reconnector`` (``Scan.reconnector``)."""
+        with self._cond:
+            self._reconnector = reconnector
+            scans = [handle.scan for handle in self._handles]
+        for scan in scans:
+            scan.reconnector = reconnector
+
     def add_log_callback(self, callback: LogCallback) -> None:
         """Call ``callback(entry: LogEntry)`` for every log entry."""
         self._log_callbacks.add(callback)
@@ -478,6 +489,8 @@ class Queue:
         """Register the scan's listener and append ``handle`` as a queued scan."""
         resources = self._check_new_scan(scan)
         handle._resources = resources
+        if self._reconnector is not None:
+            scan.reconnector = self._reconnector
         self._prepare_scan(scan, handle)
         self._listen_to(scan)
         with self._cond:
@@ -759,6 +772,9 @@ class Queue:
         if new is ScanState.RUNNING:
             verb = "resumed" if old is ScanState.PAUSED else "started"
             self._log("INFO", f"scan {_label(handle)} {verb}", handle)
+        elif new is ScanState.PAUSED and scan.waiting_for:
+            message = f"scan {_label(handle)} paused at {handle.progress:.0%}: {scan.waiting_for}"
+            self._log("WARNING", message, handle)
         elif new is ScanState.PAUSED:
             self._log("INFO", f"scan {_label(handle)} paused at {handle.progress:.0%}", handle)
         elif unlaunched_end:

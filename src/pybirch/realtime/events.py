@@ -31,6 +31,8 @@ class ScanStatus(Event):
     lab_id: int | None = None
     queue_id: int | None = None
     timestamp: float = field(default_factory=time.time)
+    #: Why, when it says more than the status (a pause for an instrument that dropped).
+    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,10 @@ class InstrumentStatus(Event):
     computer: str | None = None
     lab_id: int | None = None
     timestamp: float = field(default_factory=time.time)
+    #: Why it is disconnected or failed (None when connected or busy).
+    error: str | None = None
+    #: The instrument's record (names are unique per computer, not per lab).
+    instrument_id: int | None = None
 
 
 #: Every live event by name, as a browser or the server receives it.

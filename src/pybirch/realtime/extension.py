@@ -62,7 +62,8 @@ class RealtimeExtension(ScanExtension):
 
     def on_pause(self) -> None:
         self._send_pending()
-        self._status("paused")
+        # a pause for an instrument that stopped answering says which one, and why
+        self._status("paused", None if self._scan is None else self._scan.waiting_for)
 
     def on_resume(self) -> None:
         self._status("running")
@@ -92,12 +93,14 @@ class RealtimeExtension(ScanExtension):
         if pending and self._scan is not None and now - self._last_progress >= PROGRESS_INTERVAL:
             self._status(self._scan.state.value)
 
-    def _status(self, status: str) -> None:
+    def _status(self, status: str, message: str | None = None) -> None:
         self._last_progress = time.monotonic()
         progress = 0.0 if self._scan is None else self._scan.progress
         if status == "completed":
             progress = 1.0
-        self.bus.publish(ScanStatus(self.scan_id, status, progress, self.lab_id, self.queue_id))
+        self.bus.publish(
+            ScanStatus(self.scan_id, status, progress, self.lab_id, self.queue_id, message=message)
+        )
 
 
 def _columns(batches: list[DataBatch]) -> dict[str, list[float | None]]:

@@ -38,6 +38,8 @@ class ScanControl:
         self._pause = False
         self._abort = False
         self._failure: BaseException | None = None
+        #: True while the engine waits for a lost instrument to be reconnected.
+        self._lost = False
 
     def request_pause(self) -> None:
         """Ask the engine to pause at the next point boundary."""
@@ -90,6 +92,31 @@ class ScanControl:
             self._condition.wait_for(lambda: not self._pause or self._abort or self._failure)
         request = self.pending()
         return request if request is not Request.PAUSE else None
+
+    def expect_reconnect(self) -> None:
+        """Note that the engine waits for a lost instrument (ended by :meth:`reconnected`)."""
+        with self._condition:
+            self._lost = True
+
+    def reconnected(self) -> None:
+        """The lost instrument answers again: end the engine's wait for it."""
+        with self._condition:
+            self._lost = False
+            self._condition.notify_all()
+
+    def wait_while_lost(self) -> Request | None:
+        """Block until the lost instrument is back (None), or ABORT or FAIL ends the wait.
+
+        A resume request does not end it: resuming needs the instrument.
+        """
+        with self._condition:
+            self._condition.wait_for(lambda: not self._lost or self._abort or self._failure)
+            self._lost = False
+            if self._failure is not None:
+                return Request.FAIL
+            if self._abort:
+                return Request.ABORT
+            return None
 
     def _raise_flag(self) -> None:
         self.flag[0] = self._pause or self._abort or self._failure is not None

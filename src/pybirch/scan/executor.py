@@ -7,6 +7,10 @@ point: the move, the reading, one copy to bytes, a timestamp, the point's journa
 timestamp with ``ScanControl.due``, which stops the loop when a flush is due or a pause,
 abort or failure was requested. Everything else (positions, point
 indices, DataFrames) is rebuilt per batch, off the per-point path.
+
+An instrument that stops answering mid-scan pauses the scan until it is reconnected (the
+rule is in :mod:`pybirch.scan.instrument_loss`): the loops catch errors around the calls
+they make anyway, so the per-point path does no more work than before.
 """
 
 from __future__ import annotations
@@ -14,14 +18,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import partial
 from types import MethodType
 
-from pybirch.instruments.base import Movement
+from pybirch.instruments.base import Instrument, Movement
 from pybirch.scan.axis import Linspace
 from pybirch.scan.batch import MeasurementBuffer
 from pybirch.scan.control import AbortRequested, Request, ScanControl
+from pybirch.scan.instrument_loss import LossCounter, LossHandling, lost_instrument
 from pybirch.scan.tight_loop import run_line
 from pybirch.scan.tree import Item, MeasurementItem, MovementItem, Positions
 
@@ -44,6 +49,7 @@ class TreeExecutor:
         on_pause: Callable[[], None],
         on_resume: Callable[[], None],
         flush_interval: float,
+        losses: LossHandling | None = None,
     ) -> None:
         self._items = list(items)
         self._buffers = buffers
@@ -60,6 +66,9 @@ class TreeExecutor:
         self._pool: ThreadPoolExecutor | None = None
         self._parts: dict[int, list[MovementItem | Block]] = {}
         self._loops: dict[int, _Loop] = {}
+        #: How to pause for a lost instrument; None: a lost instrument fails the scan.
+        self._losses = losses
+        self._loss_counter = None if losses is None else LossCounter(losses.points_done)
 
     def run(self) -> None:
         """Run the whole tree once."""
@@ -99,7 +108,10 @@ class TreeExecutor:
         try:
             for position in loop.each_position(reverse):
                 self._checkpoint_if_requested()
-                loop.move(position)
+                try:
+                    loop.move(position)
+                except Exception as error:  # noqa: BLE001 - re-raised unless a lost instrument
+                    self._move_after_loss(loop, position, error)
                 self._held_positions[-1] = position
                 self._run_items(item.children)
         finally:
@@ -107,16 +119,29 @@ class TreeExecutor:
             self._held_positions.pop()
 
     def _run_line(self, loop: _Loop, reverse: bool, buffer: MeasurementBuffer) -> None:
+        """One pass of the tight loop; after a lost instrument is back, from the lost point."""
+        first, done = buffer.points_taken, 0
+        while True:
+            try:
+                self._line_points(loop, reverse, buffer, done)
+                return
+            except Exception as error:  # noqa: BLE001 - re-raised unless a lost instrument
+                self._wait_for_lost(error, (loop.instrument, buffer.plan.item.instrument))
+                done = buffer.points_taken - first
+
+    def _line_points(
+        self, loop: _Loop, reverse: bool, buffer: MeasurementBuffer, done: int
+    ) -> None:
         """The tight loop: one movement, one measurement, nothing else at each position."""
-        done, count, move = 0, loop.count, loop.move
+        count, move = loop.count, loop.move
         perform = buffer.plan.item.instrument.perform_measurement
         due, now = self._control.due, time.time
         if not buffer.calibrated:
             # The first point checks the reading's shape and sizes the batches.
             self._checkpoint_if_requested()
-            move(loop.floats(reverse, 0, 1)[0])
+            move(loop.floats(reverse, done, done + 1)[0])
             buffer.add_first(perform(), now())
-            done = 1
+            done += 1
         chunks, timestamps, to_bytes = buffer.chunks, buffer.timestamps, buffer.to_bytes
         record = None if buffer.recorder is None else buffer.recorder.point
         limit, shape = buffer.points_per_batch, buffer.shape
@@ -152,12 +177,18 @@ class TreeExecutor:
     def _measure(self, block: Block) -> None:
         """Read the measurements at one position; groups without a shared adapter in parallel."""
         if len(block) == 1:
-            full = self._read_group(block[0])
+            try:
+                full = self._read_group(block[0])
+            except Exception as error:  # noqa: BLE001 - re-raised unless a lost instrument
+                full = self._measure_after_loss(block, [], error)
         else:
             pool = self._pool or self._start_pool(len(block))
             futures = [pool.submit(self._read_group, group) for group in block[1:]]
-            full = self._read_group(block[0])
-            full += [buffer for future in futures for buffer in future.result()]
+            try:
+                full = self._read_group(block[0])
+                full += [buffer for future in futures for buffer in future.result()]
+            except Exception as error:  # noqa: BLE001 - re-raised unless a lost instrument
+                full = self._measure_after_loss(block, futures, error)
         t = time.time()
         for buffer in full:
             self._flush(buffer)
@@ -219,6 +250,104 @@ class TreeExecutor:
             raise self._control.failure  # type: ignore[misc]
         raise AbortRequested
 
+    # -- a lost instrument (see pybirch.scan.instrument_loss); never on the per-point path --
+
+    def _move_after_loss(self, loop: _Loop, position: float, error: Exception) -> None:
+        """Move to ``position`` once the movement that lost its link is back."""
+        while True:
+            self._wait_for_lost(error, (loop.instrument,))
+            try:
+                loop.move(position)
+                return
+            except Exception as again:  # noqa: BLE001 - re-raised unless a lost instrument
+                error = again
+
+    def _measure_after_loss(
+        self, block: Block, futures: list[Future], error: Exception
+    ) -> list[MeasurementBuffer]:
+        """Take the readings of this position still missing once the lost instrument is back.
+
+        Sibling measurements are read together at every position, so before this one they
+        had taken equally many points: those ahead of the others have this one already.
+        """
+        wait(futures)  # no reading of this position may still run
+        items = [item for group in block for item in group]
+        suspects = [item.instrument for item in items]
+        for future in futures:
+            other = future.exception()
+            if other is not None and lost_instrument(other, suspects) is None:
+                raise other  # a failure, not a loss: it fails the scan as always
+        buffers = [self._buffers[id(item)] for item in items]
+        taken = [buffer.points_taken for buffer in buffers]
+        target = max(taken) if min(taken) < max(taken) else max(taken) + 1
+        while True:
+            self._wait_for_lost(error, suspects)
+            try:
+                for item, buffer in zip(items, buffers, strict=True):
+                    if buffer.points_taken < target:
+                        buffer.add(item.instrument.perform_measurement(), time.time())
+                break
+            except Exception as again:  # noqa: BLE001 - re-raised unless a lost instrument
+                error = again
+        return [buffer for buffer in buffers if len(buffer.chunks) >= buffer.points_per_batch]
+
+    def _wait_for_lost(self, error: Exception, suspects: Sequence[Instrument]) -> None:
+        """Pause until the instrument that lost its link is back; raise ``error`` if none did.
+
+        Returns with the instrument initialized again, the held positions commanded again and
+        the scan RUNNING; raises the reconnector's error when it gives up, AbortRequested on
+        an abort, and ``error`` itself for any failure that is not a lost instrument.
+        """
+        losses = self._losses
+        lost = None
+        if losses is not None and error is not self._control.failure:
+            lost = lost_instrument(error, suspects)
+        if losses is None or lost is None or self._loss_counter is None:
+            raise error
+        self._loss_counter.count(error)
+        losses.note(lost, error)
+        self._on_pause()
+        while True:
+            self._control.expect_reconnect()
+            losses.reconnect(lost, error, self._reconnect_reply)
+            request = self._control.wait_while_lost()
+            if request is Request.FAIL:
+                raise self._control.failure  # type: ignore[misc]
+            if request is Request.ABORT:
+                raise AbortRequested
+            try:
+                losses.restore(lost)
+                self._recommand_held_positions()
+                break
+            except Exception as again:
+                lost = lost_instrument(again, [lost, *self._held])
+                if lost is None:
+                    raise
+                error = again
+                self._loss_counter.count(error)
+                losses.note(lost, error)
+        losses.note(lost, None)
+        self._resume_after_loss()
+
+    def _reconnect_reply(self, outcome: BaseException | None) -> None:
+        if outcome is None:
+            self._control.reconnected()
+        else:
+            self._control.request_failure(outcome)
+
+    def _resume_after_loss(self) -> None:
+        """Resume, unless a pause was asked for meanwhile: then wait for it to end first."""
+        request = self._control.pending()
+        if request is Request.PAUSE:
+            request = self._control.wait_while_paused()
+            if request is None:
+                self._recommand_held_positions()
+        if request is Request.FAIL:
+            raise self._control.failure  # type: ignore[misc]
+        if request is Request.ABORT:
+            raise AbortRequested
+        self._on_resume()
+
     def _recommand_held_positions(self) -> None:
         # Someone may have moved a stage by hand during the pause.
         for movement, position in zip(self._held, self._held_positions, strict=True):
@@ -249,6 +378,8 @@ class _Loop:
         self.buffers = [buffers[id(c)] for c in item.children if isinstance(c, MeasurementItem)]
         #: True when the only child is one measurement: the tight loop applies.
         self.is_line = len(item.children) == 1 and len(self.buffers) == 1
+        #: The loop's movement.
+        self.instrument = item.instrument
         #: ``move(position)`` does ``item.instrument.position = position``.
         self.move = position_setter(item.instrument)
         self._snake = item.snake

@@ -9,6 +9,10 @@ and ``abort()`` may be called from any thread; they take effect at the next poin
 boundary. A scan that fails (an instrument error, a critical extension error) ends
 ``FAILED`` with ``error`` and ``traceback`` kept; instruments are shut down and every row
 taken before the failure still reaches the extensions.
+
+An instrument that stops answering mid-scan pauses the scan, if it has a
+:attr:`Scan.reconnector`, until the instrument is back, then the scan resumes at the point
+it lost; the rule is in :mod:`pybirch.scan.instrument_loss`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pybirch.scan.dispatcher import ExtensionDispatcher
 from pybirch.scan.errors import ExtensionError, ScanStateError
 from pybirch.scan.executor import TreeExecutor
 from pybirch.scan.extension import ScanExtension
+from pybirch.scan.instrument_loss import LossHandling, Reconnector
 from pybirch.scan.settings import ScanSettings
 from pybirch.scan.state import ScanState, check_transition
 
@@ -80,6 +85,11 @@ class Scan:
         self.instrument_snapshot: dict[str, dict[str, Any]] = {}
         self.started_at: float | None = None
         self.finished_at: float | None = None
+        #: Brings back an instrument that stopped answering, so the scan pauses for it
+        #: instead of failing (a station's health monitor; None: the scan fails).
+        self.reconnector: Reconnector | None = None
+        #: Why the scan waits while paused for a lost instrument (None otherwise).
+        self.waiting_for: str | None = None
         self._state = ScanState.QUEUED
         self._changed = threading.Condition(threading.RLock())
         self._listeners: list[StateListener] = []
@@ -273,6 +283,7 @@ class Scan:
                 self._enter_pause,
                 self._leave_pause,
                 self.flush_interval,
+                self._loss_handling(),
             ).run()
             outcome = (ScanState.COMPLETED, "on_complete")
         except AbortRequested:
@@ -310,6 +321,32 @@ class Scan:
             if item.settings:
                 item.instrument.settings = item.settings
         self.instrument_snapshot = {i.name: i.serialize() for i in self.instruments()}
+
+    def _loss_handling(self) -> LossHandling | None:
+        if self.reconnector is None:
+            return None
+        return LossHandling(
+            self.reconnector, self._note_loss, self._restore_instrument, lambda: self.points_done
+        )
+
+    def _note_loss(self, instrument: Instrument, error: BaseException | None) -> None:
+        """Say which instrument the scan waits for, and why; or that it is back."""
+        if error is None:
+            log.info("scan %r: %s answers again; resuming", self.name, instrument.name)
+            self.waiting_for = None
+            return
+        self.waiting_for = (
+            f"{instrument.name} stopped answering ({type(error).__name__}: {error}); "
+            "waiting for it to be reconnected"
+        )
+        log.warning("scan %r paused at point %d: %s", self.name, self.points_done, self.waiting_for)
+
+    def _restore_instrument(self, instrument: Instrument) -> None:
+        """Initialize a reconnected instrument again and give it this scan's settings."""
+        instrument.initialize()
+        for item, _ in self.settings.scan_tree.walk():
+            if item.instrument is instrument and item.settings:
+                instrument.settings = item.settings
 
     def _attach_recorders(self) -> None:
         """Give each measurement the point recorder the first willing extension offers."""

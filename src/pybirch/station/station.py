@@ -5,7 +5,9 @@ its link to the server; both build scans from the browser's designs, run them in
 :class:`~pybirch.database_integration.DatabaseQueue` s (every point stored, spooled while
 the database is away), obey start, pause, resume and abort, and take back after a restart
 the queues an earlier run of the same computer left. Every queue a station runs is
-followed live on its :class:`~pybirch.realtime.EventBus`.
+followed live on its :class:`~pybirch.realtime.EventBus`, and so is the health of its
+instruments (:mod:`pybirch.station.health`): a scan whose instrument drops pauses until the
+monitor reconnects it.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from pybirch.queue import QueueState, QueueStateError
 from pybirch.queue.samples import Sample
 from pybirch.realtime import EventBus, follow_queue
 from pybirch.realtime.events import Event, InstrumentStatus, QueueStatus, ScanStatus
-from pybirch.scan import Scan
+from pybirch.scan import Scan, ScanState
 from pybirch.scan.design import DesignError, build_settings
 from pybirch.station.actions import Action
 from pybirch.station.bound_instruments import (
@@ -49,6 +51,7 @@ from pybirch.station.bound_instruments import (
     instrument_from_binding,
     load_bound_instruments,
 )
+from pybirch.station.health import InstrumentHealth
 from pybirch.station.manual_control import (
     MANUAL_TIMEOUT,
     InstrumentActionError,
@@ -121,6 +124,12 @@ class Station:
         self._instruments_lock = threading.RLock()
         #: Bindings whose newer driver waits for a scan holding the instrument to end.
         self._deferred: set[int] = set()
+        #: Instrument records by instrument name: (record id, lab id), for status changes.
+        self._records: dict[str, tuple[int, int | None]] = {}
+        #: Checks the instruments and reconnects lost ones (started once there are some).
+        self.health = InstrumentHealth(
+            lambda: self.instruments.all(), self._instruments_in_use, self._note_health
+        )
 
     @property
     def name(self) -> str:
@@ -213,6 +222,12 @@ class Station:
         Add it before enqueuing scans, so every scan publishes its rows.
         """
         follow_queue(queue, self.bus)
+        # a scan whose instrument stops answering pauses until the monitor reconnects it
+        queue.set_reconnector(self.health.scan_lost)
+        queue.add_state_callback(
+            lambda _scan_id, state: state is ScanState.RUNNING and self.health.scan_starting()
+        )
+        self.health.start()
         queue.add_queue_state_callback(lambda _state: self._changed())
         queue.add_state_callback(
             lambda _scan_id, state: state.finished and self._scan_finished(queue)
@@ -295,6 +310,7 @@ class Station:
         for binding, why in loaded.failures:
             self._note_binding(binding, "error", error=why)
         self._changed()
+        self.health.start()
         return loaded
 
     def _load_drivers(self) -> None:
@@ -391,9 +407,19 @@ class Station:
             except PyBirchError:
                 log.exception("could not record instrument %s in the database", instrument.name)
                 continue
+            with self._lock:
+                self._records[instrument.name] = (record.id, self.identity.lab_id)
+            self.health.known(instrument, "connected")
             self.bus.publish(
-                InstrumentStatus(instrument.name, "connected", self.name, self.identity.lab_id)
+                InstrumentStatus(
+                    instrument.name,
+                    "connected",
+                    self.name,
+                    self.identity.lab_id,
+                    instrument_id=record.id,
+                )
             )
+        self.health.start()
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` whenever a queue is added or changes state."""
@@ -424,6 +450,7 @@ class Station:
                 queue.abort()
                 queue.wait_for_completion(timeout)
             queue.close()
+        self.health.stop()
 
     # -- inside ------------------------------------------------------------------------
 
@@ -475,6 +502,7 @@ class Station:
 
     def _scan_finished(self, queue: DatabaseQueue) -> None:
         """Record changed settings; renew drivers that waited for this scan to end."""
+        self.health.check_now()  # its instruments are free again: not busy any more
         queue.data_manager.call("recording instruments' settings", self._write_back)
         with self._lock:
             waiting = bool(self._deferred)
@@ -498,6 +526,35 @@ class Station:
             for queue in queues
             for handle in queue.handles
             if not handle.state.finished
+        )
+
+    def _instruments_in_use(self) -> set[str]:
+        """The devices (``resource_key``) running or paused scans hold: busy, not asked."""
+        with self._lock:
+            queues = list(self._queues.values())
+        return {
+            key
+            for queue in queues
+            for handle in queue.handles
+            if handle.state.active
+            for key in handle.scan.resource_keys()
+        }
+
+    def _note_health(self, instrument: Instrument, status: str, error: str | None) -> None:
+        """Record a change the health monitor saw in the status history, and announce it."""
+        with self._lock:
+            record_id, lab_id = self._records.get(instrument.name, (None, None))
+        if record_id is None:
+            log.info("instrument %s (no record) is %s: %s", instrument.name, status, error or "")
+        else:
+            try:
+                self.db.update_instrument_status(record_id, status, error_message=error)
+            except PyBirchError:
+                log.exception("could not record that instrument %r is %s", instrument.name, status)
+        self.bus.publish(
+            InstrumentStatus(
+                instrument.name, status, self.name, lab_id, error=error, instrument_id=record_id
+            )
         )
 
     def _renew(self, binding: dict[str, Any], current: Instrument) -> str | None:
@@ -554,6 +611,10 @@ class Station:
         """Write back what became of a bound instrument (and its driver), and announce it."""
         record = binding["instrument"]
         settings = None if instrument is None else dict(instrument.settings)
+        if instrument is not None:
+            with self._lock:
+                self._records[instrument.name] = (record["id"], record.get("lab_id"))
+            self.health.known(instrument, status, error)
         try:
             self.db.record_binding_use(
                 binding["id"],
@@ -566,7 +627,16 @@ class Station:
             )
         except PyBirchError:
             log.exception("could not record that instrument %r is %s", record["name"], status)
-        self.bus.publish(InstrumentStatus(record["name"], status, self.name, record.get("lab_id")))
+        self.bus.publish(
+            InstrumentStatus(
+                record["name"],
+                status,
+                self.name,
+                record.get("lab_id"),
+                error=error,
+                instrument_id=record["id"],
+            )
+        )
 
     def _record_extra(self) -> dict[str, Any]:
         if self.identity is None:

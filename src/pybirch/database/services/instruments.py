@@ -13,11 +13,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session
 
 from pybirch.database.errors import DatabaseError
-from pybirch.database.models import ComputerBinding, Instrument, InstrumentStatus, utcnow
+from pybirch.database.models import (
+    Computer,
+    ComputerBinding,
+    Instrument,
+    InstrumentStatus,
+    utcnow,
+)
 from pybirch.database.models.instruments import INSTRUMENT_TYPES
 from pybirch.database.services.core import ServiceCore, _check_fields
 from pybirch.database.services.paging import Page
@@ -153,6 +159,68 @@ class InstrumentsMixin(ServiceCore):
             page=page,
             per_page=per_page,
         )
+
+    def get_instruments_health(self, lab_id: int) -> list[dict[str, Any]]:
+        """Every instrument of a lab, by name: its computers, status, last change and last error.
+
+        Each item: ``id``, ``name``, ``type``, ``status``, ``computers`` (display names),
+        ``changed_at`` (the newest status observation), ``last_error`` and ``error_at``
+        (the newest observation with an error, which may be older than the status),
+        ``last_connected`` and ``last_settings``.
+        """
+        in_lab = select(Instrument.id).where(Instrument.lab_id == lab_id)
+        newest_error = (
+            select(func.max(InstrumentStatus.id))
+            .where(
+                InstrumentStatus.instrument_id.in_(in_lab),
+                InstrumentStatus.error_message.is_not(None),
+            )
+            .group_by(InstrumentStatus.instrument_id)
+        )
+        with self.session() as session:
+            instruments = session.scalars(
+                select(Instrument).where(Instrument.lab_id == lab_id).order_by(Instrument.name)
+            ).all()
+            changed = dict(
+                session.execute(
+                    select(InstrumentStatus.instrument_id, func.max(InstrumentStatus.updated_at))
+                    .where(InstrumentStatus.instrument_id.in_(in_lab))
+                    .group_by(InstrumentStatus.instrument_id)
+                ).all()
+            )
+            errors = {
+                row.instrument_id: (row.error_message, row.updated_at)
+                for row in session.execute(
+                    select(
+                        InstrumentStatus.instrument_id,
+                        InstrumentStatus.error_message,
+                        InstrumentStatus.updated_at,
+                    ).where(InstrumentStatus.id.in_(newest_error))
+                )
+            }
+            computers: dict[int, list[str]] = {}
+            for instrument_id, computer in session.execute(
+                select(ComputerBinding.instrument_id, Computer)
+                .join(Computer, Computer.id == ComputerBinding.computer_id)
+                .where(ComputerBinding.instrument_id.in_(in_lab))
+                .order_by(ComputerBinding.is_primary.desc(), Computer.computer_name)
+            ).all():
+                computers.setdefault(instrument_id, []).append(computer.display_name)
+            return [
+                {
+                    "id": instrument.id,
+                    "name": instrument.name,
+                    "type": instrument.instrument_type,
+                    "status": instrument.status,
+                    "computers": computers.get(instrument.id, []),
+                    "changed_at": changed.get(instrument.id),
+                    "last_error": errors.get(instrument.id, (None, None))[0],
+                    "error_at": errors.get(instrument.id, (None, None))[1],
+                    "last_connected": instrument.last_connected,
+                    "last_settings": dict(instrument.last_settings or {}),
+                }
+                for instrument in instruments
+            ]
 
 
 def checked_description(described: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pyvisa.errors
 
-from pybirch.instruments.errors import InstrumentError
+from pybirch.instruments.connection_loss import is_connection_loss
+from pybirch.instruments.errors import InstrumentDisconnectedError, InstrumentError
 
 #: What a VISA read or write raises when the instrument is silent, gone, or answers bytes
 #: that are not text.
@@ -54,7 +55,7 @@ class ScpiMixin:
         try:
             answer = resource.query(command)
         except _IO_ERRORS as exc:
-            raise InstrumentError(
+            raise _io_error(exc)(
                 f"no valid answer to {command!r} from {self.adapter!r}: {exc}", self.name
             ) from exc
         answer = answer.strip()
@@ -76,6 +77,11 @@ class ScpiMixin:
         try:
             resource.write(command)
         except _IO_ERRORS as exc:
-            raise InstrumentError(
+            raise _io_error(exc)(
                 f"cannot send {command!r} to {self.adapter!r}: {exc}", self.name
             ) from exc
+
+
+def _io_error(cause: Exception) -> type[InstrumentError]:
+    """InstrumentDisconnectedError if the link failed (a scan pauses), else InstrumentError."""
+    return InstrumentDisconnectedError if is_connection_loss(cause) else InstrumentError

@@ -483,7 +483,10 @@ def openapi_document() -> dict[str, Any]:
             ),
             "/api/scan/{scan_id}/{action}": _post("The same (the plan's route)", _SCAN_CONTROL),
             "/api/instruments/status": _get(
-                "Status and last-known settings of the caller's instruments", [], "instruments"
+                "Live health of the caller's instruments: computer, status (connected, "
+                "disconnected, error, busy), last change and last error",
+                [],
+                "instruments",
             ),
             **_definition_paths(),
             **_instrument_paths(),

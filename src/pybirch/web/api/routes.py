@@ -73,20 +73,20 @@ def openapi() -> Response:
 @blueprint.route("/instruments/status")  # the seed plan's route
 @login_required
 def instruments_status() -> Response:
-    """Every instrument of the caller's labs: status, last connection and settings."""
+    """Every instrument of the caller's labs: computer, status, last change and last error."""
     db = database()
     items = []
     for lab, _ in labs_of_current_user():
-        for instrument in db.search_instruments(lab_id=lab.id, per_page=500).items:
+        for instrument in db.get_instruments_health(lab.id):
+            computers = instrument["computers"]
             items.append(
                 {
-                    "id": instrument.id,
+                    **instrument,
                     "lab_id": lab.id,
-                    "name": instrument.name,
-                    "type": instrument.instrument_type,
-                    "status": instrument.status,
-                    "last_connected": iso(instrument.last_connected),
-                    "last_settings": instrument.last_settings,
+                    "computer": computers[0] if computers else None,
+                    "changed_at": iso(instrument["changed_at"]),
+                    "error_at": iso(instrument["error_at"]),
+                    "last_connected": iso(instrument["last_connected"]),
                 }
             )
     return jsonify(items=items)

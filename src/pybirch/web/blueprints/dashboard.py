@@ -39,4 +39,5 @@ def index() -> str:
         care_due=db.due_instruments(lab.id, today()),
         today=today(),
         due_soon_days=DUE_SOON_DAYS,
+        health={item["id"]: item for item in db.get_instruments_health(lab.id)},
     )

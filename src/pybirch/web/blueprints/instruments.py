@@ -1,4 +1,4 @@
-"""Instruments of a lab: status, type, last connection and last-known settings."""
+"""Instruments of a lab: live status with its computer and last error, and last-known settings."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def index() -> str:
     text = search_text()
     kind = choice("type", TYPES)
     page = page_number()
-    found = database().search_instruments(
+    db = database()
+    found = db.search_instruments(
         text, lab_id=lab.id, instrument_type=kind, page=page, per_page=PER_PAGE
     )
     day = today()
@@ -37,6 +38,7 @@ def index() -> str:
         instruments=found,
         text=text or "",
         kind=kind,
-        care={instrument.id: database().due_state(instrument, day) for instrument in found.items},
+        care={instrument.id: db.due_state(instrument, day) for instrument in found.items},
         today=day,
+        health={item["id"]: item for item in db.get_instruments_health(lab.id)},
     )

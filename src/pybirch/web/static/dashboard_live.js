@@ -6,6 +6,7 @@
   if (!grid || !window.io) return;
   const socket = window.io({ transports: ["websocket", "polling"] });
   let reload = null;
+  const reasons = new Map();  // scan id -> why it is paused (kept across list refreshes)
 
   function setStatus(element, status) {
     element.textContent = status;
@@ -16,6 +17,13 @@
     return [...grid.querySelectorAll(`tr[${attribute}]`)].find((r) => r.getAttribute(attribute) === String(value));
   }
 
+  function showReason(shown, scanId) {
+    const why = shown && shown.querySelector(".why");
+    if (!why) return;
+    why.textContent = reasons.get(scanId) || "";
+    why.hidden = !reasons.has(scanId);
+  }
+
   function refreshLists() {  // the server renders the lists; swap them in without a reload
     if (reload) return;
     reload = setTimeout(async () => {
@@ -24,14 +32,17 @@
       if (!response.ok) return;
       const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("dashboard-live");
       if (fresh) grid.innerHTML = fresh.innerHTML;
+      reasons.forEach((_, scanId) => showReason(row("data-scan-id", scanId), scanId));
     }, 1000);
   }
 
   socket.on("connect", () => socket.emit("join", { room: "lab", id: Number(grid.dataset.labId) }));
   socket.on("scan_status", (event) => {
+    if (event.message) reasons.set(event.scan_id, event.message); else reasons.delete(event.scan_id);
     const shown = row("data-scan-id", event.scan_id);
     if (!shown || !["running", "paused"].includes(event.status)) { refreshLists(); return; }
     setStatus(shown.querySelector(".status"), event.status);
+    showReason(shown, event.scan_id);  // e.g. which instrument a pause waits for
     shown.querySelector("progress").value = event.progress;
     shown.querySelector(".percent").textContent = `${Math.round(100 * event.progress)} %`;
   });
@@ -40,7 +51,6 @@
     if (shown) setStatus(shown.querySelector(".status"), event.status); else refreshLists();
   });
   socket.on("instrument_status", (event) => {
-    const shown = row("data-instrument", event.instrument);
-    if (shown) setStatus(shown.querySelector(".status"), event.status);
+    if (window.applyInstrumentStatus) window.applyInstrumentStatus(grid, event);
   });
 })();

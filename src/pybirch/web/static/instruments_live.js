@@ -1,15 +1,10 @@
-// The instruments page, live: an instrument's status badge follows instrument_status events.
+// The instruments page, live: each row's status, since when and last error follow
+// instrument_status events (see instrument_status.js).
 (function () {
   "use strict";
   const table = document.getElementById("instruments-live");
-  if (!table || !window.io) return;
+  if (!table || !window.io || !window.applyInstrumentStatus) return;
   const socket = window.io({ transports: ["websocket", "polling"] });
   socket.on("connect", () => socket.emit("join", { room: "lab", id: Number(table.dataset.labId) }));
-  socket.on("instrument_status", (event) => {
-    const row = [...table.querySelectorAll("tr[data-instrument]")].find((r) => r.dataset.instrument === event.instrument);
-    if (!row) return;
-    const badge = row.querySelector(".status");
-    badge.textContent = event.status;
-    badge.className = `status ${event.status}`;
-  });
+  socket.on("instrument_status", (event) => window.applyInstrumentStatus(table, event));
 })();
