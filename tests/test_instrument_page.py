@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import pytest
 
 from database_builders import bind_spectrometer
+from lab_client import wait_for
 from pybirch.database.models import Role
 from pybirch.demo.web_lab import bind_demo_instruments
 from pybirch.scan.design import Axis, ScanDesign
@@ -92,10 +93,11 @@ def finish(app, scan_id: str) -> None:
 
 def test_the_page_shows_driver_binding_timeline_and_scans(app, db, lab):
     stage = record_of(db, app, lab, "Stage X")
-    first = run_scan(app, lab.id, "first sweep", 3)
-    finish(app, first)
-    second = run_scan(app, lab.id, "second sweep", 3)
-    finish(app, second)
+    for name in ("first sweep", "second sweep"):
+        latest = run_scan(app, lab.id, name, 3)
+        finish(app, latest)
+        # The health monitor marks the stage connected again once the scan lets it go.
+        wait_for(lambda: db.get_instrument(stage.id).status == "connected", PATIENCE, "stage free")
     db.update_instrument_status(stage.id, "error", error_message="GPIB timeout on move")
     db.update_instrument_status(stage.id, "connected")
     viewer = signed_in(app, db, lab, "vera", Role.VIEWER)
@@ -113,21 +115,22 @@ def test_the_page_shows_driver_binding_timeline_and_scans(app, db, lab):
     assert f"package version {binding['loaded_driver']['version']}" in driver
     assert "none: an installed driver or driver file" in text  # no stored definition
     assert "0 to 100 mm" in text  # its travel, from the live station
-    # the timeline: connected, error, connected; the table lists the changes newest first
+    # the timeline: busy during each scan, then the error; the table lists changes newest first
     timeline = text.split('class="timeline"', 1)[1].split("</svg>", 1)[0]
-    assert re.findall(r'class="segment (\w+)"', timeline) == ["connected", "error", "connected"]
+    busy_twice = ["connected", "busy", "connected", "busy", "connected"]
+    assert re.findall(r'class="segment (\w+)"', timeline) == [*busy_twice, "error", "connected"]
     changes = text.split('class="changes"', 1)[1].split("</table>", 1)[0]
-    assert [s for s in re.findall(r'class="status (\w+)"', changes)] == [
+    assert re.findall(r'class="status (\w+)"', changes) == [
         "connected",
         "error",
-        "connected",
+        *reversed(busy_twice),
     ]
     assert "GPIB timeout on move" in changes
     assert "<time datetime=" in changes  # shown in the browser's zone by local_times.js
     # the scans it took part in, newest first, linked to their pages
     scans = text.split('id="instrument-scans"', 1)[1]
     assert scans.index("second sweep") < scans.index("first sweep")
-    assert f'href="/scans/{second}"' in scans
+    assert f'href="/scans/{latest}"' in scans
     assert f'href="/instruments/{stage.id}/care"' in text
     care = text.split('id="care-state"', 1)[1].split("</p>", 1)[0]
     assert "calibration not scheduled" in care
