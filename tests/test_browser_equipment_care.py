@@ -10,8 +10,8 @@ import pytest
 
 from browser_support import ARTIFACTS, chromium, logged_in, require_chromium, running_server
 from lab_client import LabClient
+from pybirch.configuration.integration_config import DEFAULT_DATABASE_NAME
 from pybirch.database import DatabaseService
-from pybirch.database.config import DEFAULT_DATABASE_NAME
 
 ADMIN_PASSWORD = "equipment care admin password"
 PHONE = {"width": 390, "height": 844}
