@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
 import click
 
 from pybirch.agent import Agent
+from pybirch.agent.server_database import ServerDatabase
 from pybirch.cli.db import database_option, reported_errors
 from pybirch.database import DatabaseService
-from pybirch.demo.web_lab import bind_demo_instruments
+from pybirch.demo.web_lab import bind_demo_instruments, demo_instruments
+from pybirch.instruments.catalogue import InstrumentSet
 from pybirch.station import Station
 
 
@@ -32,17 +35,31 @@ from pybirch.station import Station
 def agent(server_url: str, token: str, simulated: bool, database_url: str | None) -> None:
     """Connect to a server and run the queues its users send to this computer.
 
-    Points go to the lab's database (DATABASE_URL) and, while it is away, to the local
-    spool. Stop with Ctrl-C: running scans are aborted and every point is stored.
+    With only its token (no --database, no DATABASE_URL) the computer stores everything
+    through the server: each chunk of points is kept in the local spool until the server
+    has committed it. With the lab's database (--database or DATABASE_URL) it writes there
+    directly, spooling while it is away. Stop with Ctrl-C: running scans are aborted and
+    every point is stored.
     """
     with reported_errors():
-        db = DatabaseService(database_url)
-        prepare = _bind_simulated if simulated else None
-        runner = Agent(server_url, token, db, prepare=prepare)
+        database_url = database_url or os.environ.get("DATABASE_URL") or None
+        db: DatabaseService | ServerDatabase
+        instruments = None
+        prepare = None
+        if database_url is None:
+            db = ServerDatabase(server_url, token)
+            if simulated:  # offered in Python: a computer token binds nothing by itself
+                instruments = InstrumentSet(*demo_instruments())
+            where = "through the server, this computer's token only"
+        else:
+            db = DatabaseService(database_url)
+            prepare = _bind_simulated if simulated else None
+            where = f"database {db.url}"
+        runner = Agent(server_url, token, db, instruments, prepare=prepare)
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-        click.echo(f"PyBirch agent for {server_url} (database {db.url}); Ctrl-C stops it.")
+        click.echo(f"PyBirch agent for {server_url} ({where}); Ctrl-C stops it.")
         runner.start()
         while not stop.wait(0.5):
             if runner.uplink.refused.is_set():

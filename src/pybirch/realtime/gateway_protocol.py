@@ -24,12 +24,16 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from pybirch.database.packed_json import unpack as unpack_document
+
 #: Where the gateway's methods are: ``{GATEWAY_PREFIX}/<method>``.
 GATEWAY_PREFIX = "/agent-gateway/v1"
 #: The content type of gateway requests and answers.
 CONTENT_TYPE = "application/msgpack"
-#: Largest request body the gateway reads (a commit of many merged chunks, compressed).
-MAX_BODY_BYTES = 512 * 1024 * 1024
+#: Largest request body the gateway reads (merged chunks, compressed, with their metadata).
+MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Chunk bytes an agent sends in one request at most (a commit is split beyond that).
+CHUNK_REQUEST_BYTES = 32 * 1024 * 1024
 
 #: Error kinds the gateway answers with (the agent raises the matching exception).
 NOT_FOUND = "not_found"
@@ -43,6 +47,10 @@ UNAVAILABLE = "unavailable"
 _ARRAY = 1
 _DATETIME = 2
 _RECORD = 3
+
+
+class MessageFormatError(ValueError):
+    """Bytes that are not a gateway message."""
 
 
 class RecordSnapshot:
@@ -80,6 +88,20 @@ class RecordSnapshot:
         return dict(self._fields)
 
 
+class ScanTreeSnapshot(RecordSnapshot):
+    """A scan's stored tree as sent: :meth:`scan_tree` unpacks it as the record would."""
+
+    __slots__ = ()
+
+    def scan_tree(self, *, as_lists: bool = False) -> dict[str, Any]:
+        """The tree as stored: arrays as read-only numpy arrays, or as lists (JSON-able)."""
+        return unpack_document(self.tree, self.positions, as_lists=as_lists)
+
+
+#: Snapshot classes of records whose callers use methods besides fields.
+SNAPSHOT_CLASSES: dict[str, type[RecordSnapshot]] = {"ScanDefinition": ScanTreeSnapshot}
+
+
 class RecordFields:
     """A record on its way to the agent: its model's name and the fields the agent gets."""
 
@@ -97,7 +119,10 @@ def pack(value: Any) -> bytes:
 
 def unpack(data: bytes) -> Any:
     """What :func:`pack` was given (records as :class:`RecordSnapshot`)."""
-    return msgpack.unpackb(data, ext_hook=_decode, raw=False, strict_map_key=False)
+    try:
+        return msgpack.unpackb(data, ext_hook=_decode, raw=False, strict_map_key=False)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise MessageFormatError(f"not a gateway message: {exc}") from exc
 
 
 def _encode(value: Any) -> msgpack.ExtType:
@@ -127,5 +152,5 @@ def _decode(code: int, data: bytes) -> Any:
         return datetime.fromisoformat(data.decode())
     if code == _RECORD:
         kind, fields = msgpack.unpackb(data, ext_hook=_decode, raw=False, strict_map_key=False)
-        return RecordSnapshot(str(kind), fields)
+        return SNAPSHOT_CLASSES.get(str(kind), RecordSnapshot)(str(kind), fields)
     return msgpack.ExtType(code, data)
