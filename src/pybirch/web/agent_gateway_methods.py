@@ -23,7 +23,6 @@ from pybirch.web.agent_gateway_scope import (
     allowed_fields,
     bad_request,
     check_lab,
-    hidden,
     lab_member,
     lab_project,
     lab_sample,
