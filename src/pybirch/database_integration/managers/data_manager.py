@@ -498,12 +498,15 @@ class DataManager:
             f"storing {len(work)} chunks", work[0].scan_id, lambda: self._commit_chunks(work)
         )
         self._last_commit = time.monotonic()
-        if not stored:
+        # Closed while the database (or the server) is away: the chunks stay in the spool,
+        # which the next start replays; only chunks the database refused are set aside.
+        kept = not stored and self._abandoned()
+        if not stored and not kept:
             self._set_aside(work)
         with self._cond:
             for each in work:
                 self._queued_bytes -= each.nbytes
-                if each.segment is not None and self._spool is not None:
+                if each.segment is not None and self._spool is not None and not kept:
                     self._spool.release(each.segment)
 
     def _set_aside(self, works: list[_ChunkWork]) -> None:
