@@ -1,0 +1,143 @@
+"""A lab computer that holds only its token: a million points through the server, across its restart.
+
+``pybirch serve`` (gunicorn, as a lab runs it) on the lab's database and ``pybirch agent
+--server URL --token TOKEN --simulated`` with no ``DATABASE_URL``: the agent reaches the
+database only through the server's gateway. A 1000 x 1000 map built in the browser's
+builder runs on it; the server process is stopped and a new one started on the same port
+while the map is measured. The database then holds every row once, in order.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from browser_support import free_port, running_agent, running_server
+from lab_client import LabClient, agent_offers, between, queue_choice, register_computer, wait_for
+from pybirch.database import DatabaseService
+from pybirch.database.models import MeasurementChunk, MeasurementObject
+
+PASSWORD = "token-only agent password"
+PATIENCE = 120.0
+#: Seconds the million points may take on a busy two-core machine, the restart included.
+SCAN_PATIENCE = 1200.0
+SIDE = 1000
+
+
+def build_map(client: LabClient, lab_id: int, computer_id: int, side: int) -> str:
+    """A ``side`` x ``side`` map of the demo stages read by the lock-in, started; its scan id."""
+    page = client.http.get(
+        f"{client.url}/builder/",
+        params={"lab": lab_id, "computer": computer_id},
+        timeout=PATIENCE,
+    ).text
+    response = client.http.post(
+        f"{client.url}/builder/{lab_id}",
+        data={
+            "csrf_token": between(page, 'name="csrf_token" value="', '"'),
+            "computer": str(computer_id),
+            "scan_name": "a million points through the server",
+            **queue_choice(page, "token-only queue"),
+            "axis1_instrument": "Stage Y",
+            "axis1_start": "0",
+            "axis1_stop": "10",
+            "axis1_points": str(side),
+            "axis2_instrument": "Stage X",
+            "axis2_start": "0",
+            "axis2_stop": "10",
+            "axis2_points": str(side),
+            "measure": "Lock-in",
+            "settings_Stage X": '{"delay": 0}',
+            "action": "start",
+        },
+        timeout=PATIENCE,
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, response.text[:2000]
+    return response.headers["Location"].rsplit("/", 1)[-1]
+
+
+def chunks_of(db: DatabaseService, scan_record_id: int) -> list[tuple[int, int, int, int]]:
+    """(first row, rows, first point, points) of every stored chunk of the scan, in row order."""
+    with db.session() as session:
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(
+                    MeasurementChunk.first_row,
+                    MeasurementChunk.row_count,
+                    MeasurementChunk.first_point,
+                    MeasurementChunk.point_count,
+                )
+                .join(MeasurementObject)
+                .where(MeasurementObject.scan_id == scan_record_id)
+                .order_by(MeasurementChunk.first_row)
+            )
+        ]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'server' / 'pybirch.db'}"
+    url = request.getfixturevalue("postgres_url")
+    DatabaseService(url, auto_upgrade=True).close()  # `pybirch db upgrade`, as a lab does
+    return url
+
+
+def test_a_million_points_from_a_token_only_agent_survive_a_server_restart(
+    tmp_path: Path, database_url: str
+) -> None:
+    server_dir, agent_dir = tmp_path / "server", tmp_path / "agent"
+    server_dir.mkdir(exist_ok=True)
+    agent_dir.mkdir()
+    port = free_port()
+    with ExitStack() as first_server:
+        url = first_server.enter_context(
+            running_server(server_dir, PASSWORD, port=port, database_url=database_url)
+        )
+        db, lab_id, computer_id, token = register_computer(database_url, url, PASSWORD)
+        agent = running_agent(agent_dir, url, token, None)  # no DATABASE_URL: its token only
+        with agent:
+            wait_for(
+                lambda: {"Stage X", "Stage Y", "Lock-in"} <= agent_offers(db, computer_id),
+                PATIENCE,
+                "the agent to register its instruments",
+            )
+            client = LabClient(url, "admin", PASSWORD)
+            scan_id = build_map(client, lab_id, computer_id, SIDE)
+            client.close()
+            wait_for(
+                lambda: db.get_scan(scan_id, with_settings=False).points_done >= 100_000,
+                SCAN_PATIENCE,
+                "the first 100,000 points in the database",
+            )
+            first_server.close()  # the server process stops while the map is measured
+            during = db.get_scan(scan_id, with_settings=False).points_done
+            with running_server(server_dir, PASSWORD, port=port, database_url=database_url):
+                wait_for(
+                    lambda: db.get_scan(scan_id, with_settings=False).status == "completed",
+                    SCAN_PATIENCE,
+                    "the map to be measured and stored",
+                )
+    record = db.get_scan(scan_id)
+    total = SIDE * SIDE
+    assert during < total, "the server restarted before the scan ended"
+    assert record.points_done == total
+    assert record.lab_id == lab_id
+    chunks = chunks_of(db, record.id)
+    firsts = np.array([c[0] for c in chunks])
+    rows = np.array([c[1] for c in chunks])
+    assert len(np.unique(firsts)) == len(firsts)
+    assert firsts[0] == 0
+    assert np.array_equal(firsts[1:], (firsts + rows)[:-1]), "a gap or a row stored twice"
+    assert int(rows.sum()) == total
+    data = db.read_scan_data(record.id)
+    assert np.array_equal(data.point_index, np.arange(total))
+    _, per_line = np.unique(data.columns["y (mm)"], return_counts=True)
+    assert per_line.tolist() == [SIDE] * SIDE, "every line of the map once, whole"
+    db.close()
