@@ -1,4 +1,4 @@
-"""A lab computer that holds only its token: a million points through the server, across its restart.
+"""A lab computer with only its token: a million points through the server, across its restart.
 
 ``pybirch serve`` (gunicorn, as a lab runs it) on the lab's database and ``pybirch agent
 --server URL --token TOKEN --simulated`` with no ``DATABASE_URL``: the agent reaches the
