@@ -22,6 +22,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 #: Seconds to wait for the server to accept a connection, and for its answer.
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 120.0
+#: Requests of one commit in flight at once (each a transaction of its own on the server).
+PARALLEL_REQUESTS = 3
 
 
 class GatewayTokenError(DatabaseError, PermissionError):
@@ -104,6 +107,8 @@ class ServerDatabase:
         self._token = token
         self._local = threading.local()
         self._identity: str | None = None
+        self._chunks: GatewayChunks | None = None
+        self._chunks_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<ServerDatabase {self.url}>"
@@ -170,7 +175,10 @@ class ServerDatabase:
 
     def chunk_target(self) -> GatewayChunks:
         """Where a data manager on this database commits its chunks: the gateway."""
-        return GatewayChunks(self)
+        with self._chunks_lock:
+            if self._chunks is None:
+                self._chunks = GatewayChunks(self)
+            return self._chunks
 
     def get_or_create_user(self, username: str) -> RecordSnapshot:
         """The lab member of that name (``id`` None if none: the server makes no users)."""
@@ -370,22 +378,41 @@ class ServerDatabase:
 
 
 class GatewayChunks:
-    """A data manager's chunks, committed by the server: acknowledged after its commit."""
+    """A data manager's chunks, committed by the server: acknowledged after its commit.
 
-    def __init__(self, db: ServerDatabase, request_bytes: int = CHUNK_REQUEST_BYTES) -> None:
+    A commit of many chunks goes as several requests at once (each its own transaction on
+    the server, each answered after it), so the server decodes and stores one part while
+    the next is on its way; the commit returns once every part is acknowledged. The scans'
+    progress goes last, once every chunk it counts is stored.
+    """
+
+    def __init__(
+        self,
+        db: ServerDatabase,
+        request_bytes: int = CHUNK_REQUEST_BYTES,
+        parallel: int = PARALLEL_REQUESTS,
+    ) -> None:
         self.db = db
         self.request_bytes = request_bytes
+        self._pool = ThreadPoolExecutor(parallel, thread_name_prefix="pybirch-gateway")
 
     def commit(
         self, chunks: Mapping[int, Sequence[EncodedChunk]], progress: Mapping[int, Progress]
     ) -> None:
-        """Send the chunks (several requests if large, the progress with the last); each
-        request returns once the server committed it, so a failure leaves the rest spooled."""
-        requests_ = _split(chunks, self.request_bytes)
+        """Store the chunks and the scans' progress; returns once the server committed all."""
+        parts = _split(chunks, self.request_bytes)
         progressed = [[scan_id, done, fraction] for scan_id, (done, fraction) in progress.items()]
-        for number, part in enumerate(requests_):
-            last = number == len(requests_) - 1
-            self.db.call("store_chunks", chunks=part, progress=progressed if last else [])
+        if len(parts) == 1:
+            self.db.call("store_chunks", chunks=parts[0], progress=progressed)
+            return
+        sent = [
+            self._pool.submit(self.db.call, "store_chunks", chunks=part, progress=[])
+            for part in parts
+        ]
+        for each in sent:
+            each.result()  # the first failure is raised: the caller sends every part again
+        if progressed:
+            self.db.call("store_chunks", chunks=[], progress=progressed)
 
     def stored_spans(
         self, measurement_id: int, first_row: int, end_row: int

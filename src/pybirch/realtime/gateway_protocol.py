@@ -33,7 +33,7 @@ CONTENT_TYPE = "application/msgpack"
 #: Largest request body the gateway reads (merged chunks, compressed, with their metadata).
 MAX_BODY_BYTES = 64 * 1024 * 1024
 #: Chunk bytes an agent sends in one request at most (a commit is split beyond that).
-CHUNK_REQUEST_BYTES = 32 * 1024 * 1024
+CHUNK_REQUEST_BYTES = 8 * 1024 * 1024
 
 #: Error kinds the gateway answers with (the agent raises the matching exception).
 NOT_FOUND = "not_found"

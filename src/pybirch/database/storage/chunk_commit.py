@@ -9,9 +9,11 @@ of a stored one (rows that would then be stored twice) is refused instead.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Connection, Engine, update
 
 from pybirch.database.errors import DataIntegrityError
 from pybirch.database.models import Scan
@@ -33,11 +35,8 @@ def commit_chunks(
     """Store chunks by measurement id and set each scan's progress, in one transaction."""
     with engine.begin() as connection:
         for measurement_id, encoded in chunks.items():
-            if refuse_overlap:
-                for chunk in encoded:
-                    chunk_store.check_no_overlap(
-                        connection, measurement_id, chunk.first_row, chunk.end_row
-                    )
+            if refuse_overlap and encoded:
+                _check_no_overlap(connection, measurement_id, encoded)
             chunk_store.insert_chunks(connection, measurement_id, encoded)
         for scan_id, (points_done, fraction) in progress.items():
             connection.execute(
@@ -45,6 +44,37 @@ def commit_chunks(
                 .where(Scan.id == scan_id)
                 .values(points_done=points_done, progress=fraction)
             )
+
+
+def _check_no_overlap(
+    connection: Connection, measurement_id: int, encoded: Sequence[EncodedChunk]
+) -> None:
+    """Raise :class:`DataIntegrityError` if a chunk covers part of a stored one (one query).
+
+    A stored chunk with the same first row and length is a replay (skipped on insert).
+    """
+    ordered = sorted(encoded, key=lambda chunk: chunk.first_row)
+    for earlier, later in itertools.pairwise(ordered):
+        if later.first_row < earlier.end_row:
+            raise DataIntegrityError(
+                f"rows {later.first_row}..{later.end_row - 1} overlap rows "
+                f"{earlier.first_row}..{earlier.end_row - 1} sent with them"
+            )
+    first = min(chunk.first_row for chunk in encoded)
+    end = max(chunk.end_row for chunk in encoded)
+    spans = chunk_store.stored_spans(connection, measurement_id, first, end)
+    starts = [low for low, _ in spans]
+    for chunk in encoded:
+        # Stored spans do not overlap each other: those touching the chunk are consecutive.
+        index = max(0, bisect.bisect_right(starts, chunk.first_row) - 1)
+        for low, high in spans[index:]:
+            if low >= chunk.end_row:
+                break
+            if high > chunk.first_row and (low, high) != (chunk.first_row, chunk.end_row):
+                raise DataIntegrityError(
+                    f"rows {chunk.first_row}..{chunk.end_row - 1} overlap stored rows "
+                    f"{low}..{high - 1}"
+                )
 
 
 def stored_spans(
