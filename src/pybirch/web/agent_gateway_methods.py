@@ -9,6 +9,8 @@ computer's queues, no other lab.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -37,6 +39,15 @@ from pybirch.web.agent_gateway_scope import (
 )
 
 Method = Callable[..., Any]
+
+#: Seconds a measurement checked to be a computer's is trusted for its chunks (the token
+#: itself is checked on every request).
+OWNED_MEASUREMENT_SECONDS = 30.0
+#: Measurements remembered at most (the memory is cleared beyond).
+OWNED_MEASUREMENTS = 10_000
+#: (database identity, computer id, measurement id) -> (when checked, its layout).
+_owned: dict[tuple[str, int, int], tuple[float, Layout]] = {}
+_owned_lock = threading.Lock()
 
 #: Queue fields a station sets when it opens (or takes over) a queue record.
 QUEUE_FIELDS = frozenset(
@@ -407,9 +418,7 @@ def store_chunks(
     for each in chunks:
         measurement_id = whole_number(each.get("measurement_id"), "measurement_id")
         if measurement_id not in layouts:
-            layouts[measurement_id] = Layout.from_json(
-                own_measurement(db, scope, measurement_id).columns
-            )
+            layouts[measurement_id] = _owned_layout(db, scope, measurement_id)
         chunk = _encoded_chunk(each)
         check_encoded(chunk, layouts[measurement_id])
         by_measurement.setdefault(measurement_id, []).append(chunk)
@@ -423,6 +432,24 @@ def store_chunks(
         )
     commit_chunks(db.engine, by_measurement, scans, refuse_overlap=True)
     return {"stored": sum(len(each) for each in by_measurement.values())}
+
+
+def _owned_layout(db: DatabaseService, scope: ComputerScope, measurement_id: int) -> Layout:
+    """The layout of one of this computer's measurements (its ownership checked at most
+    every :data:`OWNED_MEASUREMENT_SECONDS`: a measurement never changes scan, nor a scan
+    the queue, and a queue's computer is the gateway's to set)."""
+    key = (db.database_identity(), scope.computer_id, measurement_id)
+    now = time.monotonic()
+    with _owned_lock:
+        known = _owned.get(key)
+    if known is not None and now - known[0] < OWNED_MEASUREMENT_SECONDS:
+        return known[1]
+    layout = Layout.from_json(own_measurement(db, scope, measurement_id).columns)
+    with _owned_lock:
+        if len(_owned) >= OWNED_MEASUREMENTS:
+            _owned.clear()
+        _owned[key] = (now, layout)
+    return layout
 
 
 def _encoded_chunk(message: dict[str, Any]) -> EncodedChunk:
