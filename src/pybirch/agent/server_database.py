@@ -60,8 +60,12 @@ READ_TIMEOUT = 120.0
 PARALLEL_REQUESTS = 3
 
 
-class GatewayTokenError(DatabaseError, PermissionError):
-    """The server does not know this computer's token (reset, or the computer removed)."""
+class GatewayTokenError(DatabaseUnreachableError, PermissionError):
+    """The server does not know this computer's token (reset, or the computer removed).
+
+    For the data manager the database is then out of reach like a server that is away:
+    its chunks stay in the spool, and are stored when the agent runs with a valid token.
+    """
 
 
 class GatewayRefusedError(DatabaseError, PermissionError):
