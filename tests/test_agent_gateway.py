@@ -208,3 +208,29 @@ def test_a_reset_token_ends_the_agents_access_at_its_next_request(lab: GatewayLa
     lab.db.reset_computer_token(lab.computer_id)
     with pytest.raises(GatewayTokenError):
         agent_db.get_computer_bindings(computer_id=lab.computer_id)
+
+
+def test_a_restarted_token_only_station_takes_back_its_queue_and_runs_what_waited(
+    lab: GatewayLab,
+) -> None:
+    first = agent_station(lab)
+    queue = first.open_queue(lab.lab_id, "waiting queue", None)
+    settings, _ = iv_settings(points=500, scan_name="waited")
+    handle = queue.enqueue(Scan(settings))  # never started: it waits for the next run
+    first.close()
+
+    again = agent_station(lab)  # the agent started again: it knows its queues only by the server
+    assert again.adopt() == 1
+    (summary,) = again.queues(lab.lab_id)
+    taken = again.queue(summary.id)
+    assert taken is not None
+    assert summary.name == "waiting queue"
+    (rerun,) = [h for h in taken.handles if not h.state.finished]
+    taken.start()
+    assert taken.wait_for_completion(PATIENCE)
+    record = lab.db.get_scan(rerun.scan_id)
+    assert record.status == "completed"
+    assert record.scan_name == "waited"
+    assert sum(count for _, count in stored_chunks(lab.db, record.id)) == 500
+    assert lab.db.get_scan(handle.scan_id).status == "aborted"  # ended as re-queued
+    again.close()

@@ -141,6 +141,7 @@ Case = tuple[str, str, Callable[[Records, GatewayLab], dict[str, Any]], int]
 
 #: (what is tried, method, its arguments, the status it must get).
 CASES: list[Case] = [
+    ("another lab", "get_lab", lambda r, _: {"lab_id": r.far_lab}, 404),
     # queues
     ("another computer's queue", "get_queue", lambda r, _: {"queue_id": r.other_queue}, 403),
     ("another lab's queue", "get_queue", lambda r, _: {"queue_id": r.far_queue}, 404),

@@ -188,6 +188,10 @@ class ServerDatabase:
         """The lab member of that name (``id`` None if none: the server makes no users)."""
         return self.call("get_or_create_user", username=username)
 
+    def get_lab(self, lab_id: int) -> RecordSnapshot:
+        """This computer's lab (its id and name)."""
+        return self.call("get_lab", lab_id=lab_id)
+
     # -- queues ---------------------------------------------------------------------------
 
     def get_queue(self, queue_id: int | str, *, lab_id: int | None = None) -> RecordSnapshot:

@@ -118,6 +118,12 @@ def get_or_create_user(db: DatabaseService, scope: ComputerScope, username: str)
     return RecordFields("User", {"id": user.id if member else None})
 
 
+def get_lab(db: DatabaseService, scope: ComputerScope, lab_id: int) -> RecordFields:
+    """The computer's own lab: its id and name (a queue taken back names its lab by id)."""
+    lab = db.get_lab(check_lab(scope, lab_id))
+    return RecordFields("Lab", {"id": lab.id, "name": lab.name})
+
+
 # -- queues ---------------------------------------------------------------------------------
 
 
@@ -480,6 +486,7 @@ METHODS: dict[str, Method] = {
     for method in (
         database_identity,
         get_or_create_user,
+        get_lab,
         get_queue,
         get_queue_with_scans,
         create_or_reuse_queue,
