@@ -11,14 +11,17 @@ what is in this lab but not this computer's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pybirch.database import DatabaseService
 from pybirch.database.errors import NotFoundError
 from pybirch.database.models import Instrument, MeasurementObject, Queue, Sample, Scan
 from pybirch.errors import PyBirchError
 from pybirch.realtime.gateway_protocol import BAD_REQUEST, NOT_FOUND, REFUSED
+
+T = TypeVar("T")
 
 
 class GatewayRefusal(PyBirchError):
@@ -138,26 +141,23 @@ def own_measurement(
 
 def lab_sample(db: DatabaseService, scope: ComputerScope, sample_pk: Any) -> Sample:
     """A sample record of the computer's lab."""
-    sample_pk = whole_number(sample_pk, "sample_id")
-    try:
-        sample = db.get_sample(sample_pk)
-    except NotFoundError:
-        raise hidden("Sample", sample_pk) from None
-    if sample.lab_id != scope.lab_id:
-        raise hidden("Sample", sample_pk)
-    return sample
+    return _of_lab(scope, "Sample", db.get_sample, whole_number(sample_pk, "sample_id"))
 
 
 def lab_project(db: DatabaseService, scope: ComputerScope, project_id: Any) -> int:
     """A project id of the computer's lab."""
-    project_id = whole_number(project_id, "project_id")
+    return _of_lab(scope, "Project", db.get_project, whole_number(project_id, "project_id")).id
+
+
+def _of_lab(scope: ComputerScope, kind: str, fetch: Callable[[int], T], key: int) -> T:
+    """``fetch(key)`` if the record is of the computer's lab; else a 404."""
     try:
-        project = db.get_project(project_id)
+        record = fetch(key)
     except NotFoundError:
-        raise hidden("Project", project_id) from None
-    if project.lab_id != scope.lab_id:
-        raise hidden("Project", project_id)
-    return project_id
+        raise hidden(kind, key) from None
+    if getattr(record, "lab_id", None) != scope.lab_id:
+        raise hidden(kind, key)
+    return record
 
 
 def lab_member(db: DatabaseService, scope: ComputerScope, user_id: Any) -> int:
