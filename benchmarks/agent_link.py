@@ -21,6 +21,10 @@ database, is the same DataManager writing to the database directly (an agent wit
 3. Point measured on a token-only ``pybirch agent --simulated`` process -> Socket.IO client,
    ~1,000 points/s (figure 1 of ``benchmarks/live.py``): p50, p95 (goal p95 < 100 ms), every
    row once; and the same on an agent writing to the database directly.
+4. A 1,000 x 1,000 map (Stage Y, Stage X at full speed, the Lock-in read) built in the
+   builder and measured on a token-only agent process: points/s from the build to the
+   last point stored; and the same on an agent writing to the database directly. The
+   simulated instruments and the engine set this pace; the ratio says what the link costs.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -39,7 +44,7 @@ import numpy as np
 
 from browser_support import running_agent, running_server  # the tests' process launchers
 from database_support import TemporaryPostgresDatabase, postgres_available
-from lab_client import LabClient, agent_offers, register_computer, wait_for
+from lab_client import LabClient, agent_offers, build_map, register_computer, wait_for
 from live import _ms, latency
 from pybirch.agent.server_database import ServerDatabase
 from pybirch.database import DatabaseService
@@ -151,31 +156,62 @@ def throughput(
     direct.close()
 
 
-def live_latency(url: str, folder: Path, database_url: str, lab_id: int, seconds: float) -> None:
-    """Figure 3: live rows from a token-only agent and from a direct one, to a browser."""
-    direct_db = DatabaseService(database_url)
+def map_rate(client: LabClient, db: DatabaseService, lab_id: int, computer_id: int, side: int):
+    """Points/s of a ``side`` x ``side`` map on an agent: built, measured, every point stored."""
+    started = time.perf_counter()
+    scan_id = build_map(client, lab_id, computer_id, side, f"map {computer_id}")
+    wait_for(
+        lambda: db.get_scan(scan_id, with_settings=False).status in ("completed", "failed"),
+        1800,
+        "the map to be measured and stored",
+    )
+    elapsed = time.perf_counter() - started
+    record = db.get_scan(scan_id, with_settings=False)
+    stored = db.get_row_count(db.find_measurement_object(record.id).id)
+    if record.status != "completed" or stored != side * side:
+        raise RuntimeError(f"the map ended {record.status} with {stored} of {side * side} rows")
+    return side * side / elapsed
+
+
+def on_agents(
+    url: str, folder: Path, database_url: str, lab_id: int, seconds: float, side: int, wanted
+) -> None:
+    """Figures 3 and 4 on a token-only agent process and on one writing the database itself."""
+    db = DatabaseService(database_url)
     client = LabClient(url, "admin", PASSWORD)
+    rates = {}
     for mode, agent_database in (("token only", None), ("direct", database_url)):
-        computer, token = direct_db.create_computer(lab_id, f"{mode} PC")
+        computer, token = db.create_computer(lab_id, f"{mode} PC")
         agent_dir = folder / f"agent-{computer.id}"
         agent_dir.mkdir()
         identity = {"PYBIRCH_COMPUTER_ID": f"bench-{mode}", "PYBIRCH_COMPUTER_NAME": mode}
         with running_agent(agent_dir, url, token, agent_database, env=identity):
             wait_for(
-                lambda computer_id=computer.id: "Stage X" in agent_offers(direct_db, computer_id),
+                lambda computer_id=computer.id: "Stage Y" in agent_offers(db, computer_id),
                 60,
                 "the agent to offer its instruments",
             )
-            delays, complete = latency(
-                client, lab_id, seconds, 1000, f"latency {mode}", str(computer.id)
-            )
+            if 3 in wanted:
+                delays, complete = latency(
+                    client, lab_id, seconds, 1000, f"latency {mode}", str(computer.id)
+                )
+                print(
+                    f"3  point -> client, ~1,000 points/s for {seconds:g} s, agent {mode}: "
+                    f"p50 {_ms(delays, 50)}, p95 {_ms(delays, 95)}, every row once: "
+                    f"{complete}  (goal: p95 < 100 ms)"
+                )
+            if 4 in wanted:
+                rates[mode] = map_rate(client, db, lab_id, computer.id, side)
+    if rates:
         print(
-            f"3  point -> client, ~1,000 points/s for {seconds:g} s, agent {mode}: "
-            f"p50 {_ms(delays, 50)}, p95 {_ms(delays, 95)}, every row once: {complete}  "
-            f"(goal: p95 < 100 ms)"
+            f"4  a {side} x {side} map built in the browser, measured on the agent at full "
+            f"speed until every point is stored: token-only agent "
+            f"{rates['token only']:,.0f} points/s, direct agent {rates['direct']:,.0f} "
+            f"points/s; ratio {rates['token only'] / rates['direct']:.2f}  (the simulated "
+            f"instruments and the engine set this pace)"
         )
     client.close()
-    direct_db.close()
+    db.close()
 
 
 def main() -> None:
@@ -183,9 +219,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a tenth of the sizes, 1 repeat")
     parser.add_argument("--sqlite", action="store_true", help="a SQLite server database")
     parser.add_argument("--repeats", type=int, default=3, help="best of N (default 3)")
-    parser.add_argument("--only", type=int, action="append", choices=(1, 2, 3))
+    parser.add_argument("--only", type=int, action="append", choices=(1, 2, 3, 4))
     options = parser.parse_args()
-    wanted = set(options.only or (1, 2, 3))
+    wanted = set(options.only or (1, 2, 3, 4))
     repeats = 1 if options.quick else options.repeats
     folder = Path(tempfile.mkdtemp(prefix="pybirch-link-"))
     os.environ["PYBIRCH_DATA_DIR"] = str(folder)
@@ -201,8 +237,9 @@ def main() -> None:
         )
         db, lab_id, _, token = register_computer(database_url, url, PASSWORD, "Benchmark PC")
         throughput(url, database_url, token, lab_id, options.quick, repeats, wanted)
-        if 3 in wanted:
-            live_latency(url, folder, database_url, lab_id, 10 if options.quick else 30)
+        if wanted & {3, 4}:
+            seconds, side = (10, 300) if options.quick else (30, 1000)
+            on_agents(url, folder, database_url, lab_id, seconds, side, wanted)
         db.close()
 
 

@@ -132,6 +132,39 @@ class LabClient:
         self.socket.disconnect()
 
 
+def build_map(client: LabClient, lab_id: int, computer_id: int, side: int, name: str) -> str:
+    """A ``side`` x ``side`` map of the demo stages read by the lock-in, started; its scan id."""
+    page = client.http.get(
+        f"{client.url}/builder/",
+        params={"lab": lab_id, "computer": computer_id},
+        timeout=TIMEOUT,
+    ).text
+    response = client.http.post(
+        f"{client.url}/builder/{lab_id}",
+        data={
+            "csrf_token": between(page, 'name="csrf_token" value="', '"'),
+            "computer": str(computer_id),
+            "scan_name": name,
+            **queue_choice(page, f"{name} queue"),
+            "axis1_instrument": "Stage Y",
+            "axis1_start": "0",
+            "axis1_stop": "10",
+            "axis1_points": str(side),
+            "axis2_instrument": "Stage X",
+            "axis2_start": "0",
+            "axis2_stop": "10",
+            "axis2_points": str(side),
+            "measure": "Lock-in",
+            "settings_Stage X": '{"delay": 0}',
+            "action": "start",
+        },
+        timeout=TIMEOUT,
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, response.text[:2000]
+    return response.headers["Location"].rsplit("/", 1)[-1]
+
+
 def register_computer(
     database_url: str, url: str, password: str, name: str = "Raman PC"
 ) -> tuple[DatabaseService, int, int, str]:

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from browser_support import free_port, running_agent, running_server
-from lab_client import LabClient, agent_offers, between, queue_choice, register_computer, wait_for
+from lab_client import LabClient, agent_offers, build_map, register_computer, wait_for
 from pybirch.database import DatabaseService
 from pybirch.database.models import MeasurementChunk, MeasurementObject
 
@@ -26,39 +26,6 @@ PATIENCE = 120.0
 #: Seconds the million points may take on a busy two-core machine, the restart included.
 SCAN_PATIENCE = 1200.0
 SIDE = 1000
-
-
-def build_map(client: LabClient, lab_id: int, computer_id: int, side: int) -> str:
-    """A ``side`` x ``side`` map of the demo stages read by the lock-in, started; its scan id."""
-    page = client.http.get(
-        f"{client.url}/builder/",
-        params={"lab": lab_id, "computer": computer_id},
-        timeout=PATIENCE,
-    ).text
-    response = client.http.post(
-        f"{client.url}/builder/{lab_id}",
-        data={
-            "csrf_token": between(page, 'name="csrf_token" value="', '"'),
-            "computer": str(computer_id),
-            "scan_name": "a million points through the server",
-            **queue_choice(page, "token-only queue"),
-            "axis1_instrument": "Stage Y",
-            "axis1_start": "0",
-            "axis1_stop": "10",
-            "axis1_points": str(side),
-            "axis2_instrument": "Stage X",
-            "axis2_start": "0",
-            "axis2_stop": "10",
-            "axis2_points": str(side),
-            "measure": "Lock-in",
-            "settings_Stage X": '{"delay": 0}',
-            "action": "start",
-        },
-        timeout=PATIENCE,
-        allow_redirects=False,
-    )
-    assert response.status_code == 302, response.text[:2000]
-    return response.headers["Location"].rsplit("/", 1)[-1]
 
 
 def chunks_of(db: DatabaseService, scan_record_id: int) -> list[tuple[int, int, int, int]]:
@@ -109,7 +76,9 @@ def test_a_million_points_from_a_token_only_agent_survive_a_server_restart(
                 "the agent to register its instruments",
             )
             client = LabClient(url, "admin", PASSWORD)
-            scan_id = build_map(client, lab_id, computer_id, SIDE)
+            scan_id = build_map(
+                client, lab_id, computer_id, SIDE, "a million points through the server"
+            )
             client.close()
             wait_for(
                 lambda: db.get_scan(scan_id, with_settings=False).points_done >= 100_000,
