@@ -427,6 +427,16 @@ CASES: list[Case] = [
         },
         404,
     ),
+    (
+        "choosing its instrument's driver definition",
+        "register_instrument_on_computer",
+        lambda r, lab: {
+            "described": {"name": "Mine", "definition_id": 1},
+            "lab_id": lab.lab_id,
+            "computer_id": lab.computer_id,
+        },
+        403,
+    ),
     # measurement data
     (
         "a measurement of another computer's scan",

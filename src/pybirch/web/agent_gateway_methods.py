@@ -97,6 +97,10 @@ SCAN_STATUS_FIELDS = frozenset(
         "extra_data",
     }
 )
+#: Instrument fields a station describes an instrument it is given with (``describe_instrument``).
+DESCRIBED_FIELDS = frozenset(
+    {"name", "instrument_type", "pybirch_class", "adapter", "last_settings"}
+)
 #: Sample fields a station sets when a scan brings a sample the lab does not have yet.
 SAMPLE_FIELDS = frozenset(
     {"lab_id", "material", "additional_tags", "image_png", "project_id", "created_by_id"}
@@ -367,6 +371,8 @@ def register_instrument_on_computer(
     check_lab(scope, lab_id)
     if not isinstance(described, dict):
         raise bad_request("described must be a mapping of instrument fields")
+    # Its driver definition, calibration and the like are the lab's to choose, not the computer's.
+    allowed_fields(described, DESCRIBED_FIELDS, "an instrument")
     return db.register_instrument_on_computer(described, scope.lab_id, scope.computer_id)
 
 
