@@ -10,7 +10,7 @@ import click
 
 from pybirch.agent import Agent
 from pybirch.agent.server_database import ServerDatabase
-from pybirch.cli.db import database_option, reported_errors
+from pybirch.cli.db import reported_errors
 from pybirch.database import DatabaseService
 from pybirch.demo.web_lab import bind_demo_instruments, demo_instruments
 from pybirch.instruments.catalogue import InstrumentSet
@@ -28,10 +28,17 @@ from pybirch.station import Station
 @click.option(
     "--simulated",
     is_flag=True,
-    help="Bind the demo's simulated instruments (stages, lock-in, source, multimeter) "
-    "to this computer, besides the instruments bound to it already.",
+    help="Give this computer the demo's simulated instruments (stages, lock-in, source, "
+    "multimeter), besides the instruments bound to it already.",
 )
-@database_option
+@click.option(
+    "--database",
+    "database_url",
+    metavar="URL",
+    default=None,
+    help="Write to the lab's database directly [default: DATABASE_URL; without either, the "
+    "computer holds only its token and stores through the server].",
+)
 def agent(server_url: str, token: str, simulated: bool, database_url: str | None) -> None:
     """Connect to a server and run the queues its users send to this computer.
 
