@@ -123,7 +123,11 @@ class ServerDatabase:
         return f"{self.server_url}{GATEWAY_PREFIX}"
 
     def close(self) -> None:
-        """Close this thread's connection to the server (others close with their threads)."""
+        """Stop the chunk senders and close this thread's connection to the server."""
+        with self._chunks_lock:
+            if self._chunks is not None:
+                self._chunks.close()
+                self._chunks = None
         session = getattr(self._local, "session", None)
         if session is not None:
             session.close()
@@ -421,6 +425,10 @@ class GatewayChunks:
             each.result()  # the first failure is raised: the caller sends every part again
         if progressed:
             self.db.call("store_chunks", chunks=[], progress=progressed)
+
+    def close(self) -> None:
+        """Let the parallel senders go (a commit under way finishes first)."""
+        self._pool.shutdown(wait=True)
 
     def stored_spans(
         self, measurement_id: int, first_row: int, end_row: int
