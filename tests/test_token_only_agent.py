@@ -109,4 +109,9 @@ def test_a_million_points_from_a_token_only_agent_survive_a_server_restart(
     assert np.array_equal(data.point_index, np.arange(total))
     _, per_line = np.unique(data.columns["y (mm)"], return_counts=True)
     assert per_line.tolist() == [SIDE] * SIDE, "every line of the map once, whole"
+    # The live link dropped once, when the server stopped: a full-speed map's rows go in
+    # messages the server accepts (a bigger one closes the connection).
+    log = (agent_dir / "agent.log").read_text()
+    while_measuring = log.split("queue idle")[0]
+    assert while_measuring.count("lost the connection") == 1, while_measuring[-3000:]
     db.close()
