@@ -9,6 +9,7 @@ web pages and the REST API refuse the computer token too: that is the access mat
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -544,13 +545,16 @@ def raw_call(lab: GatewayLab, method: str, token: str | None, **kwargs: Any) -> 
     ids=[f"{method}: {what}" for what, method, _, _ in CASES],
 )
 def test_the_computer_token_is_refused_outside_its_station(
-    world, what: str, method: str, arguments: Callable, status: int
+    world, what: str, method: str, arguments: Callable, status: int, caplog
 ) -> None:
     lab, records = world
     before = lab.db.get_queue(records.other_queue).status, lab.db.get_scan(records.far_scan).status
-    got, body = raw_call(lab, method, lab.token, **arguments(records, lab))
+    with caplog.at_level(logging.WARNING, logger="pybirch.web.agent_gateway"):
+        got, body = raw_call(lab, method, lab.token, **arguments(records, lab))
     assert got == status, f"{method} with {what}: {got} {body}"
     assert body["message"], "a refusal says why"
+    logged = [r.getMessage() for r in caplog.records if r.name == "pybirch.web.agent_gateway"]
+    assert any(f"refused {method} of computer 'Raman PC'" in line for line in logged), logged
     after = lab.db.get_queue(records.other_queue).status, lab.db.get_scan(records.far_scan).status
     assert after == before
 
