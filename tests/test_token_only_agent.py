@@ -9,6 +9,9 @@ while the map is measured. The database then holds every row once, in order.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -115,3 +118,20 @@ def test_a_million_points_from_a_token_only_agent_survive_a_server_restart(
     while_measuring = log.split("queue idle")[0]
     assert while_measuring.count("lost the connection") == 1, while_measuring[-3000:]
     db.close()
+
+
+def test_a_token_only_agent_with_an_unknown_token_stops_and_says_why(tmp_path: Path) -> None:
+    (tmp_path / "agent").mkdir()
+    with running_server(tmp_path, PASSWORD) as url:
+        env = {**os.environ, "PYBIRCH_DATA_DIR": str(tmp_path / "agent")}
+        env.pop("DATABASE_URL", None)
+        finished = subprocess.run(
+            [sys.executable, "-m", "pybirch", "agent", "--server", url, "--token", "pbc_made-up"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=PATIENCE,
+        )
+    assert finished.returncode == 1
+    assert "this computer's token only" in finished.stdout  # it chose to store through the server
+    assert "does not know this token" in finished.stderr
