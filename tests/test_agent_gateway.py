@@ -7,6 +7,8 @@ database is checked directly: every row stored, once, in order, with the values 
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import numpy as np
 import pytest
 from sqlalchemy import select
@@ -20,6 +22,7 @@ from pybirch.database.errors import DataIntegrityError
 from pybirch.database.models import MeasurementChunk, MeasurementObject
 from pybirch.database.storage import ChunkData, Layout, encode
 from pybirch.database_integration import DataManager
+from pybirch.realtime.gateway_protocol import RecordFields, pack, unpack
 from pybirch.scan import Scan
 from pybirch.station import Station, StationIdentity
 from pybirch.web import agent_gateway_methods
@@ -234,3 +237,27 @@ def test_a_restarted_token_only_station_takes_back_its_queue_and_runs_what_waite
     assert sum(count for _, count in stored_chunks(lab.db, record.id)) == 500
     assert lab.db.get_scan(handle.scan_id).status == "aborted"  # ended as re-queued
     again.close()
+
+
+def test_the_wire_carries_what_records_hold() -> None:
+    """Arrays, days and times, bytes and nested records cross the gateway unchanged."""
+    tree = {"positions": np.linspace(0.0, 1.0, 5).reshape(5, 1)}
+    when = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
+    sent = RecordFields(
+        "Instrument",
+        {"id": 7, "calibration_due": date(2027, 1, 31), "last_connected": when, "png": b"\x89P"},
+    )
+    received = unpack(pack({"tree": tree, "record": sent, "list": [sent]}))
+    assert np.array_equal(received["tree"]["positions"], tree["positions"])
+    record = received["record"]
+    assert (record.id, record.calibration_due, record.last_connected, record.png) == (
+        7,
+        date(2027, 1, 31),
+        when,
+        b"\x89P",
+    )
+    assert received["list"][0].kind == "Instrument"
+    with pytest.raises(AttributeError):
+        record.missing  # noqa: B018 - only what the server sent is there
+    with pytest.raises(TypeError, match="does not cross"):
+        pack({"objects": {1, 2}})

@@ -17,7 +17,7 @@ session behind it).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -47,6 +47,7 @@ UNAVAILABLE = "unavailable"
 _ARRAY = 1
 _DATETIME = 2
 _RECORD = 3
+_DATE = 4
 
 
 class MessageFormatError(ValueError):
@@ -136,6 +137,8 @@ def _encode(value: Any) -> msgpack.ExtType:
         return _encode(np.asarray(value))
     if isinstance(value, datetime):
         return msgpack.ExtType(_DATETIME, value.isoformat().encode())
+    if isinstance(value, date):  # a calibration or maintenance day
+        return msgpack.ExtType(_DATE, value.isoformat().encode())
     if isinstance(value, RecordFields):
         body = msgpack.packb([value.kind, value.fields], default=_encode, use_bin_type=True)
         return msgpack.ExtType(_RECORD, body)
@@ -150,6 +153,8 @@ def _decode(code: int, data: bytes) -> Any:
         return np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape)
     if code == _DATETIME:
         return datetime.fromisoformat(data.decode())
+    if code == _DATE:
+        return date.fromisoformat(data.decode())
     if code == _RECORD:
         kind, fields = msgpack.unpackb(data, ext_hook=_decode, raw=False, strict_map_key=False)
         return SNAPSHOT_CLASSES.get(str(kind), RecordSnapshot)(str(kind), fields)
