@@ -117,6 +117,15 @@ class ServerDatabase:
     def __repr__(self) -> str:
         return f"<ServerDatabase {self.url}>"
 
+    def __getattr__(self, name: str) -> Any:
+        # Only for names not defined here: a DatabaseService call a station did not make
+        # before. Say where it goes rather than fail with a bare AttributeError.
+        raise AttributeError(
+            f"a lab computer with only its token has no database call {name!r}; if its station "
+            f"needs it, add it to ServerDatabase and to the gateway's allow-list "
+            f"(pybirch/web/agent_gateway_methods.py) with its scope check"
+        )
+
     @property
     def url(self) -> str:
         """Where the database is reached, for messages (no token in it)."""
