@@ -20,6 +20,11 @@ rows already stored (perhaps inside a merged chunk) are skipped, so nothing is s
 twice. The spool folder is the database's own (named by its identity row, whatever the
 URL); spools found for any other database are reported with a warning and kept.
 
+A lab computer that holds only its token commits through the server instead (its
+``ServerDatabase`` offers a chunk target, :mod:`pybirch.database_integration.chunk_targets`):
+the same spool, merging and compression; a batch leaves the spool once the server answered,
+which it does after its own commit.
+
 Point journals (:mod:`pybirch.scan.journal`) hold what the engine measured but had not
 batched yet: the manager hands one to each measurement of a scan (``open_journal``) and
 releases its points once their batch is in the spool.
