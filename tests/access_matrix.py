@@ -226,6 +226,15 @@ def _role_member(_world: World, _principal: Principal) -> dict[str, str]:
     return {"role": Role.MEMBER.value}
 
 
+def _gateway_method(name: str) -> Callable[[World, Principal], dict[str, str]]:
+    """The agent gateway's method ``name`` (its arguments are the world's computer's)."""
+
+    def values(_world: World, _principal: Principal) -> dict[str, str]:
+        return {"method": name}
+
+    return values
+
+
 #: Every endpoint of the app, with the cases it is checked for. A route without an entry
 #: fails the matrix: say here who may use it.
 ROUTES: dict[str, tuple[Access, ...]] = {
@@ -361,6 +370,14 @@ ROUTES: dict[str, tuple[Access, ...]] = {
         Access(Least.ADMIN, case="a member", values=_disposable_member(Role.MEMBER)),
         Access(Least.OWNER, case="an owner", values=_disposable_member(Role.OWNER)),
     ),
+    # a lab computer's agent without database credentials: its station's records only
+    # (tests/test_agent_gateway_access.py tries every method with others' records)
+    "agent_gateway.call": (
+        Access(
+            Least.COMPUTER, case="database identity", values=_gateway_method("database_identity")
+        ),
+        Access(Least.COMPUTER, case="its queues", values=_gateway_method("search_queues")),
+    ),
 }
 
 #: Every socket event handled by the server, by namespace. An event without an entry
@@ -380,6 +397,11 @@ SOCKET_EVENTS: dict[tuple[str, str], Access] = {
 def socket_outcome(expected: Outcome) -> Outcome:
     """Sockets only pass or refuse: a refusal for any reason is a refusal."""
     return Outcome.PASSED if expected is Outcome.PASSED else Outcome.REFUSED
+
+
+def route_outcome(expected: Outcome) -> Outcome:
+    """A route only a computer token passes answers everyone else as unauthenticated (401)."""
+    return Outcome.LOGIN if expected is Outcome.REFUSED else expected
 
 
 # -- the app's routes and events, enumerated ------------------------------------------------

@@ -124,20 +124,19 @@ def running_agent(
     data_dir: Path,
     url: str,
     token: str,
-    database_url: str,
+    database_url: str | None,
     simulated: bool = True,
     env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen]:
     """``pybirch agent`` (``--simulated`` unless told) in its own process, spool in ``data_dir``.
 
-    ``env`` adds environment variables (a computer identity, a VISA backend...).
+    ``env`` adds environment variables (a computer identity, a VISA backend...). Without
+    ``database_url`` the agent holds only its token and stores through the server.
     """
-    env = {
-        **os.environ,
-        **(env or {}),
-        "PYBIRCH_DATA_DIR": str(data_dir),
-        "DATABASE_URL": database_url,
-    }
+    env = {**os.environ, **(env or {}), "PYBIRCH_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
     log = (data_dir / "agent.log").open("a")
     agent = subprocess.Popen(
         [

@@ -132,6 +132,47 @@ class LabClient:
         self.socket.disconnect()
 
 
+def build_map(client: LabClient, lab_id: int, computer_id: int, side: int, name: str) -> str:
+    """A ``side`` x ``side`` map of the demo stages read by the lock-in, started; its scan id."""
+    axes = {
+        "axis1_instrument": "Stage Y",
+        "axis1_start": "0",
+        "axis1_stop": "10",
+        "axis1_points": str(side),
+        "axis2_instrument": "Stage X",
+        "axis2_start": "0",
+        "axis2_stop": "10",
+        "axis2_points": str(side),
+        "measure": "Lock-in",
+        "settings_Stage X": '{"delay": 0}',
+    }
+    return start_design(client, lab_id, computer_id, name, f"{name} queue", axes)
+
+
+def start_design(
+    client: LabClient, lab_id: int, computer_id: int, name: str, queue: str, fields: dict
+) -> str:
+    """Post the builder form with these axes and measurements and start it; its scan id."""
+    page = client.http.get(
+        f"{client.url}/builder/", params={"lab": lab_id, "computer": computer_id}, timeout=TIMEOUT
+    ).text
+    response = client.http.post(
+        f"{client.url}/builder/{lab_id}",
+        data={
+            "csrf_token": between(page, 'name="csrf_token" value="', '"'),
+            "computer": str(computer_id),
+            "scan_name": name,
+            **queue_choice(page, queue),
+            **fields,
+            "action": "start",
+        },
+        timeout=TIMEOUT,
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, response.text[:3000]
+    return response.headers["Location"].rsplit("/", 1)[-1]
+
+
 def register_computer(
     database_url: str, url: str, password: str, name: str = "Raman PC"
 ) -> tuple[DatabaseService, int, int, str]:
@@ -182,25 +223,11 @@ def sweep(
     client: LabClient, lab_id: int, computer_id: int, name: str, points: int, queue: str
 ) -> str:
     """Start a sweep of the Source-meter read by the Lock-in on a computer; its scan id."""
-    page = client.http.get(
-        f"{client.url}/builder/", params={"lab": lab_id, "computer": computer_id}, timeout=TIMEOUT
-    ).text
-    response = client.http.post(
-        f"{client.url}/builder/{lab_id}",
-        data={
-            "csrf_token": between(page, 'name="csrf_token" value="', '"'),
-            "computer": str(computer_id),
-            "scan_name": name,
-            **queue_choice(page, queue),
-            "axis1_instrument": "Source-meter",
-            "axis1_start": "0",
-            "axis1_stop": "1e-6",
-            "axis1_points": str(points),
-            "measure": "Lock-in",
-            "action": "start",
-        },
-        timeout=TIMEOUT,
-        allow_redirects=False,
-    )
-    assert response.status_code == 302, response.text[:3000]
-    return response.headers["Location"].rsplit("/", 1)[-1]
+    axis = {
+        "axis1_instrument": "Source-meter",
+        "axis1_start": "0",
+        "axis1_stop": "1e-6",
+        "axis1_points": str(points),
+        "measure": "Lock-in",
+    }
+    return start_design(client, lab_id, computer_id, name, queue, axis)

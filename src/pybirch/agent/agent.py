@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from pybirch.agent.server_database import ServerDatabase
 from pybirch.agent.uplink import Uplink
 from pybirch.database import DatabaseService
 from pybirch.definitions import get_computer_info
@@ -58,7 +59,7 @@ class Agent:
         self,
         server_url: str,
         token: str,
-        db: DatabaseService,
+        db: DatabaseService | ServerDatabase,
         instruments: InstrumentSet | None = None,
         *,
         prepare: Callable[[Station], None] | None = None,

@@ -25,6 +25,7 @@ from pybirch.realtime.agent_protocol import (
     TOKEN_REFUSED,
     event_message,
 )
+from pybirch.realtime.event_size import in_pieces
 from pybirch.realtime.events import Event
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,10 @@ class Uplink:
 
     def send(self, event: Event) -> None:
         """Send a live event now, or keep it for when the server is back."""
-        message = event_message(event)
+        for piece in in_pieces(event):  # a full-speed scan's rows fit no single message
+            self._send_one(event_message(piece))
+
+    def _send_one(self, message: dict[str, Any]) -> None:
         with self._lock:
             if self._live and self._emit_event(message):
                 return

@@ -8,10 +8,12 @@ import threading
 import click
 
 from pybirch.agent import Agent
-from pybirch.cli.db import database_option, reported_errors
-from pybirch.configuration import current_config
+from pybirch.agent.server_database import ServerDatabase
+from pybirch.cli.db import reported_errors
+from pybirch.configuration import DEFAULT, current_config
 from pybirch.database import DatabaseService
-from pybirch.demo.web_lab import bind_demo_instruments
+from pybirch.demo.web_lab import bind_demo_instruments, demo_instruments
+from pybirch.instruments.catalogue import InstrumentSet
 from pybirch.station import Station
 
 
@@ -27,24 +29,45 @@ from pybirch.station import Station
 @click.option(
     "--simulated",
     is_flag=True,
-    help="Bind the demo's simulated instruments (stages, lock-in, source, multimeter) "
-    "to this computer, besides the instruments bound to it already.",
+    help="Give this computer the demo's simulated instruments (stages, lock-in, source, "
+    "multimeter), besides the instruments bound to it already.",
 )
-@database_option
+@click.option(
+    "--database",
+    "database_url",
+    metavar="URL",
+    default=None,
+    help="Write to the lab's database directly [default: DATABASE_URL; without either, the "
+    "computer holds only its token and stores through the server].",
+)
 def agent(server_url: str, token: str, simulated: bool, database_url: str | None) -> None:
     """Connect to a server and run the queues its users send to this computer.
 
-    Points go to the lab's database (DATABASE_URL) and, while it is away, to the local
-    spool. Stop with Ctrl-C: running scans are aborted and every point is stored.
+    With only its token (no --database, no DATABASE_URL) the computer stores everything
+    through the server: each chunk of points is kept in the local spool until the server
+    has committed it. With the lab's database (--database or DATABASE_URL) it writes there
+    directly, spooling while it is away. Stop with Ctrl-C: running scans are aborted and
+    every point is stored.
     """
     with reported_errors():
-        db = DatabaseService(database_url)
-        prepare = _bind_simulated if simulated else None
-        runner = Agent(server_url, token, db, prepare=prepare)
+        database_url = database_url or _configured_database_url()
+        db: DatabaseService | ServerDatabase
+        instruments = None
+        prepare = None
+        if database_url is None:
+            db = ServerDatabase(server_url, token)
+            if simulated:  # offered in Python: a computer token binds nothing by itself
+                instruments = InstrumentSet(*demo_instruments())
+            where = "through the server, this computer's token only"
+        else:
+            db = DatabaseService(database_url)
+            prepare = _bind_simulated if simulated else None
+            where = f"database {db.url}"
+        runner = Agent(server_url, token, db, instruments, prepare=prepare)
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-        click.echo(f"PyBirch agent for {server_url} (database {db.url}); Ctrl-C stops it.")
+        click.echo(f"PyBirch agent for {server_url} ({where}); Ctrl-C stops it.")
         runner.start()
         while not stop.wait(0.5):
             if runner.uplink.refused.is_set():
@@ -56,6 +79,12 @@ def agent(server_url: str, token: str, simulated: bool, database_url: str | None
         click.echo("Stopping: aborting running scans and storing their points...")
         runner.close()
         db.close()
+
+
+def _configured_database_url() -> str | None:
+    """``DATABASE_URL`` from the environment or ``.env``; None if neither sets it."""
+    config = current_config()
+    return None if config.source_of("DATABASE_URL") == DEFAULT else config.database_url
 
 
 def _bind_simulated(station: Station) -> None:

@@ -26,6 +26,10 @@ class NotFoundError(DatabaseError, LookupError):
         self.key = key
 
 
+class DatabaseUnreachableError(DatabaseError):
+    """The database, or the server standing for it, cannot be reached now; try again later."""
+
+
 class DuplicateError(DatabaseError):
     """A row with the same unique name or id already exists."""
 

@@ -112,6 +112,7 @@ def _unauthorized() -> Any:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from pybirch.web.agent_gateway import blueprint as agent_gateway
     from pybirch.web.api import blueprint as api
     from pybirch.web.api.routes import user_from_request
     from pybirch.web.auth.access import may_write
@@ -154,6 +155,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(definitions)
     app.register_blueprint(approvals)
     app.register_blueprint(equipment_care)
+    app.register_blueprint(agent_gateway)
     register_filters(app)
     app.before_request(require_password_change)
     app.add_template_global(may_write)

@@ -130,6 +130,11 @@ class EncodedChunk:
         )
 
 
+def known_codec(codec: str) -> bool:
+    """Whether this PyBirch reads chunks of ``codec``."""
+    return codec in _CODECS
+
+
 def concatenate(chunks: list[ChunkData]) -> ChunkData:
     """Consecutive chunks of one measurement as one (each must start where the last ends)."""
     first = chunks[0]

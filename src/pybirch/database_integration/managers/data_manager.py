@@ -20,6 +20,11 @@ rows already stored (perhaps inside a merged chunk) are skipped, so nothing is s
 twice. The spool folder is the database's own (named by its identity row, whatever the
 URL); spools found for any other database are reported with a warning and kept.
 
+A lab computer that holds only its token commits through the server instead (its
+``ServerDatabase`` offers a chunk target, :mod:`pybirch.database_integration.chunk_targets`):
+the same spool, merging and compression; a batch leaves the spool once the server answered,
+which it does after its own commit.
+
 Point journals (:mod:`pybirch.scan.journal`) hold what the engine measured but had not
 batched yet: the manager hands one to each measurement of a scan (``open_journal``) and
 releases its points once their batch is in the spool.
@@ -38,15 +43,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from pybirch.database import DatabaseService
-from pybirch.database.errors import DataIntegrityError
-from pybirch.database.models import Scan
+from pybirch.database.errors import DatabaseUnreachableError, DataIntegrityError
 from pybirch.database.storage import ChunkData, EncodedChunk, Layout, decode, encode
-from pybirch.database.storage import chunks as chunk_store
+from pybirch.database.storage.chunk_commit import Progress
 from pybirch.database.storage.codec import RAW_CODEC, concatenate
+from pybirch.database_integration.chunk_targets import chunk_target_for
 from pybirch.database_integration.serializers import batch_layout, batch_to_chunk
 from pybirch.database_integration.spool import (
     JOURNALS,
@@ -131,7 +135,7 @@ class _MeasurementCursor:
 
 def is_transient(exc: BaseException) -> bool:
     """True for errors that mean "the database is unreachable or busy; try again"."""
-    if isinstance(exc, OperationalError | InterfaceError):
+    if isinstance(exc, OperationalError | InterfaceError | DatabaseUnreachableError):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
@@ -160,6 +164,8 @@ class DataManager:
         #: The database's own identity: its spool folder, however the URL is spelled.
         self.identity = db.database_identity()
         self.spool_directory = spool_directory(self.identity)
+        #: Where chunks are committed: the database's engine, or the server's gateway.
+        self.chunks = chunk_target_for(db)
         #: Point journals handed out, by (scan id, measurement), released as batches spool.
         self._journals: weakref.WeakValueDictionary[tuple[int, str], PointJournal] = (
             weakref.WeakValueDictionary()
@@ -404,8 +410,7 @@ class DataManager:
         # Row number where each point starts, and one past the last row.
         bounds = segment.first_row + np.concatenate(([0], np.cumsum(rows)))
         first, end = int(bounds[0]), int(bounds[-1])
-        with self.db.engine.connect() as connection:
-            spans = chunk_store.stored_spans(connection, self._measurement_id(probe), first, end)
+        spans = self.chunks.stored_spans(self._measurement_id(probe), first, end)
         works = []
         for low, high in _gaps(first, end, spans):
             start, stop = np.searchsorted(bounds, [low, high])
@@ -498,12 +503,15 @@ class DataManager:
             f"storing {len(work)} chunks", work[0].scan_id, lambda: self._commit_chunks(work)
         )
         self._last_commit = time.monotonic()
-        if not stored:
+        # Closed while the database (or the server) is away: the chunks stay in the spool,
+        # which the next start replays; only chunks the database refused are set aside.
+        kept = not stored and self._abandoned()
+        if not stored and not kept:
             self._set_aside(work)
         with self._cond:
             for each in work:
                 self._queued_bytes -= each.nbytes
-                if each.segment is not None and self._spool is not None:
+                if each.segment is not None and self._spool is not None and not kept:
                     self._spool.release(each.segment)
 
     def _set_aside(self, works: list[_ChunkWork]) -> None:
@@ -570,39 +578,34 @@ class DataManager:
         if not works:
             return works
         fresh = []
-        with self.db.engine.connect() as connection:
-            for work in works:
-                first, end = work.chunk.first_row, work.chunk.end_row
-                spans = chunk_store.stored_spans(connection, self._measurement_id(work), first, end)
-                covered = sum(min(end, high) - max(first, low) for low, high in spans)
-                if covered == 0:
-                    fresh.append(work)
-                elif covered != end - first:
-                    raise DataIntegrityError(
-                        f"spooled rows {first}..{end - 1} of {work.measurement!r} are partly "
-                        f"stored already"
-                    )
+        for work in works:
+            first, end = work.chunk.first_row, work.chunk.end_row
+            spans = self.chunks.stored_spans(self._measurement_id(work), first, end)
+            covered = sum(min(end, high) - max(first, low) for low, high in spans)
+            if covered == 0:
+                fresh.append(work)
+            elif covered != end - first:
+                raise DataIntegrityError(
+                    f"spooled rows {first}..{end - 1} of {work.measurement!r} are partly "
+                    f"stored already"
+                )
         return fresh
 
     def _commit_chunks(self, works: list[_ChunkWork]) -> None:
         """Store batches, merged per measurement, with the progress they bring: one transaction."""
         groups: dict[int, list[_ChunkWork]] = defaultdict(list)
-        progress: dict[int, _ChunkWork] = {}
+        progress: dict[int, Progress] = {}
         for work in works:
             groups[self._measurement_id(work)].append(work)
             if work.points_done is not None:
-                progress[work.scan_id] = work
-        with self.db.engine.begin() as connection:
-            for measurement_id, measured in groups.items():
-                layout = measured[0].layout
-                encoded = [encode(concatenate(run), layout) for run in _merge_runs(measured)]
-                chunk_store.insert_chunks(connection, measurement_id, encoded)
-            for scan_id, work in progress.items():
-                connection.execute(
-                    update(Scan)
-                    .where(Scan.id == scan_id)
-                    .values(points_done=work.points_done, progress=work.progress)
-                )
+                progress[work.scan_id] = (work.points_done, work.progress)
+        encoded = {
+            measurement_id: [
+                encode(concatenate(run), measured[0].layout) for run in _merge_runs(measured)
+            ]
+            for measurement_id, measured in groups.items()
+        }
+        self.chunks.commit(encoded, progress)
 
     def _measurement_id(self, work: _ChunkWork) -> int:
         key = (work.scan_id, work.measurement)
