@@ -242,3 +242,17 @@ def test_settings_come_from_the_environment_with_clear_errors(monkeypatch):
         monkeypatch.setenv(variable, value)
         with pytest.raises(ConfigError, match=f"{variable}='{re.escape(value)}'.*{words}"):
             health_settings()
+
+
+def test_a_lost_instrument_a_scan_takes_meanwhile_is_left_to_the_scan(watched, make_monitor):
+    meter = PluggableMeter("meter", watched)
+    meter.plugged = False
+    busy: list[PluggableMeter] = []
+    make_monitor([meter], busy=busy, interval=5.0, backoff=1.0)
+    watched.wait_for(lambda: len(meter.attempts) == 1, "the first reconnection attempt")
+
+    busy.append(meter)  # a scan starts with it before the next attempt
+    watched.wait_for(lambda: BUSY in watched.statuses("meter"), "busy")
+
+    assert len(meter.attempts) == 1  # never reopened under the scan
+    assert watched.statuses("meter") == [DISCONNECTED, BUSY]

@@ -107,9 +107,11 @@ class InstrumentHealth:
         """``instruments()`` lists what to watch; ``in_use()`` gives the ``resource_key`` of
         every instrument a running or paused scan holds; ``report`` hears each change.
         Interval and attempts default to :func:`health_settings`."""
-        settings = health_settings() if interval is None or attempts is None else None
-        self.interval = float(interval if interval is not None else settings.interval)  # type: ignore[union-attr]
-        self.attempts = int(attempts if attempts is not None else settings.attempts)  # type: ignore[union-attr]
+        if interval is None or attempts is None:
+            defaults = health_settings()
+            interval = defaults.interval if interval is None else interval
+            attempts = defaults.attempts if attempts is None else attempts
+        self.interval, self.attempts = float(interval), int(attempts)
         self.backoff = self.interval * BACKOFF_PART if backoff is None else float(backoff)
         if self.interval <= 0 or self.attempts < 0 or self.backoff < 0:
             raise HealthSettingsError("the interval must be positive, attempts and back-off >= 0")
@@ -120,7 +122,7 @@ class InstrumentHealth:
         self._wake = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        #: Held while an instrument is asked; a scan starting waits for it (:meth:`quiet`).
+        #: Held while an instrument is asked; a scan starting waits for it (:meth:`scan_starting`).
         self._talking = threading.Lock()
         #: Counts scans that started: a round re-reads who is busy when it changed.
         self._scan_starts = 0
@@ -153,12 +155,6 @@ class InstrumentHealth:
             reply(InstrumentDisconnectedError(why, track.instrument.name))
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        """Whether the monitor's thread runs."""
-        thread = self._thread
-        return thread is not None and thread.is_alive() and not self._stopping
 
     # -- what others ask ---------------------------------------------------------------
 
@@ -235,6 +231,7 @@ class InstrumentHealth:
     def _round(self) -> None:
         """Check every instrument no scan holds; note the busy ones."""
         instruments = self._instruments()
+        self._forget_all_but({instrument.name for instrument in instruments})
         with self._talking:
             starts, busy = self._scan_starts, self._in_use()
         for instrument in instruments:
@@ -260,15 +257,23 @@ class InstrumentHealth:
         """Try to reconnect every lost instrument whose turn it is."""
         now = time.monotonic()
         with self._wake:
-            due = [t for t in self._tracks.values() if t.lost and t.next_try <= now]
-        for track in due:
+            due = [
+                (t, bool(t.waiting)) for t in self._tracks.values() if t.lost and t.next_try <= now
+            ]
+        for track, scan_waits in due:
             self._change(track, DISCONNECTED, track.error)
             if self.attempts == 0 and not track.gave_up:  # reconnecting is switched off
                 self._failed_attempt(track, track.error)
                 continue
             with self._talking:
-                status, error = _ask(track.instrument.reconnect)
-            if status == CONNECTED:
+                # a scan that took the instrument since is not disturbed: it reports a loss
+                taken = not scan_waits and track.instrument.resource_key in self._in_use()
+                status, error = (BUSY, None) if taken else _ask(track.instrument.reconnect)
+            if status == BUSY:
+                with self._wake:
+                    track.lost, track.gave_up, track.attempts = False, False, 0
+                self._change(track, BUSY, None)
+            elif status == CONNECTED:
                 self._back(track)
             else:
                 self._failed_attempt(track, error)
@@ -314,6 +319,12 @@ class InstrumentHealth:
             track = self._tracks[instrument.name] = _Track(instrument)
         track.instrument = instrument
         return track
+
+    def _forget_all_but(self, names: set[str]) -> None:
+        """Forget instruments the station no longer has (none a scan waits for)."""
+        with self._wake:
+            for name in [n for n, t in self._tracks.items() if n not in names and not t.waiting]:
+                del self._tracks[name]
 
     def _lose(self, track: _Track, now: float) -> None:
         """Start reconnecting: the first attempt at once (the caller holds ``_wake``)."""
