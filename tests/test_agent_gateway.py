@@ -7,7 +7,7 @@ database is checked directly: every row stored, once, in order, with the values 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -21,7 +21,7 @@ from pybirch.database import DatabaseService
 from pybirch.database.errors import DataIntegrityError
 from pybirch.database.models import MeasurementChunk, MeasurementObject
 from pybirch.database.storage import ChunkData, Layout, encode
-from pybirch.database_integration import DataManager
+from pybirch.database_integration import DataManager, OverdueInstrumentError
 from pybirch.realtime.gateway_protocol import RecordFields, pack, unpack
 from pybirch.scan import Scan
 from pybirch.station import Station, StationIdentity
@@ -95,6 +95,33 @@ def test_a_scan_on_a_token_only_station_is_stored_through_the_server(lab: Gatewa
     assert_stored_once(lab.db, record.id, meter.rows())
     logs = [entry.message for entry in lab.db.get_queue_logs(record.queue_id)]
     assert logs, "the queue's log reached the database"
+    station.close()
+
+
+def test_a_token_only_stations_scan_on_an_overdue_instrument_warns_or_is_refused(
+    lab: GatewayLab,
+) -> None:
+    meter = lab.db.register_instrument_on_computer(
+        {"name": "Multimeter", "instrument_type": "measurement"}, lab.lab_id, lab.computer_id
+    )
+    since = date.today() - timedelta(days=5)
+    lab.db.record_calibration(
+        meter.id, lab_id=lab.lab_id, calibrated_on=since - timedelta(days=365), due_on=since
+    )
+    station = agent_station(lab)
+    handle, _, queue, _ = run_scan(station, lab, 20)
+    assert queue.wait_for_completion(PATIENCE)
+    record = lab.db.get_scan(handle.scan_id)
+    message = f"Multimeter on Raman PC calibration overdue since {since.isoformat()}"
+    assert record.status == "completed"
+    assert [w["message"] for w in record.extra_data["equipment_warnings"]] == [message]
+    assert ("WARNING", message) in [(e.level, e.message) for e in lab.db.get_scan_logs(record.id)]
+
+    lab.db.update_lab(lab.lab_id, block_overdue_scans=True)
+    settings, _ = iv_settings(points=20)
+    with pytest.raises(OverdueInstrumentError, match="this lab blocks scans on overdue"):
+        queue.enqueue(Scan(settings))
+    assert len(lab.db.get_queue_with_scans(queue.db_queue_id).scans) == 1  # no new record
     station.close()
 
 

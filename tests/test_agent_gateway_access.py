@@ -10,6 +10,7 @@ web pages and the REST API refuse the computer token too: that is the access mat
 from __future__ import annotations
 
 import logging
+from datetime import date, timedelta
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -438,6 +439,25 @@ CASES: list[Case] = [
         },
         403,
     ),
+    # calibration and maintenance due dates
+    (
+        "another lab's overdue instruments",
+        "overdue_instruments",
+        lambda r, _: {"lab_id": r.far_lab, "names": ["Far meter"], "today": date.today()},
+        404,
+    ),
+    (
+        "another computer's overdue instruments",
+        "overdue_instruments",
+        lambda r, lab: {
+            "lab_id": lab.lab_id,
+            "names": ["Other meter"],
+            "today": date.today(),
+            "computer_id": r.other_computer,
+        },
+        403,
+    ),
+    ("another lab's policy", "blocks_overdue_scans", lambda r, _: {"lab_id": r.far_lab}, 404),
     # measurement data
     (
         "a measurement of another computer's scan",
@@ -608,3 +628,35 @@ def test_a_station_reads_its_own_records_and_no_one_elses(world) -> None:
     snapshot = agent.get_scan(records.own_scan)
     with pytest.raises(AttributeError, match="read-only"):
         snapshot.status = "completed"
+
+
+def test_a_station_learns_only_its_own_instruments_due_dates(world) -> None:
+    lab, records = world
+    agent = lab.agent_database()
+    mine = lab.db.register_instrument_on_computer(
+        {"name": "Shared meter", "instrument_type": "measurement"}, lab.lab_id, lab.computer_id
+    )
+    theirs = lab.db.register_instrument_on_computer(
+        {"name": "Shared meter", "instrument_type": "measurement"},
+        lab.lab_id,
+        records.other_computer,
+    )
+    since = date.today() - timedelta(days=3)
+    for instrument in (mine, theirs):
+        lab.db.record_calibration(
+            instrument.id,
+            lab_id=lab.lab_id,
+            calibrated_on=since - timedelta(days=365),
+            due_on=since,
+        )
+    names = ["Shared meter", "Other meter"]
+    # Asked without a computer, the station still hears only of its own instruments.
+    for computer_id in (None, lab.computer_id):
+        overdue = agent.overdue_instruments(
+            lab.lab_id, names, date.today(), computer_id=computer_id
+        )
+        assert [(item.instrument_id, item.kind, item.due) for item in overdue] == [
+            (mine.id, "calibration", since)
+        ]
+        assert overdue[0].describe() == f"Shared meter on Raman PC calibration overdue since {since}"
+    assert agent.blocks_overdue_scans(lab.lab_id) is False

@@ -21,9 +21,10 @@ import logging
 import socket
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import requests
@@ -34,6 +35,7 @@ from pybirch.database.errors import (
     DataIntegrityError,
     NotFoundError,
 )
+from pybirch.database.services.equipment_care import OverdueInstrument
 from pybirch.database.services.queues import QueueRunningError
 from pybirch.database.storage import EncodedChunk, Layout
 from pybirch.database.storage.chunk_commit import Progress
@@ -375,6 +377,28 @@ class ServerDatabase:
             lab_id=lab_id,
             computer_id=computer_id,
         )
+
+    def overdue_instruments(
+        self,
+        lab_id: int | None,
+        names: Iterable[str],
+        today: date,
+        *,
+        computer_id: int | None = None,
+    ) -> list[OverdueInstrument]:
+        """This computer's instruments of those names that are overdue on ``today``."""
+        found = self.call(
+            "overdue_instruments",
+            lab_id=lab_id,
+            names=sorted(set(names)),
+            today=today,
+            computer_id=computer_id,
+        )
+        return [OverdueInstrument(**item) for item in found]
+
+    def blocks_overdue_scans(self, lab_id: int | None) -> bool:
+        """Whether this computer's lab refuses scans on overdue instruments."""
+        return bool(self.call("blocks_overdue_scans", lab_id=lab_id))
 
     # -- measurement data -----------------------------------------------------------------
 

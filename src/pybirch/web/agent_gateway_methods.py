@@ -9,10 +9,11 @@ computer's queues, no other lab.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pybirch.database import DatabaseService
@@ -376,6 +377,35 @@ def register_instrument_on_computer(
     return db.register_instrument_on_computer(described, scope.lab_id, scope.computer_id)
 
 
+def overdue_instruments(
+    db: DatabaseService,
+    scope: ComputerScope,
+    lab_id: int | None,
+    names: list[str],
+    today: date,
+    computer_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """This computer's instruments of those names whose calibration or maintenance is overdue.
+
+    Only this computer's instruments are looked at (or the lab's unbound one of a name it
+    has none of): a station never learns another computer's due dates.
+    """
+    check_lab(scope, lab_id)
+    if computer_id not in (None, scope.computer_id):
+        raise not_this_computers("Computer", computer_id)
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise bad_request("names must be a list of instrument names")
+    if isinstance(today, datetime) or not isinstance(today, date):
+        raise bad_request(f"today must be a date, not {today!r}")
+    overdue = db.overdue_instruments(scope.lab_id, names, today, computer_id=scope.computer_id)
+    return [dataclasses.asdict(item) for item in overdue]
+
+
+def blocks_overdue_scans(db: DatabaseService, scope: ComputerScope, lab_id: int | None) -> bool:
+    """Whether the computer's lab refuses scans on overdue instruments."""
+    return db.blocks_overdue_scans(check_lab(scope, lab_id))
+
+
 # -- measurement data -----------------------------------------------------------------------
 
 
@@ -514,6 +544,8 @@ METHODS: dict[str, Method] = {
         record_binding_use,
         update_instrument_status,
         register_instrument_on_computer,
+        overdue_instruments,
+        blocks_overdue_scans,
         create_measurement_object,
         get_stored_spans,
         store_chunks,
