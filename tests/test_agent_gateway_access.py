@@ -10,9 +10,9 @@ web pages and the REST API refuse the computer token too: that is the access mat
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -658,5 +658,6 @@ def test_a_station_learns_only_its_own_instruments_due_dates(world) -> None:
         assert [(item.instrument_id, item.kind, item.due) for item in overdue] == [
             (mine.id, "calibration", since)
         ]
-        assert overdue[0].describe() == f"Shared meter on Raman PC calibration overdue since {since}"
+        described = f"Shared meter on Raman PC calibration overdue since {since}"
+        assert overdue[0].describe() == described
     assert agent.blocks_overdue_scans(lab.lab_id) is False
