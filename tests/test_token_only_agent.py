@@ -59,6 +59,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.mark.timeout(2 * SCAN_PATIENCE)  # every wait inside is bounded by its own patience
 def test_a_million_points_from_a_token_only_agent_survive_a_server_restart(
     tmp_path: Path, database_url: str
 ) -> None:
