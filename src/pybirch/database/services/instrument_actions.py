@@ -21,6 +21,7 @@ from pybirch.database.models.instrument_actions import (
     InstrumentAction,
 )
 from pybirch.database.services.core import ServiceCore
+from pybirch.database.services.instruments import newest_of_instrument
 from pybirch.database.services.paging import Page
 from pybirch.database.services.scans import scan_loading
 
@@ -60,14 +61,7 @@ class InstrumentActionsMixin(ServiceCore):
     def get_instrument_actions(self, instrument_id: int, limit: int = 50) -> list[InstrumentAction]:
         """The newest ``limit`` manual actions on the instrument, newest first."""
         with self.session() as session:
-            return list(
-                session.scalars(
-                    select(InstrumentAction)
-                    .where(InstrumentAction.instrument_id == instrument_id)
-                    .order_by(InstrumentAction.id.desc())
-                    .limit(limit)
-                )
-            )
+            return newest_of_instrument(session, InstrumentAction, instrument_id, limit)
 
     def scans_with_instrument(
         self,

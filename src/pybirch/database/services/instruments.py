@@ -11,7 +11,7 @@ instruments bound to no computer, and the bindings mixin those of each computer.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session
@@ -34,6 +34,9 @@ DESCRIPTION_KEYS = ("name", "instrument_type", "pybirch_class", "adapter", "last
 _NOT_DESCRIBED = frozenset(
     {"id", "lab_id", "created_at", "created_by_id", "updated_at", "status_history"}
 )
+
+#: A model with ``id`` and ``instrument_id`` columns: one instrument's history.
+RowT = TypeVar("RowT")
 
 
 class InstrumentsMixin(ServiceCore):
@@ -116,14 +119,7 @@ class InstrumentsMixin(ServiceCore):
     ) -> list[InstrumentStatus]:
         """The newest ``limit`` status observations, newest first."""
         with self.session() as session:
-            return list(
-                session.scalars(
-                    select(InstrumentStatus)
-                    .where(InstrumentStatus.instrument_id == instrument_id)
-                    .order_by(InstrumentStatus.id.desc())
-                    .limit(limit)
-                )
-            )
+            return newest_of_instrument(session, InstrumentStatus, instrument_id, limit)
 
     def get_instruments_by_type(
         self, equipment_type: str, lab_id: int | None = None
@@ -276,6 +272,20 @@ def record_status(
     )
     session.add(observation)
     return observation
+
+
+def newest_of_instrument(
+    session: Session, model: type[RowT], instrument_id: int, limit: int
+) -> list[RowT]:
+    """The newest ``limit`` rows of ``model`` (a per-instrument history) about one instrument."""
+    return list(
+        session.scalars(
+            select(model)
+            .where(model.instrument_id == instrument_id)  # type: ignore[attr-defined]
+            .order_by(model.id.desc())  # type: ignore[attr-defined]
+            .limit(limit)
+        )
+    )
 
 
 def _by_name(name: str, lab_id: int | None) -> Select[tuple[Instrument]]:
