@@ -49,7 +49,12 @@ def bench(tmp_path, monkeypatch):
     serving = threading.Thread(target=server.serve_forever, daemon=True)
     serving.start()
     try:
-        yield {"url": f"http://127.0.0.1:{server.server_port}", "station": station, "lab": lab}
+        yield {
+            "url": f"http://127.0.0.1:{server.server_port}",
+            "station": station,
+            "lab": lab,
+            "db": db,
+        }
     finally:
         server.shutdown()
         station.close()
@@ -115,3 +120,23 @@ def test_the_dashboard_follows_a_lock_in_unplugged_mid_scan_and_plugged_back(ben
         assert "VI_ERROR_CONN_LOST" in row.locator(".last-error").inner_text()
         assert "BENCH-PC" in row.inner_text()
         page.screenshot(path=str(ARTIFACTS / "health-instruments.png"), full_page=True)
+
+
+def test_an_instruments_page_follows_its_status_without_a_reload(bench, monkeypatch):
+    plug = VisaPlug(SR830_RESOURCE, monkeypatch)
+    db, lab = bench["db"], bench["lab"]
+    (record,) = db.search_instruments("Lock-in", lab_id=lab.id).items
+    with chromium() as browser:
+        page = logged_in(browser, bench["url"], "ana", PASSWORD)
+        page.goto(f"{bench['url']}/instruments/{record.id}")
+        page.locator("#instrument-status.connected").wait_for(timeout=TIMEOUT_MS)
+        plug.pull_on("*IDN?", occurrence=plug.sent.get("*IDN?", 0) + 1)  # the next check fails
+        badge = page.locator("#instrument-status.disconnected")
+        badge.wait_for(timeout=TIMEOUT_MS)
+        assert badge.inner_text() == "disconnected"
+        card = page.locator(".facts dd[data-instrument='Lock-in'] .status")  # its computer's card
+        assert card.inner_text() == "disconnected"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "health-instrument-page-unplugged.png"))
+        plug.put_back()
+        page.locator("#instrument-status.connected").wait_for(timeout=TIMEOUT_MS)

@@ -105,7 +105,7 @@ def test_the_page_shows_driver_binding_timeline_and_scans(app, db, lab):
     page = viewer.get(f"/instruments/{stage.id}")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "<h1>Stage X</h1>" in text
+    assert f'<h1>Stage X <span class="sub">{lab.name}</span></h1>' in text
     computer = db.get_computer(app.extensions["pybirch.station"].identity.computer_id)
     assert f"On {computer.display_name}" in text
     # the driver this computer loaded, and its version

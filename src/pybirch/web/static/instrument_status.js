@@ -1,5 +1,5 @@
-// Instrument rows follow instrument_status events: the status badge, since when, and the last
-// error. Rows carry data-instrument-id (names are unique per computer, not per lab); an event
+// Instrument rows (and an instrument page's head) follow instrument_status events: the status
+// badge, since when, and the last error. Rows carry data-instrument-id (names are unique per computer, not per lab); an event
 // without a record id (an agent that went away) is matched by name and computer.
 (function () {
   "use strict";
@@ -8,14 +8,15 @@
     return new Date(seconds * 1000).toISOString().slice(0, 16).replace("T", " ");
   }
 
-  function rowFor(root, event) {
-    const rows = [...root.querySelectorAll("tr[data-instrument]")];
+  // Every element under root that shows the event's instrument (a page may show it twice).
+  function rowsFor(root, event) {
+    const rows = [...root.querySelectorAll("[data-instrument]")];
     if (event.instrument_id !== null && event.instrument_id !== undefined) {
-      const byId = rows.find((r) => r.dataset.instrumentId === String(event.instrument_id));
-      if (byId) return byId;
+      const byId = rows.filter((r) => r.dataset.instrumentId === String(event.instrument_id));
+      if (byId.length) return byId;
     }
-    return rows.find((r) => r.dataset.instrument === event.instrument
-      && (!event.computer || (r.dataset.computers || "").split("\n").includes(event.computer)));
+    return rows.filter((r) => r.dataset.instrument === event.instrument
+      && (!event.computer || (r.dataset.computers || "").split("\n").includes(event.computer))).slice(0, 1);
   }
 
   function showError(row, event) {
@@ -33,14 +34,15 @@
 
   // Apply one instrument_status event to the rows under root; false if no row shows it.
   window.applyInstrumentStatus = function (root, event) {
-    const row = rowFor(root, event);
-    if (!row) return false;
-    const badge = row.querySelector(".status");
-    badge.textContent = event.status;
-    badge.className = `status ${event.status}`;
-    const changed = row.querySelector(".changed");
-    if (changed && event.timestamp) changed.textContent = when(event.timestamp);
-    showError(row, event);
-    return true;
+    const rows = rowsFor(root, event);
+    for (const row of rows) {
+      const badge = row.querySelector(".status");
+      badge.textContent = event.status;
+      badge.className = `status ${event.status}`;
+      const changed = row.querySelector(".changed");
+      if (changed && event.timestamp) changed.textContent = when(event.timestamp);
+      showError(row, event);
+    }
+    return rows.length > 0;
   };
 })();

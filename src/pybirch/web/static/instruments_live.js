@@ -1,5 +1,5 @@
-// The instruments page, live: each row's status, since when and last error follow
-// instrument_status events (see instrument_status.js).
+// The instruments list and an instrument's page, live: each row's (or the page's) status,
+// since when and last error follow instrument_status events (see instrument_status.js).
 (function () {
   "use strict";
   const table = document.getElementById("instruments-live");
