@@ -1,6 +1,7 @@
-// Instrument rows (and an instrument page's head) follow instrument_status events: the status
-// badge, since when, and the last error. Rows carry data-instrument-id (names are unique per computer, not per lab); an event
-// without a record id (an agent that went away) is matched by name and computer.
+// Instrument rows (and an instrument page's badges) follow instrument_status events: the status
+// badge, since when, and the last error. Rows carry data-instrument-id (names are unique per
+// computer, not per lab); an event without a record id (an agent that went away) is matched by
+// name and computer.
 (function () {
   "use strict";
 
@@ -15,8 +16,9 @@
       const byId = rows.filter((r) => r.dataset.instrumentId === String(event.instrument_id));
       if (byId.length) return byId;
     }
-    return rows.filter((r) => r.dataset.instrument === event.instrument
-      && (!event.computer || (r.dataset.computers || "").split("\n").includes(event.computer))).slice(0, 1);
+    const byName = rows.find((r) => r.dataset.instrument === event.instrument
+      && (!event.computer || (r.dataset.computers || "").split("\n").includes(event.computer)));
+    return byName ? [byName] : [];
   }
 
   function showError(row, event) {
